@@ -1,0 +1,121 @@
+import StrataCore
+import StrataStore
+
+extension BlobFill {
+    /// The life of one blob fill, without I/O.
+    ///
+    /// `connecting` → `streaming` (bytes arrive) → `committed` or `failed`. Readers ask
+    /// how far they may read; the answer holds back the blob's last byte until the
+    /// digest is verified, so a client never receives a complete body of bad bytes.
+    struct StateMachine {
+        enum State {
+            case connecting
+            case streaming(written: Int64, total: Int64?)
+            case committed(StoredBlob)
+            case failed(FillError)
+        }
+
+        private(set) var state: State = .connecting
+
+        /// What a reader at `offset` should do.
+        enum ReadAction: Equatable {
+            /// Bytes `offset..<limit` may be read now.
+            case read(limit: Int64)
+            /// Nothing new yet: wait for the next event.
+            case wait
+            /// The blob is complete and verified, and the reader has everything.
+            case finished
+            case fail(FillError)
+        }
+
+        func readAction(at offset: Int64) -> ReadAction {
+            switch state {
+            case .connecting:
+                return .wait
+            case .streaming(let written, let total):
+                // Hold back the last byte until verification: with a known total that is
+                // only the final byte; without one, the newest byte.
+                let limit = total.map { min(written, $0 - 1) } ?? (written - 1)
+                return limit > offset ? .read(limit: limit) : .wait
+            case .committed(let blob):
+                return offset < blob.size ? .read(limit: blob.size) : .finished
+            case .failed(let error):
+                return .fail(error)
+            }
+        }
+
+        /// What a client about to get a response needs: the size, once upstream said.
+        enum StartAction: Equatable {
+            case wait
+            case started(total: Int64?)
+            case fail(FillError)
+        }
+
+        func startAction() -> StartAction {
+            switch state {
+            case .connecting: .wait
+            case .streaming(_, let total): .started(total: total)
+            case .committed(let blob): .started(total: blob.size)
+            case .failed(let error): .fail(error)
+            }
+        }
+
+        /// Upstream answered with a body of `total` bytes (nil when it did not say).
+        /// Returns false when the event is out of order.
+        mutating func responseStarted(total: Int64?) -> Bool {
+            guard case .connecting = state else { return false }
+            state = .streaming(written: 0, total: total)
+            return true
+        }
+
+        mutating func bytesWritten(_ written: Int64) {
+            guard case .streaming(_, let total) = state else { return }
+            state = .streaming(written: written, total: total)
+        }
+
+        mutating func committed(_ blob: StoredBlob) {
+            switch state {
+            case .connecting, .streaming: state = .committed(blob)
+            case .committed, .failed: break
+            }
+        }
+
+        mutating func failed(_ error: FillError) {
+            switch state {
+            case .connecting, .streaming: state = .failed(error)
+            case .committed, .failed: break
+            }
+        }
+
+        var isTerminal: Bool {
+            switch state {
+            case .committed, .failed: true
+            default: false
+            }
+        }
+    }
+}
+
+/// Why a fill ended without a committed blob.
+public struct FillError: Error, Sendable, Equatable, CustomStringConvertible {
+    public enum Kind: String, Sendable {
+        /// Every tier said the blob does not exist.
+        case notFound = "not_found"
+        /// Tiers failed, and none delivered the blob.
+        case unavailable
+        /// The bytes did not match the digest or size: nothing was stored.
+        case verification
+        /// The store could not write or read.
+        case storage
+    }
+
+    public let kind: Kind
+    public let message: String
+
+    public init(_ kind: Kind, _ message: String) {
+        self.kind = kind
+        self.message = message
+    }
+
+    public var description: String { "\(kind.rawValue): \(message)" }
+}

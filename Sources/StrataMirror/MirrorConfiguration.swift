@@ -1,0 +1,21 @@
+import Foundation
+import StrataUpstream
+
+/// What the engine needs to know: the tier chains per registry, and the freshness rules.
+public struct MirrorConfiguration: Sendable {
+    /// How long a cached tag is served without asking upstream.
+    public var tagTTL: TimeInterval
+    /// Never contact a tier; serve only what is cached.
+    public var cacheOnly: Bool
+    /// The registry a request belongs to when it names none (no `?ns=`).
+    public var defaultRegistry: String
+    /// The ordered tiers for each registry: mirrors first, canonical last.
+    public var chains: [String: TierChain]
+
+    public init(tagTTL: TimeInterval = 600, cacheOnly: Bool = false, defaultRegistry: String = "docker.io", chains: [String: TierChain]) {
+        self.tagTTL = tagTTL
+        self.cacheOnly = cacheOnly
+        self.defaultRegistry = defaultRegistry
+        self.chains = chains
+    }
+}

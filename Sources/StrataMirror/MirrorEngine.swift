@@ -1,0 +1,374 @@
+import Foundation
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOPosix
+import StrataCore
+import StrataStore
+import StrataUpstream
+
+/// The pull-through engine: answers manifest and blob requests from the cache, and
+/// fills the cache from the tiers on a miss.
+///
+/// Registry routes talk only to this type; they never see the store or the upstream
+/// clients. Every answer says which tier served it.
+public final class MirrorEngine: Sendable {
+    public let store: BlobStore
+    public let index: CacheIndex
+    public let configuration: MirrorConfiguration
+    public let access: AccessRecorder
+    private let logger: Logger
+    private let now: @Sendable () -> Date
+    private let threadPool: NIOThreadPool
+    private let freshness: TagFreshness
+
+    private let fills = FillTable()
+    private let manifestFlights = SingleFlight<String, ManifestResult>()
+    private let hot = NIOLockedValueBox(HotIndex())
+
+    /// What a cache hit needs, kept in memory: tag → digest, digest → manifest bytes,
+    /// digest → stored blob.
+    private struct HotIndex {
+        struct TagKey: Hashable {
+            let registry: String
+            let repository: RepositoryName
+            let tag: Tag
+        }
+        struct TagEntry {
+            let digest: Digest
+            let mediaType: String
+            var fetchedAt: Date
+        }
+        var tags: [TagKey: TagEntry] = [:]
+        var manifests: [Digest: (bytes: [UInt8], mediaType: String)] = [:]
+        var blobs: [Digest: StoredBlob] = [:]
+    }
+
+    public init(
+        store: BlobStore, index: CacheIndex, configuration: MirrorConfiguration, logger: Logger,
+        threadPool: NIOThreadPool = .singleton, now: @escaping @Sendable () -> Date = Date.init
+    ) {
+        self.store = store
+        self.index = index
+        self.configuration = configuration
+        self.access = AccessRecorder(index: index)
+        self.logger = logger
+        self.threadPool = threadPool
+        self.now = now
+        self.freshness = TagFreshness(ttl: configuration.tagTTL)
+    }
+
+    /// The number of blob fills running now.
+    public var fillsInFlight: Int { fills.count }
+
+    private func chain(for registry: String) throws(RegistryError) -> TierChain {
+        if configuration.cacheOnly { return TierChain([]) }
+        guard let chain = configuration.chains[registry] else {
+            throw RegistryError(.nameUnknown, "no upstream is configured for registry \(registry)")
+        }
+        return chain
+    }
+
+    private func missMessage(_ what: String) -> String {
+        configuration.cacheOnly ? "\(what) is not cached, and the mirror is in cache-only mode" : "\(what) not found in any tier"
+    }
+
+    // MARK: Manifests
+
+    public func manifest(
+        registry: String, repository: RepositoryName, reference: Reference, accept: ManifestAccept
+    ) async throws(RegistryError) -> ManifestResult {
+        switch reference {
+        case .digest(let digest):
+            if let cached = await cachedManifest(digest) {
+                access.record(digest, at: now())
+                return ManifestResult(bytes: cached.bytes, mediaType: cached.mediaType, digest: digest, tier: .cache, stale: false, attempts: [])
+            }
+            let chain = try chain(for: registry)
+            let key = "\(registry)/\(repository)@\(digest)"
+            return try await flight(key) {
+                try await self.fetchManifest(registry: registry, repository: repository, digest: digest, accept: accept, chain: chain, startingAt: 0, priorAttempts: [])
+            }
+        case .tag(let tag):
+            let key = HotIndex.TagKey(registry: registry, repository: repository, tag: tag)
+            let entry = cachedTag(key)
+            if let entry, accept.accepts(entry.mediaType), freshness.decide(fetchedAt: entry.fetchedAt, now: now()) == .fresh,
+               let cached = await cachedManifest(entry.digest) {
+                access.record(entry.digest, at: now())
+                return ManifestResult(bytes: cached.bytes, mediaType: cached.mediaType, digest: entry.digest, tier: .cache, stale: false, attempts: [])
+            }
+            let chain = try chain(for: registry)
+            let flightKey = "\(registry)/\(repository):\(tag)|\(accept.types.joined(separator: ","))"
+            return try await flight(flightKey) {
+                try await self.revalidateTag(key, entry: entry, accept: accept, chain: chain)
+            }
+        }
+    }
+
+    private func flight(_ key: String, _ work: @escaping @Sendable () async throws -> ManifestResult) async throws(RegistryError) -> ManifestResult {
+        do {
+            return try await manifestFlights.run(key, work)
+        } catch let error as RegistryError {
+            throw error
+        } catch {
+            throw RegistryError(.unavailable, "\(error)")
+        }
+    }
+
+    /// A stale or missing tag: `HEAD` the tiers for the digest, and `GET` only when
+    /// that digest is not cached. When every tier fails, serve the stale entry.
+    private func revalidateTag(
+        _ key: HotIndex.TagKey, entry: HotIndex.TagEntry?, accept: ManifestAccept, chain: TierChain
+    ) async throws -> ManifestResult {
+        let head: (value: UpstreamManifestHead, tierIndex: Int, attempts: [TierAttempt])
+        do {
+            head = try await chain.first { tier throws(UpstreamError) in
+                try await tier.client.headManifest(key.repository, .tag(key.tag), accept: accept.upstreamHeaders)
+            }
+        } catch {
+            if let entry, accept.accepts(entry.mediaType), let cached = await cachedManifest(entry.digest) {
+                logger.warning("serving stale tag", metadata: ["repository": "\(key.repository)", "tag": "\(key.tag)", "attempts": "\(error)"])
+                access.record(entry.digest, at: now())
+                return ManifestResult(bytes: cached.bytes, mediaType: cached.mediaType, digest: entry.digest, tier: .stale, stale: true, attempts: error.attempts)
+            }
+            if error.allNotFound {
+                throw RegistryError(.manifestUnknown, missMessage("manifest \(key.repository):\(key.tag)"))
+            }
+            throw RegistryError(.unavailable, "no tier could answer for \(key.repository):\(key.tag): \(error)")
+        }
+        let digest = head.value.digest
+        let tierName = chain.tiers[head.tierIndex].name
+        let result: ManifestResult
+        if let cached = await cachedManifest(digest) {
+            result = ManifestResult(bytes: cached.bytes, mediaType: cached.mediaType, digest: digest, tier: .cache, stale: false, attempts: head.attempts)
+            access.record(digest, at: now())
+        } else {
+            result = try await fetchManifest(registry: key.registry, repository: key.repository, digest: digest, accept: accept,
+                                             chain: chain, startingAt: head.tierIndex, priorAttempts: head.attempts)
+        }
+        // A client that cannot take an index may get a platform manifest for the tag;
+        // only a complete view re-points the cached tag.
+        if entry == nil || accept.acceptsIndex || entry?.mediaType == result.mediaType {
+            let fetchedAt = now()
+            hot.withLockedValue { $0.tags[key] = HotIndex.TagEntry(digest: digest, mediaType: result.mediaType, fetchedAt: fetchedAt) }
+            try? index.setTag(.init(registry: key.registry, repository: key.repository, tag: key.tag, digest: digest,
+                                    mediaType: result.mediaType, fetchedAt: fetchedAt, tier: tierName.description))
+        }
+        return result
+    }
+
+    /// `GET` a manifest by digest from the tiers, verify it, store it.
+    private func fetchManifest(
+        registry: String, repository: RepositoryName, digest: Digest, accept: ManifestAccept,
+        chain: TierChain, startingAt start: Int, priorAttempts: [TierAttempt]
+    ) async throws -> ManifestResult {
+        let fetched: (value: UpstreamManifest, tierIndex: Int, attempts: [TierAttempt])
+        do {
+            fetched = try await chain.first(starting: start) { tier throws(UpstreamError) in
+                let manifest = try await tier.client.getManifest(repository, .digest(digest), accept: accept.upstreamHeaders)
+                let actual = ContentHasher.digest(of: manifest.bytes, algorithm: digest.algorithm)
+                guard actual == digest else {
+                    throw UpstreamError(.invalidResponse, "manifest digest mismatch: expected \(digest), got \(actual)")
+                }
+                return manifest
+            }
+        } catch {
+            if error.allNotFound {
+                throw RegistryError(.manifestUnknown, missMessage("manifest \(repository)@\(digest)"))
+            }
+            throw RegistryError(.unavailable, "no tier could deliver \(repository)@\(digest): \(error)")
+        }
+        let tier = chain.tiers[fetched.tierIndex].name
+        let mediaType = Self.mediaType(of: fetched.value)
+        let stored = try await store.put(fetched.value.bytes, digest: digest)
+        let time = now()
+        try index.recordBlob(stored, mediaType: mediaType, at: time)
+        try index.addManifest(.init(registry: registry, repository: repository, digest: digest, mediaType: mediaType, fetchedAt: time, tier: tier.description))
+        hot.withLockedValue {
+            $0.manifests[digest] = (fetched.value.bytes, mediaType)
+            $0.blobs[digest] = stored
+        }
+        return ManifestResult(bytes: fetched.value.bytes, mediaType: mediaType, digest: digest, tier: tier, stale: false,
+                              attempts: priorAttempts + fetched.attempts)
+    }
+
+    /// The manifest's media type: the upstream's `Content-Type` when it names a manifest
+    /// type, else the `mediaType` field of the JSON.
+    static func mediaType(of manifest: UpstreamManifest) -> String {
+        let header = manifest.mediaType.split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces) } ?? ""
+        if MediaType.allManifestTypes.contains(where: { $0.value == header }) { return header }
+        if let object = try? JSONSerialization.jsonObject(with: Data(manifest.bytes)) as? [String: Any],
+           let field = object["mediaType"] as? String {
+            return field
+        }
+        return header.isEmpty ? MediaType.ociManifest.value : header
+    }
+
+    private func cachedTag(_ key: HotIndex.TagKey) -> HotIndex.TagEntry? {
+        if let entry = hot.withLockedValue({ $0.tags[key] }) { return entry }
+        guard let row = try? index.tag(registry: key.registry, repository: key.repository, tag: key.tag) else { return nil }
+        let entry = HotIndex.TagEntry(digest: row.digest, mediaType: row.mediaType, fetchedAt: row.fetchedAt)
+        hot.withLockedValue { $0.tags[key] = entry }
+        return entry
+    }
+
+    private func cachedManifest(_ digest: Digest) async -> (bytes: [UInt8], mediaType: String)? {
+        if let hit = hot.withLockedValue({ $0.manifests[digest] }) { return hit }
+        guard let row = try? index.blob(digest), let mediaType = row.mediaType,
+              let reader = try? store.open(digest), let bytes = try? await reader.readAll() else { return nil }
+        hot.withLockedValue { $0.manifests[digest] = (bytes, mediaType) }
+        return (bytes, mediaType)
+    }
+
+    // MARK: Blobs
+
+    public func blob(
+        registry: String, repository: RepositoryName, digest: Digest, headOnly: Bool
+    ) async throws(RegistryError) -> BlobResult {
+        if let reader = cachedBlob(digest) {
+            access.record(digest, at: now())
+            return .stored(reader)
+        }
+        let chain = try chain(for: registry)
+        if chain.tiers.isEmpty {
+            throw RegistryError(.blobUnknown, missMessage("blob \(digest)"))
+        }
+        if headOnly {
+            do {
+                let head = try await chain.first { tier throws(UpstreamError) in
+                    try await tier.client.headBlob(repository, digest)
+                }
+                return .upstreamHead(size: head.value, tier: chain.tiers[head.tierIndex].name)
+            } catch {
+                if error.allNotFound { throw RegistryError(.blobUnknown, missMessage("blob \(digest)")) }
+                throw RegistryError(.unavailable, "no tier could answer for blob \(digest): \(error)")
+            }
+        }
+        let (fill, leader) = fills.join(digest) { BlobFill(digest: digest, threadPool: threadPool) }
+        if leader {
+            // A fill that finished between the lookup above and the join has already
+            // committed (commit happens before the fill leaves the table).
+            if let reader = cachedBlob(digest) {
+                fill.failed(FillError(.storage, "superseded"), attempts: [])
+                fills.remove(digest, fill)
+                return .stored(reader)
+            }
+            // The fill runs in its own task: it outlives the client that started it.
+            Task { await self.runFill(fill, repository: repository, chain: chain) }
+        }
+        do {
+            let size = try await fill.waitForStart()
+            return .filling(fill, size: size)
+        } catch {
+            switch error.kind {
+            case .notFound: throw RegistryError(.blobUnknown, missMessage("blob \(digest)"))
+            default: throw RegistryError(.unavailable, "blob \(digest): \(error.message)")
+            }
+        }
+    }
+
+    private func cachedBlob(_ digest: Digest) -> BlobReader? {
+        if hot.withLockedValue({ $0.blobs[digest] }) == nil {
+            guard let stored = store.lookup(digest) else { return nil }
+            hot.withLockedValue { $0.blobs[digest] = stored }
+        }
+        guard let reader = try? store.open(digest) else {
+            // Removed underneath us (eviction, verify): forget it and fill again.
+            _ = hot.withLockedValue { $0.blobs.removeValue(forKey: digest) }
+            return nil
+        }
+        return reader
+    }
+
+    /// The leader of a fill: walks the tiers, resuming from the byte it reached when a
+    /// tier fails mid-body, and commits only a verified blob.
+    private func runFill(_ fill: BlobFill, repository: RepositoryName, chain: TierChain) async {
+        let digest = fill.digest
+        defer { fills.remove(digest, fill) }
+        let writer: BlobWriter
+        do {
+            writer = try store.makeWriter(algorithm: digest.algorithm)
+        } catch {
+            fill.failed(FillError(.storage, "\(error)"), attempts: [])
+            return
+        }
+        var attempts: [TierAttempt] = []
+        var allNotFound = true
+        var total: Int64? = nil
+        var started = false
+        var completedBy: TierName? = nil
+        for tier in chain.tiers {
+            let begin = ContinuousClock.now
+            do {
+                let upstream = try await tier.client.getBlob(repository, digest, from: writer.written)
+                if let size = upstream.totalSize {
+                    if let known = total, known != size {
+                        throw UpstreamError(.invalidResponse, "size \(size) differs from \(known)")
+                    }
+                    total = size
+                }
+                if !started {
+                    fill.responseStarted(total: total, file: writer.file, tier: tier.name)
+                    started = true
+                }
+                do {
+                    for try await chunk in upstream.body {
+                        try writer.append(chunk)
+                        fill.bytesWritten(writer.written)
+                    }
+                } catch let error as StoreError {
+                    attempts.append(TierAttempt(tier: tier.name, outcome: "store_error", status: nil, seconds: Self.seconds(since: begin)))
+                    writer.discard()
+                    fill.failed(FillError(.storage, "\(error)"), attempts: attempts)
+                    return
+                } catch {
+                    throw UpstreamError(.transport, "body ended early after \(writer.written) bytes: \(error)")
+                }
+                attempts.append(TierAttempt(tier: tier.name, outcome: "ok", status: 200, seconds: Self.seconds(since: begin)))
+                completedBy = tier.name
+                break
+            } catch let error as UpstreamError {
+                if error.kind != .notFound { allNotFound = false }
+                attempts.append(TierAttempt(tier: tier.name, outcome: error.kind.rawValue, status: error.status, seconds: Self.seconds(since: begin)))
+                logger.debug("blob fill attempt failed", metadata: ["digest": "\(digest)", "tier": "\(tier.name)", "error": "\(error)"])
+            } catch {
+                allNotFound = false
+                attempts.append(TierAttempt(tier: tier.name, outcome: "error", status: nil, seconds: Self.seconds(since: begin)))
+            }
+        }
+        guard completedBy != nil else {
+            writer.discard()
+            fill.failed(FillError(allNotFound ? .notFound : .unavailable, attempts.map(\.description).joined(separator: ", ")), attempts: attempts)
+            return
+        }
+        do {
+            let stored = try await store.commit(writer, digest: digest, expectedSize: total)
+            try? index.recordBlob(stored, mediaType: nil, at: now())
+            hot.withLockedValue { $0.blobs[digest] = stored }
+            fill.committed(stored, attempts: attempts)
+            logger.info("blob cached", metadata: ["digest": "\(digest)", "size": "\(stored.size)", "stored": "\(stored.storedSize)",
+                                                  "compressed": "\(stored.compressed)", "tier": "\(completedBy.map { "\($0)" } ?? "")"])
+        } catch let error as StoreError where error.isVerificationFailure {
+            logger.error("blob failed verification; not stored", metadata: ["digest": "\(digest)", "error": "\(error)"])
+            fill.failed(FillError(.verification, "\(error)"), attempts: attempts)
+        } catch {
+            logger.error("blob could not be stored", metadata: ["digest": "\(digest)", "error": "\(error)"])
+            fill.failed(FillError(.storage, "\(error)"), attempts: attempts)
+        }
+    }
+
+    static func seconds(since start: ContinuousClock.Instant) -> Double {
+        let d = ContinuousClock.now - start
+        return Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
+    }
+
+    // MARK: Listing
+
+    public func tags(registry: String, repository: RepositoryName) throws -> [Tag] {
+        try index.tags(registry: registry, repository: repository).map(\.tag)
+    }
+
+    public func repositories(registry: String) throws -> [RepositoryName] {
+        try index.repositories(registry: registry)
+    }
+}

@@ -1,0 +1,24 @@
+import StrataCore
+import StrataStore
+import StrataUpstream
+
+/// A manifest ready to serve, with where it came from.
+public struct ManifestResult: Sendable {
+    public let bytes: [UInt8]
+    public let mediaType: String
+    public let digest: Digest
+    public let tier: TierName
+    /// Served from the cache after every tier failed.
+    public let stale: Bool
+    public let attempts: [TierAttempt]
+}
+
+/// A blob ready to serve.
+public enum BlobResult: Sendable {
+    /// In the store.
+    case stored(BlobReader)
+    /// Being filled; the response streams as the fill goes.
+    case filling(BlobFill, size: Int64?)
+    /// A `HEAD` on a blob that is not cached, answered from a tier without filling.
+    case upstreamHead(size: Int64?, tier: TierName)
+}

@@ -1,0 +1,204 @@
+import Foundation
+import Yams
+
+/// Everything `strata serve` is configured with. Every key has a default, so no file
+/// at all gives a working Docker Hub mirror.
+public struct StrataConfiguration: Sendable, Equatable {
+    public struct Tier: Sendable, Equatable {
+        public var name: String
+        public var url: String
+        public var username: String?
+        public var password: String?
+        /// Registries this tier serves; empty means all.
+        public var registries: [String] = []
+        public var connectTimeout: TimeInterval = 2
+    }
+
+    public struct Login: Sendable, Equatable {
+        public var username: String
+        public var password: String
+    }
+
+    public var listen = "0.0.0.0:5000"
+    public var cacheDirectory = "./strata-cache"
+    public var tagTTL: TimeInterval = 600
+    public var cacheOnly = false
+    public var defaultRegistry = "docker.io"
+    public var tiers: [Tier] = []
+    public var canonical: [String: String] = ["docker.io": "https://registry-1.docker.io"]
+    /// Logins by upstream host (`host` or `host:port`).
+    public var credentials: [String: Login] = [:]
+    public var logLevel = "info"
+    public var connectTimeout: TimeInterval = 2
+
+    public init() {}
+
+    /// Every key the file may hold, for the configuration reference and its test.
+    public static let knownKeys: [String] = [
+        "listen", "log_level", "mode", "default_registry", "connect_timeout",
+        "cache.dir", "cache.tag_ttl",
+        "tiers[].name", "tiers[].url", "tiers[].registries", "tiers[].connect_timeout",
+        "tiers[].credentials.username", "tiers[].credentials.password", "tiers[].credentials.password_file",
+        "canonical.<registry>",
+        "credentials.<host>.username", "credentials.<host>.password", "credentials.<host>.password_file",
+    ]
+
+    public struct Error: Swift.Error, CustomStringConvertible, Equatable {
+        public let description: String
+        init(_ description: String) { self.description = description }
+    }
+
+    /// Parses a YAML file's text. Unknown keys and bad values are errors that name the key.
+    public static func parse(yaml text: String) throws(Error) -> StrataConfiguration {
+        var config = StrataConfiguration()
+        let root: Node
+        do {
+            guard let node = try Yams.compose(yaml: text) else { return config }
+            root = node
+        } catch {
+            throw Error("config is not valid YAML: \(error)")
+        }
+        let top = try mapping(root, "the top level")
+        for (key, value) in top {
+            switch key {
+            case "listen":
+                config.listen = try address(value, key)
+            case "log_level":
+                let level = try string(value, key)
+                guard ["trace", "debug", "info", "notice", "warning", "error", "critical"].contains(level) else {
+                    throw Error("config: log_level must be one of trace, debug, info, notice, warning, error, critical")
+                }
+                config.logLevel = level
+            case "mode":
+                switch try string(value, key) {
+                case "normal": config.cacheOnly = false
+                case "cache-only": config.cacheOnly = true
+                case let other: throw Error("config: mode must be normal or cache-only, not \"\(other)\"")
+                }
+            case "default_registry":
+                config.defaultRegistry = try string(value, key)
+            case "connect_timeout":
+                config.connectTimeout = try duration(value, key)
+            case "cache":
+                for (ckey, cvalue) in try mapping(value, key) {
+                    switch ckey {
+                    case "dir": config.cacheDirectory = try string(cvalue, "cache.dir")
+                    case "tag_ttl": config.tagTTL = try duration(cvalue, "cache.tag_ttl")
+                    default: throw Error("config: unknown key \"cache.\(ckey)\"")
+                    }
+                }
+            case "tiers":
+                guard case .sequence(let items) = value else { throw Error("config: tiers must be a list") }
+                var tiers: [Tier] = []
+                for (i, item) in items.enumerated() { tiers.append(try tier(item, "tiers[\(i)]")) }
+                config.tiers = tiers
+                let names = config.tiers.map(\.name)
+                if Set(names).count != names.count { throw Error("config: tier names must be unique") }
+            case "canonical":
+                var map: [String: String] = [:]
+                for (registry, target) in try mapping(value, key) {
+                    map[registry] = try url(target, "canonical.\(registry)")
+                }
+                config.canonical = map
+            case "credentials":
+                for (host, login) in try mapping(value, key) {
+                    config.credentials[host] = try self.login(login, "credentials.\(host)")
+                }
+            default:
+                throw Error("config: unknown key \"\(key)\"")
+            }
+        }
+        return config
+    }
+
+    public static func load(path: String) throws(Error) -> StrataConfiguration {
+        guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
+            throw Error("cannot read config file \(path)")
+        }
+        return try parse(yaml: text)
+    }
+
+    // MARK: Node helpers
+
+    private static func mapping(_ node: Node, _ key: String) throws(Error) -> [(String, Node)] {
+        guard case .mapping(let map) = node else { throw Error("config: \(key) must be a mapping") }
+        var out: [(String, Node)] = []
+        for (k, v) in map {
+            guard case .scalar(let scalar) = k else { throw Error("config: keys of \(key) must be strings") }
+            out.append((scalar.string, v))
+        }
+        return out
+    }
+
+    private static func string(_ node: Node, _ key: String) throws(Error) -> String {
+        guard case .scalar(let scalar) = node else { throw Error("config: \(key) must be a string") }
+        return scalar.string
+    }
+
+    private static func duration(_ node: Node, _ key: String) throws(Error) -> TimeInterval {
+        let text = try string(node, key)
+        guard let value = ConfigValues.duration(text) else { throw Error("config: \(key) must be a duration like 30s, 10m or 1h, not \"\(text)\"") }
+        return value
+    }
+
+    private static func address(_ node: Node, _ key: String) throws(Error) -> String {
+        let text = try string(node, key)
+        guard ConfigValues.address(text) != nil else { throw Error("config: \(key) must be host:port, not \"\(text)\"") }
+        return text
+    }
+
+    private static func url(_ node: Node, _ key: String) throws(Error) -> String {
+        let text = try string(node, key)
+        guard let url = URL(string: text), let scheme = url.scheme, ["http", "https"].contains(scheme), url.host != nil else {
+            throw Error("config: \(key) must be an http:// or https:// URL, not \"\(text)\"")
+        }
+        return text
+    }
+
+    private static func login(_ node: Node, _ key: String) throws(Error) -> Login {
+        var username: String?
+        var password: String?
+        for (k, v) in try mapping(node, key) {
+            switch k {
+            case "username": username = try string(v, "\(key).username")
+            case "password": password = try string(v, "\(key).password")
+            case "password_file":
+                let path = try string(v, "\(key).password_file")
+                guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
+                    throw Error("config: \(key).password_file: cannot read \(path)")
+                }
+                password = text.trimmingCharacters(in: .newlines)
+            default: throw Error("config: unknown key \"\(key).\(k)\"")
+            }
+        }
+        guard let username, let password else { throw Error("config: \(key) needs username and password or password_file") }
+        return Login(username: username, password: password)
+    }
+
+    private static func tier(_ node: Node, _ key: String) throws(Error) -> Tier {
+        var name: String?
+        var urlText: String?
+        var tier = Tier(name: "", url: "")
+        for (k, v) in try mapping(node, key) {
+            switch k {
+            case "name": name = try string(v, "\(key).name")
+            case "url": urlText = try url(v, "\(key).url")
+            case "connect_timeout": tier.connectTimeout = try duration(v, "\(key).connect_timeout")
+            case "registries":
+                guard case .sequence(let items) = v else { throw Error("config: \(key).registries must be a list") }
+                var registries: [String] = []
+                for item in items { registries.append(try string(item, "\(key).registries")) }
+                tier.registries = registries
+            case "credentials":
+                let login = try login(v, "\(key).credentials")
+                tier.username = login.username
+                tier.password = login.password
+            default: throw Error("config: unknown key \"\(key).\(k)\"")
+            }
+        }
+        guard let name, !name.isEmpty, let urlText else { throw Error("config: \(key) needs name and url") }
+        tier.name = name
+        tier.url = urlText
+        return tier
+    }
+}

@@ -1,0 +1,128 @@
+import AsyncHTTPClient
+import Foundation
+import Hummingbird
+import Logging
+import NIOCore
+import NIOPosix
+import ServiceLifecycle
+import UnixSignals
+import StrataCore
+import StrataMirror
+import StrataRegistryAPI
+import StrataStore
+import StrataUpstream
+
+/// Strata wired together: store, index, tier chains, engine and the registry port.
+public final class StrataServer: Sendable {
+    public let configuration: StrataConfiguration
+    public let engine: MirrorEngine
+    private let clients: [HTTPClient]
+    private let application: Application<RegistryResponder>
+    private let logger: Logger
+
+    /// A startup failure, with a one-line reason for the command line.
+    public struct StartupError: Error, CustomStringConvertible {
+        public let description: String
+    }
+
+    /// Builds everything and checks the cache directory. Does not listen yet.
+    public init(
+        configuration: StrataConfiguration, logger: Logger,
+        now: @escaping @Sendable () -> Date = Date.init,
+        onListening: @escaping @Sendable (Int) -> Void = { _ in }
+    ) throws(StartupError) {
+        guard let address = ConfigValues.address(configuration.listen) else {
+            throw StartupError(description: "invalid listen address \(configuration.listen)")
+        }
+        let store = BlobStore(root: configuration.cacheDirectory)
+        do {
+            try store.prepare()
+        } catch {
+            throw StartupError(description: "cache dir \(configuration.cacheDirectory) is not usable: \(error)")
+        }
+        let index: CacheIndex
+        do {
+            index = try CacheIndex(path: store.layout.indexPath)
+        } catch {
+            throw StartupError(description: "cannot open the index \(store.layout.indexPath): \(error)")
+        }
+        var clients: [HTTPClient] = []
+        func client(connectTimeout: TimeInterval) -> HTTPClient {
+            var config = HTTPClient.Configuration(
+                redirectConfiguration: .disallow,
+                timeout: .init(connect: .milliseconds(Int64(connectTimeout * 1000)), read: .seconds(60)))
+            config.decompression = .disabled
+            let http = HTTPClient(eventLoopGroup: MultiThreadedEventLoopGroup.singleton, configuration: config)
+            clients.append(http)
+            return http
+        }
+        func login(for url: String) -> Credentials? {
+            guard let components = URLComponents(string: url), let host = components.host else { return nil }
+            let hostPort = components.port.map { "\(host):\($0)" } ?? host
+            return (configuration.credentials[hostPort] ?? configuration.credentials[host]).map {
+                Credentials(username: $0.username, password: $0.password)
+            }
+        }
+        var chains: [String: TierChain] = [:]
+        let registries = Set(configuration.canonical.keys).union(configuration.tiers.flatMap(\.registries))
+        let mirrorClients = configuration.tiers.map { tier in
+            (tier, client(connectTimeout: tier.connectTimeout))
+        }
+        let canonicalClient = client(connectTimeout: configuration.connectTimeout)
+        for registry in registries {
+            var tiers: [UpstreamTier] = []
+            for (tier, http) in mirrorClients where tier.registries.isEmpty || tier.registries.contains(registry) {
+                let credentials = tier.username.map { Credentials(username: $0, password: tier.password ?? "") } ?? login(for: tier.url)
+                tiers.append(UpstreamTier(name: .mirror(tier.name), client: RegistryClient(
+                    baseURL: tier.url, credentials: credentials, namespace: registry, http: http, logger: logger, now: now)))
+            }
+            if let url = configuration.canonical[registry] {
+                tiers.append(UpstreamTier(name: .canonical, client: RegistryClient(
+                    baseURL: url, credentials: login(for: url), http: canonicalClient, logger: logger, now: now)))
+            }
+            chains[registry] = TierChain(tiers)
+        }
+        let engine = MirrorEngine(
+            store: store, index: index,
+            configuration: MirrorConfiguration(tagTTL: configuration.tagTTL, cacheOnly: configuration.cacheOnly,
+                                               defaultRegistry: configuration.defaultRegistry, chains: chains),
+            logger: logger, now: now)
+        self.configuration = configuration
+        self.engine = engine
+        self.clients = clients
+        self.logger = logger
+        self.application = Application(
+            responder: RegistryResponder(engine: engine, logger: logger),
+            configuration: .init(address: .hostname(address.host, port: address.port), serverName: nil),
+            services: [AccessFlushService(recorder: engine.access, interval: .seconds(5), logger: logger)],
+            onServerRunning: { channel in onListening(channel.localAddress?.port ?? address.port) },
+            logger: logger)
+    }
+
+    /// Serves until the task is cancelled or a shutdown signal arrives.
+    public func run(gracefulShutdownSignals: [UnixSignal] = []) async throws(StartupError) {
+        let group = ServiceGroup(configuration: .init(
+            services: [application], gracefulShutdownSignals: gracefulShutdownSignals, logger: logger))
+        var failure: StartupError? = nil
+        do {
+            try await group.run()
+        } catch {
+            failure = StartupError(description: Self.explain(error, listen: configuration.listen))
+        }
+        for client in clients { try? await client.shutdown() }
+        if let failure { throw failure }
+    }
+
+    /// Serves until SIGTERM or SIGINT, then shuts down gracefully.
+    public func runUntilSignalled() async throws(StartupError) {
+        try await run(gracefulShutdownSignals: [.sigterm, .sigint])
+    }
+
+    static func explain(_ error: any Error, listen: String) -> String {
+        let text = "\(error)"
+        if text.contains("Address already in use") { return "cannot listen on \(listen): address already in use" }
+        if text.contains("Permission denied") && text.contains("bind") { return "cannot listen on \(listen): permission denied" }
+        if text.contains("bind") { return "cannot listen on \(listen): \(text)" }
+        return text
+    }
+}

@@ -1,0 +1,72 @@
+import NIOCore
+import NIOPosix
+import StrataCore
+
+/// Reads a stored blob, raw or compressed, in chunks off the event loops.
+public struct BlobReader: Sendable {
+    private enum Source: Sendable {
+        case raw(StoreFile)
+        case frames(StoreFile, FrameIndex)
+    }
+
+    private let source: Source
+    private let threadPool: NIOThreadPool
+    public let blob: StoredBlob
+
+    static func raw(_ blob: StoredBlob, file: StoreFile, threadPool: NIOThreadPool) -> Self {
+        .init(source: .raw(file), threadPool: threadPool, blob: blob)
+    }
+
+    static func frames(_ blob: StoredBlob, file: StoreFile, index: FrameIndex, threadPool: NIOThreadPool) -> Self {
+        .init(source: .frames(file, index), threadPool: threadPool, blob: blob)
+    }
+
+    /// Streams bytes `lower..<upper` to `body`, in chunks of at most `chunkSize`.
+    public func read(
+        _ lower: Int64, _ upper: Int64, chunkSize: Int = 1 << 20,
+        body: (ByteBuffer) async throws -> Void
+    ) async throws {
+        switch source {
+        case .raw(let file):
+            var offset = lower
+            while offset < upper {
+                let count = Int(min(Int64(chunkSize), upper - offset))
+                let at = offset
+                let buffer = try await threadPool.runIfActive { () throws -> ByteBuffer in
+                    var buffer = ByteBufferAllocator().buffer(capacity: count)
+                    try file.read(at: at, count: count, into: &buffer)
+                    return buffer
+                }
+                guard buffer.readableBytes == count else { throw StoreError.corrupt("\(file.path) is shorter than \(blob.size) bytes") }
+                try await body(buffer)
+                offset += Int64(count)
+            }
+        case .frames(let file, let index):
+            for frame in index.frames(covering: lower, upper) {
+                let frameStart = Int64(frame) * Int64(index.frameSize)
+                let frameLength = Int(min(Int64(index.frameSize), index.uncompressedSize - frameStart))
+                let from = index.offsets[frame], to = index.offsets[frame + 1]
+                var buffer = try await threadPool.runIfActive { () throws -> ByteBuffer in
+                    var compressed = ByteBufferAllocator().buffer(capacity: Int(to - from))
+                    try file.read(at: from, count: Int(to - from), into: &compressed)
+                    var plain = ByteBufferAllocator().buffer(capacity: frameLength)
+                    try Zstd.decompressFrame(compressed, size: frameLength, into: &plain)
+                    return plain
+                }
+                let skip = Int(max(0, lower - frameStart))
+                let end = Int(min(Int64(frameLength), upper - frameStart))
+                buffer.moveReaderIndex(forwardBy: skip)
+                buffer.moveWriterIndex(to: end)
+                try await body(buffer)
+            }
+        }
+    }
+
+    /// Reads the whole blob into memory. For manifests and configs, not layers.
+    public func readAll() async throws -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(Int(blob.size))
+        try await read(0, blob.size) { out.append(contentsOf: $0.readableBytesView) }
+        return out
+    }
+}

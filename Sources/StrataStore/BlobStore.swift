@@ -1,0 +1,199 @@
+import Foundation
+import Logging
+import NIOCore
+import NIOPosix
+import StrataCore
+
+/// The content-addressed blob store on local disk.
+///
+/// Writes go to a temp file, are hashed while written, verified for digest and size,
+/// fsynced, optionally recompressed into zstd frames, and made visible with one atomic
+/// rename of the blob's directory (see ``StoreLayout``). Nothing unverified is visible.
+public final class BlobStore: Sendable {
+    public let layout: StoreLayout
+    let threadPool: NIOThreadPool
+    /// Uncompressed bytes per zstd frame.
+    public let frameSize: Int
+    /// Store compressed only when a sample compresses to at most this fraction.
+    public let compressionThreshold: Double
+    public let compressionLevel: Int32
+
+    public init(
+        root: String, threadPool: NIOThreadPool = .singleton,
+        frameSize: Int = 1 << 20, compressionThreshold: Double = 0.9, compressionLevel: Int32 = 3
+    ) {
+        self.layout = StoreLayout(root: root)
+        self.threadPool = threadPool
+        self.frameSize = frameSize
+        self.compressionThreshold = compressionThreshold
+        self.compressionLevel = compressionLevel
+    }
+
+    /// Creates the directories, removes what earlier fills left in `tmp/`, and checks
+    /// that the store is writable.
+    public func prepare() throws(StoreError) {
+        try FS.makeDirectories(layout.root)
+        try FS.makeDirectories(layout.blobsDirectory)
+        FS.removeTree(layout.tmpDirectory)
+        try FS.makeDirectories(layout.tmpDirectory)
+        let probe = "\(layout.tmpDirectory)/.write-probe"
+        let file = try StoreFile(path: probe, flags: O_WRONLY | O_CREAT | O_TRUNC)
+        _ = file
+        unlink(probe)
+    }
+
+    /// Starts a temp file for a new blob.
+    public func makeWriter(algorithm: Digest.Algorithm = .sha256) throws(StoreError) -> BlobWriter {
+        try BlobWriter(path: "\(layout.tmpDirectory)/\(UUID().uuidString).part", algorithm: algorithm)
+    }
+
+    /// Verifies a finished writer and makes the blob visible.
+    ///
+    /// On a verification failure the temp file is removed and the error thrown: the
+    /// blob never becomes visible.
+    public func commit(_ writer: BlobWriter, digest: Digest, expectedSize: Int64?) async throws -> StoredBlob {
+        do {
+            try writer.verify(expected: digest, expectedSize: expectedSize)
+        } catch {
+            writer.discard()
+            throw error
+        }
+        let size = writer.written
+        return try await threadPool.runIfActive { [self] () throws -> StoredBlob in
+            do {
+                return try self.install(writer, digest: digest, size: size)
+            } catch {
+                writer.discard()
+                throw error
+            }
+        }
+    }
+
+    /// Stores bytes held in memory (manifests), verifying them against `digest`.
+    public func put(_ bytes: [UInt8], digest: Digest) async throws -> StoredBlob {
+        if let existing = lookup(digest) { return existing }
+        let writer = try makeWriter(algorithm: digest.algorithm)
+        var buffer = ByteBufferAllocator().buffer(capacity: bytes.count)
+        buffer.writeBytes(bytes)
+        try writer.append(buffer)
+        return try await commit(writer, digest: digest, expectedSize: Int64(bytes.count))
+    }
+
+    /// Blocking: decides raw or compressed, writes the blob's directory in `tmp/`, and
+    /// renames it into place.
+    private func install(_ writer: BlobWriter, digest: Digest, size: Int64) throws -> StoredBlob {
+        try writer.file.sync()
+        let staging = "\(layout.tmpDirectory)/\(UUID().uuidString).d"
+        try FS.makeDirectories(staging)
+        defer { FS.removeTree(staging) }
+
+        let blob: StoredBlob
+        if try shouldCompress(writer.file, size: size) {
+            let index = try writeFrames(from: writer.file, size: size, into: staging)
+            writer.discard()
+            blob = StoredBlob(digest: digest, size: size, storedSize: index.compressedSize, compressed: true)
+        } else {
+            try FS.rename(writer.path, "\(staging)/\(StoreLayout.rawFile)")
+            blob = StoredBlob(digest: digest, size: size, storedSize: size, compressed: false)
+        }
+        FS.fsyncDirectory(staging)
+
+        try FS.makeDirectories(layout.shardDirectory(digest))
+        let target = layout.blobDirectory(digest)
+        if rename(staging, target) != 0 {
+            // Race: another fill of the same digest committed first. Its content is
+            // verified and identical, so keep it and drop ours.
+            if errno == EEXIST || errno == ENOTEMPTY, let existing = lookup(digest) { return existing }
+            throw StoreError.io("rename", target, errno: errno)
+        }
+        FS.fsyncDirectory(layout.shardDirectory(digest))
+        return blob
+    }
+
+    private func shouldCompress(_ file: StoreFile, size: Int64) throws -> Bool {
+        guard size >= 64 else { return false }
+        let sampleSize = Int(min(size, 256 << 10))
+        var sample = ByteBufferAllocator().buffer(capacity: sampleSize)
+        try file.read(at: 0, count: sampleSize, into: &sample)
+        return sample.withUnsafeReadableBytes { Zstd.ratio(ofSample: $0, level: compressionLevel) } <= compressionThreshold
+    }
+
+    private func writeFrames(from file: StoreFile, size: Int64, into directory: String) throws -> FrameIndex {
+        let out = try StoreFile(path: "\(directory)/\(StoreLayout.compressedFile)", flags: O_WRONLY | O_CREAT | O_EXCL)
+        var offsets: [Int64] = [0]
+        var position: Int64 = 0
+        var frame: [UInt8] = []
+        var chunk = ByteBufferAllocator().buffer(capacity: frameSize)
+        while position < size {
+            let count = Int(min(Int64(frameSize), size - position))
+            chunk.clear()
+            try file.read(at: position, count: count, into: &chunk)
+            guard chunk.readableBytes == count else { throw StoreError.corrupt("temp file shrank while compressing") }
+            frame.removeAll(keepingCapacity: true)
+            try chunk.withUnsafeReadableBytes { (bytes: UnsafeRawBufferPointer) throws in
+                try Zstd.compressFrame(bytes, level: compressionLevel, into: &frame)
+            }
+            try frame.withUnsafeBytes { (bytes: UnsafeRawBufferPointer) throws in
+                try out.write(bytes, at: offsets[offsets.count - 1])
+            }
+            offsets.append(offsets[offsets.count - 1] + Int64(frame.count))
+            position += Int64(count)
+        }
+        try out.sync()
+        let index = FrameIndex(frameSize: frameSize, uncompressedSize: size, offsets: offsets)
+        let indexFile = try StoreFile(path: "\(directory)/\(StoreLayout.frameIndexFile)", flags: O_WRONLY | O_CREAT | O_EXCL)
+        try index.serialized().withUnsafeBytes { (bytes: UnsafeRawBufferPointer) throws in
+            try indexFile.write(bytes, at: 0)
+        }
+        try indexFile.sync()
+        return index
+    }
+
+    /// The stored blob for a digest, if it is in the store. Reads only file metadata
+    /// (and the small frame index for compressed blobs).
+    public func lookup(_ digest: Digest) -> StoredBlob? {
+        let directory = layout.blobDirectory(digest)
+        if let size = FS.fileSize("\(directory)/\(StoreLayout.rawFile)") {
+            return StoredBlob(digest: digest, size: size, storedSize: size, compressed: false)
+        }
+        guard let index = try? readFrameIndex(directory) else { return nil }
+        return StoredBlob(digest: digest, size: index.uncompressedSize, storedSize: index.compressedSize, compressed: true)
+    }
+
+    private func readFrameIndex(_ directory: String) throws -> FrameIndex {
+        let file = try StoreFile(path: "\(directory)/\(StoreLayout.frameIndexFile)", flags: O_RDONLY)
+        let size = try file.size()
+        guard size < 1 << 30 else { throw StoreError.corrupt("frame index too large") }
+        var buffer = ByteBufferAllocator().buffer(capacity: Int(size))
+        try file.read(at: 0, count: Int(size), into: &buffer)
+        return try FrameIndex(parsing: Array(buffer.readableBytesView))
+    }
+
+    /// Opens a stored blob for reading.
+    public func open(_ digest: Digest) throws -> BlobReader {
+        let directory = layout.blobDirectory(digest)
+        if let file = try? StoreFile(path: "\(directory)/\(StoreLayout.rawFile)", flags: O_RDONLY) {
+            let size = try file.size()
+            return .raw(StoredBlob(digest: digest, size: size, storedSize: size, compressed: false), file: file, threadPool: threadPool)
+        }
+        guard let index = try? readFrameIndex(directory),
+              let file = try? StoreFile(path: "\(directory)/\(StoreLayout.compressedFile)", flags: O_RDONLY)
+        else { throw StoreError.notFound(digest) }
+        guard try file.size() == index.compressedSize else { throw StoreError.corrupt("\(file.path) does not match its frame index") }
+        let blob = StoredBlob(digest: digest, size: index.uncompressedSize, storedSize: index.compressedSize, compressed: true)
+        return .frames(blob, file: file, index: index, threadPool: threadPool)
+    }
+
+    /// Reads a small blob whole.
+    public func readAll(_ digest: Digest) async throws -> [UInt8] {
+        try await open(digest).readAll()
+    }
+
+    /// Removes a blob from the store.
+    public func remove(_ digest: Digest) {
+        let target = layout.blobDirectory(digest)
+        let doomed = "\(layout.tmpDirectory)/\(UUID().uuidString).rm"
+        // Rename first so a reader never sees a half-deleted directory.
+        if rename(target, doomed) == 0 { FS.removeTree(doomed) }
+    }
+}

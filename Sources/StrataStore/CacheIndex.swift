@@ -1,0 +1,245 @@
+import Foundation
+import GRDB
+import StrataCore
+
+/// The SQLite index of the cache: tags, manifests per repository, blob sizes and access.
+///
+/// ```
+/// blobs(digest PK, size, stored_size, compressed, media_type, created_at, last_access, hits)
+/// tags(registry, repository, tag, digest, media_type, fetched_at, tier)   PK(registry, repository, tag)
+/// manifests(registry, repository, digest, media_type, fetched_at, tier)   PK(registry, repository, digest)
+/// ```
+///
+/// Blobs are shared by every repository (content-addressed); tags and manifests are
+/// keyed by the registry they came from, so `docker.io/library/x` and
+/// `ghcr.io/library/x` never mix.
+public final class CacheIndex: Sendable {
+    private let queue: DatabaseQueue
+
+    public init(path: String) throws {
+        var config = Configuration()
+        config.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA journal_mode = WAL")
+            try db.execute(sql: "PRAGMA synchronous = NORMAL")
+        }
+        queue = try DatabaseQueue(path: path, configuration: config)
+        try migrate()
+    }
+
+    /// An index that lives in memory only, for tests.
+    public init() throws {
+        queue = try DatabaseQueue()
+        try migrate()
+    }
+
+    private func migrate() throws {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1") { db in
+            try db.execute(sql: """
+                CREATE TABLE blobs (
+                    digest TEXT PRIMARY KEY NOT NULL,
+                    size INTEGER NOT NULL,
+                    stored_size INTEGER NOT NULL,
+                    compressed INTEGER NOT NULL,
+                    media_type TEXT,
+                    created_at REAL NOT NULL,
+                    last_access REAL NOT NULL,
+                    hits INTEGER NOT NULL DEFAULT 0
+                );
+                CREATE TABLE tags (
+                    registry TEXT NOT NULL,
+                    repository TEXT NOT NULL,
+                    tag TEXT NOT NULL,
+                    digest TEXT NOT NULL,
+                    media_type TEXT NOT NULL,
+                    fetched_at REAL NOT NULL,
+                    tier TEXT NOT NULL,
+                    PRIMARY KEY (registry, repository, tag)
+                );
+                CREATE TABLE manifests (
+                    registry TEXT NOT NULL,
+                    repository TEXT NOT NULL,
+                    digest TEXT NOT NULL,
+                    media_type TEXT NOT NULL,
+                    fetched_at REAL NOT NULL,
+                    tier TEXT NOT NULL,
+                    PRIMARY KEY (registry, repository, digest)
+                );
+                CREATE INDEX blobs_last_access ON blobs(last_access);
+                """)
+        }
+        try migrator.migrate(queue)
+    }
+
+    // MARK: Blobs
+
+    public func recordBlob(_ blob: StoredBlob, mediaType: String?, at time: Date) throws {
+        try queue.write { db in
+            try db.execute(sql: """
+                INSERT INTO blobs (digest, size, stored_size, compressed, media_type, created_at, last_access, hits)
+                VALUES (?, ?, ?, ?, ?, ?, ?, 0)
+                ON CONFLICT(digest) DO UPDATE SET size = excluded.size, stored_size = excluded.stored_size,
+                    compressed = excluded.compressed, media_type = COALESCE(excluded.media_type, blobs.media_type)
+                """, arguments: [blob.digest.description, blob.size, blob.storedSize, blob.compressed, mediaType,
+                                 time.timeIntervalSince1970, time.timeIntervalSince1970])
+        }
+    }
+
+    /// Adds hits and moves last access forward, in one transaction for a batch.
+    public func recordAccess(_ accesses: [Digest: (hits: Int, last: Date)]) throws {
+        guard !accesses.isEmpty else { return }
+        try queue.write { db in
+            for (digest, access) in accesses {
+                try db.execute(sql: "UPDATE blobs SET hits = hits + ?, last_access = MAX(last_access, ?) WHERE digest = ?",
+                               arguments: [access.hits, access.last.timeIntervalSince1970, digest.description])
+            }
+        }
+    }
+
+    public struct BlobRow: Sendable, Hashable {
+        public let digest: Digest
+        public let size: Int64
+        public let storedSize: Int64
+        public let compressed: Bool
+        public let mediaType: String?
+        public let lastAccess: Date
+        public let hits: Int
+    }
+
+    public func blob(_ digest: Digest) throws -> BlobRow? {
+        try queue.read { db in
+            try Row.fetchOne(db, sql: "SELECT * FROM blobs WHERE digest = ?", arguments: [digest.description]).flatMap(Self.blobRow)
+        }
+    }
+
+    public func allBlobs() throws -> [BlobRow] {
+        try queue.read { db in try Row.fetchAll(db, sql: "SELECT * FROM blobs ORDER BY digest").compactMap(Self.blobRow) }
+    }
+
+    public func removeBlob(_ digest: Digest) throws {
+        try queue.write { db in try db.execute(sql: "DELETE FROM blobs WHERE digest = ?", arguments: [digest.description]) }
+    }
+
+    private static func blobRow(_ row: Row) -> BlobRow? {
+        guard let digest = try? Digest(parsing: row["digest"]) else { return nil }
+        return BlobRow(digest: digest, size: row["size"], storedSize: row["stored_size"], compressed: row["compressed"],
+                       mediaType: row["media_type"], lastAccess: Date(timeIntervalSince1970: row["last_access"]), hits: row["hits"])
+    }
+
+    // MARK: Tags and manifests
+
+    public struct TagRow: Sendable, Hashable {
+        public let registry: String
+        public let repository: RepositoryName
+        public let tag: Tag
+        public let digest: Digest
+        public let mediaType: String
+        public let fetchedAt: Date
+        public let tier: String
+
+        public init(registry: String, repository: RepositoryName, tag: Tag, digest: Digest, mediaType: String, fetchedAt: Date, tier: String) {
+            self.registry = registry
+            self.repository = repository
+            self.tag = tag
+            self.digest = digest
+            self.mediaType = mediaType
+            self.fetchedAt = fetchedAt
+            self.tier = tier
+        }
+    }
+
+    public func setTag(_ row: TagRow) throws {
+        try queue.write { db in
+            try db.execute(sql: """
+                INSERT INTO tags (registry, repository, tag, digest, media_type, fetched_at, tier) VALUES (?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT(registry, repository, tag) DO UPDATE SET digest = excluded.digest, media_type = excluded.media_type,
+                    fetched_at = excluded.fetched_at, tier = excluded.tier
+                """, arguments: [row.registry, row.repository.value, row.tag.value, row.digest.description, row.mediaType,
+                                 row.fetchedAt.timeIntervalSince1970, row.tier])
+        }
+    }
+
+    public func tag(registry: String, repository: RepositoryName, tag: Tag) throws -> TagRow? {
+        try queue.read { db in
+            try Row.fetchOne(db, sql: "SELECT * FROM tags WHERE registry = ? AND repository = ? AND tag = ?",
+                             arguments: [registry, repository.value, tag.value]).flatMap(Self.tagRow)
+        }
+    }
+
+    public func tags(registry: String, repository: RepositoryName) throws -> [TagRow] {
+        try queue.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM tags WHERE registry = ? AND repository = ? ORDER BY tag",
+                             arguments: [registry, repository.value]).compactMap(Self.tagRow)
+        }
+    }
+
+    public func allTags() throws -> [TagRow] {
+        try queue.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM tags ORDER BY registry, repository, tag").compactMap(Self.tagRow)
+        }
+    }
+
+    private static func tagRow(_ row: Row) -> TagRow? {
+        guard let repository = try? RepositoryName(row["repository"]), let tag = try? Tag(row["tag"]),
+              let digest = try? Digest(parsing: row["digest"]) else { return nil }
+        return TagRow(registry: row["registry"], repository: repository, tag: tag, digest: digest,
+                      mediaType: row["media_type"], fetchedAt: Date(timeIntervalSince1970: row["fetched_at"]), tier: row["tier"])
+    }
+
+    public struct ManifestRow: Sendable, Hashable {
+        public let registry: String
+        public let repository: RepositoryName
+        public let digest: Digest
+        public let mediaType: String
+        public let fetchedAt: Date
+        public let tier: String
+
+        public init(registry: String, repository: RepositoryName, digest: Digest, mediaType: String, fetchedAt: Date, tier: String) {
+            self.registry = registry
+            self.repository = repository
+            self.digest = digest
+            self.mediaType = mediaType
+            self.fetchedAt = fetchedAt
+            self.tier = tier
+        }
+    }
+
+    public func addManifest(_ row: ManifestRow) throws {
+        try queue.write { db in
+            try db.execute(sql: """
+                INSERT INTO manifests (registry, repository, digest, media_type, fetched_at, tier) VALUES (?, ?, ?, ?, ?, ?)
+                ON CONFLICT(registry, repository, digest) DO NOTHING
+                """, arguments: [row.registry, row.repository.value, row.digest.description, row.mediaType,
+                                 row.fetchedAt.timeIntervalSince1970, row.tier])
+        }
+    }
+
+    public func manifest(registry: String, repository: RepositoryName, digest: Digest) throws -> ManifestRow? {
+        try queue.read { db in
+            try Row.fetchOne(db, sql: "SELECT * FROM manifests WHERE registry = ? AND repository = ? AND digest = ?",
+                             arguments: [registry, repository.value, digest.description]).flatMap(Self.manifestRow)
+        }
+    }
+
+    public func allManifests() throws -> [ManifestRow] {
+        try queue.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM manifests ORDER BY registry, repository, digest").compactMap(Self.manifestRow)
+        }
+    }
+
+    private static func manifestRow(_ row: Row) -> ManifestRow? {
+        guard let repository = try? RepositoryName(row["repository"]), let digest = try? Digest(parsing: row["digest"]) else { return nil }
+        return ManifestRow(registry: row["registry"], repository: repository, digest: digest, mediaType: row["media_type"],
+                           fetchedAt: Date(timeIntervalSince1970: row["fetched_at"]), tier: row["tier"])
+    }
+
+    /// Repositories of a registry that hold at least one tag or manifest, sorted.
+    public func repositories(registry: String) throws -> [RepositoryName] {
+        try queue.read { db in
+            try String.fetchAll(db, sql: """
+                SELECT repository FROM tags WHERE registry = ? UNION SELECT repository FROM manifests WHERE registry = ?
+                ORDER BY repository
+                """, arguments: [registry, registry]).compactMap { try? RepositoryName($0) }
+        }
+    }
+}

@@ -1,0 +1,266 @@
+import AsyncHTTPClient
+import Foundation
+import Logging
+import NIOCore
+import NIOHTTP1
+import StrataCore
+
+/// A client for one upstream registry: the pull API, with Bearer-token and Basic auth
+/// and redirects that never carry the registry's `Authorization` to another host.
+public final class RegistryClient: Sendable {
+    public let baseURL: String
+    public let credentials: Credentials?
+    /// Sent as `?ns=` to upstream mirrors that serve several registries.
+    public let namespace: String?
+    private let http: HTTPClient
+    private let tokens = TokenCache()
+    private let challenge = ChallengeMemory()
+    private let extraHeaders: [(String, String)]
+    private let logger: Logger
+    private let now: @Sendable () -> Date
+
+    public init(
+        baseURL: String, credentials: Credentials? = nil, namespace: String? = nil, http: HTTPClient,
+        extraHeaders: [(String, String)] = [], logger: Logger, now: @escaping @Sendable () -> Date = Date.init
+    ) {
+        self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
+        self.credentials = credentials
+        self.namespace = namespace
+        self.http = http
+        self.extraHeaders = extraHeaders
+        self.logger = logger
+        self.now = now
+    }
+
+    // MARK: Pull API
+
+    /// `HEAD` a manifest: its digest, media type and size, without counting as a pull.
+    public func headManifest(_ repository: RepositoryName, _ reference: Reference, accept: [String]) async throws(UpstreamError) -> UpstreamManifestHead {
+        let response = try await send(.HEAD, manifestPath(repository, reference), accept: accept, repository: repository)
+        try await Self.check(response, what: "manifest \(repository):\(reference)")
+        await Self.drain(response)
+        guard let digestHeader = response.headers.first(name: "Docker-Content-Digest") ?? Self.digestOf(reference),
+              let digest = try? Digest(parsing: digestHeader) else {
+            throw UpstreamError(.invalidResponse, status: Int(response.status.code), "HEAD answered without Docker-Content-Digest")
+        }
+        return UpstreamManifestHead(
+            digest: digest,
+            mediaType: response.headers.first(name: "Content-Type") ?? "",
+            size: response.headers.first(name: "Content-Length").flatMap { Int64($0) })
+    }
+
+    /// `GET` a manifest, whole, with a bounded size.
+    public func getManifest(_ repository: RepositoryName, _ reference: Reference, accept: [String], limit: Int = 4 << 20) async throws(UpstreamError) -> UpstreamManifest {
+        let response = try await send(.GET, manifestPath(repository, reference), accept: accept, repository: repository)
+        try await Self.check(response, what: "manifest \(repository):\(reference)")
+        let body: ByteBuffer
+        do {
+            body = try await response.body.collect(upTo: limit)
+        } catch {
+            throw UpstreamError(.invalidResponse, "manifest body: \(error)")
+        }
+        let digestHeader = response.headers.first(name: "Docker-Content-Digest").flatMap { try? Digest(parsing: $0) }
+        return UpstreamManifest(bytes: Array(body.readableBytesView), mediaType: response.headers.first(name: "Content-Type") ?? "",
+                                digestHeader: digestHeader)
+    }
+
+    /// `HEAD` a blob: its size, if the tier has it.
+    public func headBlob(_ repository: RepositoryName, _ digest: Digest) async throws(UpstreamError) -> Int64? {
+        let response = try await send(.HEAD, "/v2/\(repository.value)/blobs/\(digest)", accept: [], repository: repository)
+        try await Self.check(response, what: "blob \(digest)")
+        await Self.drain(response)
+        return response.headers.first(name: "Content-Length").flatMap { Int64($0) }
+    }
+
+    /// `GET` a blob from `offset` on. The body is the caller's to stream.
+    public func getBlob(_ repository: RepositoryName, _ digest: Digest, from offset: Int64 = 0) async throws(UpstreamError) -> UpstreamBlob {
+        var headers: [(String, String)] = []
+        if offset > 0 { headers.append(("Range", "bytes=\(offset)-")) }
+        let response = try await send(.GET, "/v2/\(repository.value)/blobs/\(digest)", accept: [], headers: headers, repository: repository)
+        try await Self.check(response, what: "blob \(digest)")
+        if offset > 0 && response.status != .partialContent {
+            await Self.drain(response)
+            throw UpstreamError(.invalidResponse, status: Int(response.status.code), "range request for \(digest) not honoured")
+        }
+        var length = response.headers.first(name: "Content-Length").flatMap { Int64($0) }
+        if let l = length { length = l + offset }
+        return UpstreamBlob(totalSize: length, offset: offset, body: response.body, headers: response.headers)
+    }
+
+    private func manifestPath(_ repository: RepositoryName, _ reference: Reference) -> String {
+        "/v2/\(repository.value)/manifests/\(reference)"
+    }
+
+    private static func digestOf(_ reference: Reference) -> String? {
+        if case .digest(let d) = reference { return d.description }
+        return nil
+    }
+
+    // MARK: Transport, auth and redirects
+
+    private func send(
+        _ method: HTTPMethod, _ path: String, accept: [String], headers: [(String, String)] = [], repository: RepositoryName
+    ) async throws(UpstreamError) -> HTTPClientResponse {
+        let scope = "repository:\(repository.value):pull"
+        var url = baseURL + path
+        if let namespace { url += "?ns=\(namespace)" }
+        var authorization = await cachedAuthorization(scope: scope)
+        var sentAuth = authorization != nil
+        for attempt in 0..<2 {
+            var response = try await execute(method, url, accept: accept, headers: headers, authorization: authorization)
+            response = try await followRedirects(response, method: method, accept: accept, headers: headers, from: url, authorization: authorization)
+            guard response.status == .unauthorized, attempt == 0,
+                  let header = response.headers.first(name: "WWW-Authenticate"),
+                  let challenge = AuthChallenge(header: header) else { return response }
+            await Self.drain(response)
+            if sentAuth && challenge.scheme == .basic { return response }
+            switch challenge.scheme {
+            case .basic:
+                guard let credentials else { return response }
+                authorization = credentials.basicAuthorization
+            case .bearer:
+                authorization = "Bearer " + (try await fetchToken(challenge, scope: challenge.scope ?? scope))
+            }
+            sentAuth = true
+        }
+        throw UpstreamError(.unauthorized, status: 401, "authentication failed")
+    }
+
+    private func execute(
+        _ method: HTTPMethod, _ url: String, accept: [String], headers: [(String, String)], authorization: String?
+    ) async throws(UpstreamError) -> HTTPClientResponse {
+        var request = HTTPClientRequest(url: url)
+        request.method = method
+        for type in accept { request.headers.add(name: "Accept", value: type) }
+        for (name, value) in headers + extraHeaders { request.headers.add(name: name, value: value) }
+        request.headers.replaceOrAdd(name: "User-Agent", value: "strata/0.1")
+        if let authorization { request.headers.replaceOrAdd(name: "Authorization", value: authorization) }
+        do {
+            return try await http.execute(request, timeout: .hours(24), logger: logger)
+        } catch {
+            throw UpstreamError(.transport, "\(method) \(url): \(error)")
+        }
+    }
+
+    /// Follows 301/302/303/307/308 up to 5 times. `Authorization` goes only to the same host.
+    private func followRedirects(
+        _ first: HTTPClientResponse, method: HTTPMethod, accept: [String], headers: [(String, String)],
+        from origin: String, authorization: String?
+    ) async throws(UpstreamError) -> HTTPClientResponse {
+        var response = first
+        var current = URL(string: origin)
+        for _ in 0..<5 {
+            guard [301, 302, 303, 307, 308].contains(response.status.code),
+                  let location = response.headers.first(name: "Location"),
+                  let next = URL(string: location, relativeTo: current)?.absoluteURL else { return response }
+            await Self.drain(response)
+            let sameHost = next.host == current?.host && next.port == current?.port && next.scheme == current?.scheme
+            response = try await execute(method, next.absoluteString, accept: accept, headers: headers,
+                                         authorization: sameHost ? authorization : nil)
+            current = next
+        }
+        return response
+    }
+
+    private func cachedAuthorization(scope: String) async -> String? {
+        guard let known = await challenge.current else {
+            return nil
+        }
+        switch known.scheme {
+        case .basic:
+            return credentials?.basicAuthorization
+        case .bearer:
+            let key = TokenCache.Key(realm: known.realm ?? "", service: known.service ?? "", scope: scope)
+            if let token = await tokens.token(for: key, now: now()) { return "Bearer " + token }
+            // The realm is known: get the token now rather than after another 401.
+            return try? await "Bearer " + fetchToken(known, scope: scope)
+        }
+    }
+
+    private func fetchToken(_ challenge: AuthChallenge, scope: String) async throws(UpstreamError) -> String {
+        await self.challenge.remember(challenge)
+        guard challenge.scheme == .bearer, let realm = challenge.realm, var components = URLComponents(string: realm) else {
+            throw UpstreamError(.unauthorized, status: 401, "unusable challenge")
+        }
+        let key = TokenCache.Key(realm: realm, service: challenge.service ?? "", scope: scope)
+        if let token = await tokens.token(for: key, now: now()) { return token }
+        var query = components.queryItems ?? []
+        if let service = challenge.service { query.append(URLQueryItem(name: "service", value: service)) }
+        query.append(URLQueryItem(name: "scope", value: scope))
+        components.queryItems = query
+        guard let url = components.string else { throw UpstreamError(.unauthorized, "bad token realm \(realm)") }
+        var request = HTTPClientRequest(url: url)
+        request.headers.add(name: "User-Agent", value: "strata/0.1")
+        if let credentials { request.headers.add(name: "Authorization", value: credentials.basicAuthorization) }
+        let body: ByteBuffer
+        let status: HTTPResponseStatus
+        do {
+            let response = try await http.execute(request, timeout: .seconds(30), logger: logger)
+            status = response.status
+            body = try await response.body.collect(upTo: 1 << 20)
+        } catch {
+            throw UpstreamError(.transport, "token realm \(realm): \(error)")
+        }
+        guard status == .ok else {
+            throw UpstreamError(.unauthorized, status: Int(status.code), "token realm \(realm) answered \(status.code)")
+        }
+        struct TokenAnswer: Decodable {
+            let token: String?
+            let access_token: String?
+            let expires_in: Double?
+        }
+        guard let answer = try? JSONDecoder().decode(TokenAnswer.self, from: Data(body.readableBytesView)),
+              let token = answer.token ?? answer.access_token, !token.isEmpty else {
+            throw UpstreamError(.unauthorized, "token realm \(realm) sent no token")
+        }
+        await tokens.store(token, for: key, expiresIn: answer.expires_in ?? 60, now: now())
+        return token
+    }
+
+    /// Maps a non-success status to an error, reading the error body for `*_UNKNOWN`.
+    private static func check(_ response: HTTPClientResponse, what: String) async throws(UpstreamError) {
+        let code = Int(response.status.code)
+        if (200..<300).contains(code) { return }
+        await drain(response)
+        switch code {
+        case 404: throw UpstreamError(.notFound, status: code, "\(what) not found")
+        case 401, 403: throw UpstreamError(.unauthorized, status: code, "\(what): access denied")
+        case 429:
+            let retry = response.headers.first(name: "Retry-After").flatMap(Double.init)
+            throw UpstreamError(.rateLimited, status: code, "\(what): too many requests", retryAfter: retry)
+        default: throw UpstreamError(.serverError, status: code, "\(what): upstream answered \(code)")
+        }
+    }
+
+    static func drain(_ response: HTTPClientResponse) async {
+        _ = try? await response.body.collect(upTo: 1 << 20)
+    }
+}
+
+/// The last auth challenge an upstream sent, so later requests can authenticate up front.
+actor ChallengeMemory {
+    private(set) var current: AuthChallenge?
+    func remember(_ challenge: AuthChallenge) { current = challenge }
+}
+
+public struct UpstreamManifestHead: Sendable {
+    public let digest: Digest
+    public let mediaType: String
+    public let size: Int64?
+}
+
+public struct UpstreamManifest: Sendable {
+    public let bytes: [UInt8]
+    public let mediaType: String
+    public let digestHeader: Digest?
+}
+
+/// A blob response whose body is still to be read.
+public struct UpstreamBlob: Sendable {
+    /// Size of the whole blob, when the upstream said.
+    public let totalSize: Int64?
+    /// Where this body starts in the blob.
+    public let offset: Int64
+    public let body: HTTPClientResponse.Body
+    public let headers: HTTPHeaders
+}

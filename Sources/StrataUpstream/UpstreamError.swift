@@ -1,0 +1,36 @@
+/// Why an upstream request did not produce content. The tier walk decides from this
+/// whether to move on, and whether the failure counts against the tier.
+public struct UpstreamError: Error, Sendable, CustomStringConvertible {
+    public enum Kind: String, Sendable {
+        /// 404 or a `*_UNKNOWN` error: the tier lacks the content.
+        case notFound = "not_found"
+        /// 401/403 even after authenticating.
+        case unauthorized
+        /// 429.
+        case rateLimited = "rate_limited"
+        /// 5xx or another unexpected status.
+        case serverError = "server_error"
+        /// Connection refused, reset, timed out.
+        case transport
+        /// The answer was malformed (no digest, bad JSON, wrong digest).
+        case invalidResponse = "invalid_response"
+    }
+
+    public let kind: Kind
+    public let status: Int?
+    public let message: String
+    /// Seconds from `Retry-After`, for 429.
+    public let retryAfter: Double?
+
+    public init(_ kind: Kind, status: Int? = nil, _ message: String, retryAfter: Double? = nil) {
+        self.kind = kind
+        self.status = status
+        self.message = message
+        self.retryAfter = retryAfter
+    }
+
+    public var description: String {
+        if let status { return "\(kind.rawValue) (\(status)): \(message)" }
+        return "\(kind.rawValue): \(message)"
+    }
+}

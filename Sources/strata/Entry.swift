@@ -1,0 +1,81 @@
+import ArgumentParser
+import Foundation
+import Logging
+import StrataServer
+
+@main
+struct Strata: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "strata",
+        abstract: "A tiered pull-through cache for container images.",
+        subcommands: [Serve.self])
+}
+
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Run the registry mirror.")
+
+    @Option(name: .long, help: "YAML config file.")
+    var config: String?
+
+    @Option(name: .long, help: "Registry port address, host:port (default 0.0.0.0:5000).")
+    var listen: String?
+
+    @Option(name: .customLong("cache-dir"), help: "Cache directory (default ./strata-cache).")
+    var cacheDir: String?
+
+    @Option(name: .customLong("tag-ttl"), help: "How long a cached tag is served without asking upstream (default 10m).")
+    var tagTTL: String?
+
+    @Option(name: .customLong("canonical"), help: "Canonical registry for docker.io, as a URL (overrides the config).")
+    var canonical: String?
+
+    @Flag(name: .customLong("cache-only"), help: "Serve only what is cached; never contact upstream.")
+    var cacheOnly = false
+
+    @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error.")
+    var logLevel: String?
+
+    func run() async throws {
+        do {
+            var settings = try config.map { path throws(StrataConfiguration.Error) in try StrataConfiguration.load(path: path) } ?? StrataConfiguration()
+            if let listen {
+                guard ConfigValues.address(listen) != nil else { fail("--listen must be host:port, not \"\(listen)\"") }
+                settings.listen = listen
+            }
+            if let cacheDir { settings.cacheDirectory = cacheDir }
+            if let tagTTL {
+                guard let ttl = ConfigValues.duration(tagTTL) else { fail("--tag-ttl must be a duration like 10m, not \"\(tagTTL)\"") }
+                settings.tagTTL = ttl
+            }
+            if let canonical {
+                guard let url = URL(string: canonical), url.scheme == "http" || url.scheme == "https" else {
+                    fail("--canonical must be an http:// or https:// URL")
+                }
+                settings.canonical[settings.defaultRegistry] = canonical
+            }
+            if cacheOnly { settings.cacheOnly = true }
+            if let logLevel { settings.logLevel = logLevel }
+            guard let level = Logger.Level(rawValue: settings.logLevel) else { fail("unknown log level \(settings.logLevel)") }
+            LoggingSystem.bootstrap { label in
+                var handler = StreamLogHandler.standardError(label: label)
+                handler.logLevel = level
+                return handler
+            }
+            let logger = Logger(label: "strata")
+            let listenAddress = settings.listen
+            let server = try StrataServer(configuration: settings, logger: logger, onListening: { port in
+                logger.notice("strata listening", metadata: ["listen": "\(listenAddress)", "port": "\(port)"])
+            })
+            try await server.runUntilSignalled()
+        } catch let error as StrataConfiguration.Error {
+            fail(error.description)
+        } catch let error as StrataServer.StartupError {
+            fail(error.description)
+        }
+    }
+
+    func fail(_ message: String) -> Never {
+        FileHandle.standardError.write(Data("strata: \(message)\n".utf8))
+        Foundation.exit(1)
+    }
+}
