@@ -1,0 +1,76 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import NIOCore
+import StrataCore
+
+/// An in-process registry for faults a real server won't produce on demand: bytes that
+/// don't match the digest, and bodies cut short.
+public final class FaultyRegistry: @unchecked Sendable {
+    public enum Fault: Sendable {
+        /// Serve the blob with one byte changed: same size, wrong digest.
+        case wrongBytes
+        /// Announce the full size, send `bytes` of it, then close the connection.
+        case truncate(after: Int)
+        /// Serve correctly.
+        case none
+    }
+
+    public let port: Int
+    public var url: String { "http://127.0.0.1:\(port)" }
+    private var task: Task<Void, any Error>?
+    private let blobs: [Digest: [UInt8]]
+    private let fault: Fault
+    private let counter = RequestLog()
+
+    public init(blobs: [Digest: [UInt8]], fault: Fault) {
+        self.port = FreePort.next()
+        self.blobs = blobs
+        self.fault = fault
+    }
+
+    /// Requests served so far.
+    public var requestCount: Int { counter.count }
+
+    public func start() async throws {
+        let blobs = self.blobs
+        let fault = self.fault
+        let counter = self.counter
+        let responder = CallbackResponder<BasicRequestContext> { request, _ in
+            counter.add()
+            let path = request.uri.path
+            guard let range = path.range(of: "/blobs/"), let digest = try? Digest(parsing: String(path[range.upperBound...])),
+                  let bytes = blobs[digest] else {
+                return Response(status: path == "/v2/" ? .ok : .notFound)
+            }
+            var headers = HTTPFields()
+            headers[.contentType] = "application/octet-stream"
+            headers[.contentLength] = String(bytes.count)
+            if request.method == .head { return Response(status: .ok, headers: headers, body: .init()) }
+            switch fault {
+            case .none:
+                return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
+            case .wrongBytes:
+                var bad = bytes
+                bad[bad.count / 2] ^= 0xff
+                return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: bad)))
+            case .truncate(let after):
+                let prefix = Array(bytes.prefix(after))
+                return Response(status: .ok, headers: headers, body: ResponseBody(contentLength: bytes.count) { writer in
+                    try await writer.write(ByteBuffer(bytes: prefix))
+                    throw TestSupportError("cut short on purpose")
+                })
+            }
+        }
+        var logger = Logger(label: "faulty-registry")
+        logger.logLevel = .critical
+        let app = Application(responder: responder, configuration: .init(address: .hostname("127.0.0.1", port: port)), logger: logger)
+        task = Task { try await app.run() }
+        try await waitUntilAnswering("\(url)/v2/")
+    }
+
+    public func stop() {
+        task?.cancel()
+    }
+}

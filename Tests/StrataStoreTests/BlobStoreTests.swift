@@ -1,0 +1,130 @@
+import Foundation
+import NIOCore
+import StrataCore
+import StrataTesting
+import Testing
+@testable import StrataStore
+
+@Suite struct BlobStoreTests {
+    func makeStore(frameSize: Int = 64 << 10) throws -> BlobStore {
+        let store = BlobStore(root: makeTempDirectory("store"), frameSize: frameSize)
+        try store.prepare()
+        return store
+    }
+
+    func write(_ store: BlobStore, _ bytes: [UInt8], chunk: Int = 10_000) throws -> BlobWriter {
+        let writer = try store.makeWriter()
+        var offset = 0
+        while offset < bytes.count {
+            let end = min(offset + chunk, bytes.count)
+            try writer.append(ByteBuffer(bytes: bytes[offset..<end]))
+            offset = end
+        }
+        return writer
+    }
+
+    static func text(_ count: Int) -> [UInt8] {
+        var out: [UInt8] = []
+        var i = 0
+        while out.count < count {
+            out.append(contentsOf: "{\"line\": \(i), \"text\": \"compressible json content\"}\n".utf8)
+            i += 1
+        }
+        return Array(out.prefix(count))
+    }
+
+    @Test func randomBlobIsStoredRawAndReadsBack() async throws {
+        let store = try makeStore()
+        let bytes = ImageFixture.randomBytes(300_000)
+        let digest = ContentHasher.digest(of: bytes)
+        let blob = try await store.commit(try write(store, bytes), digest: digest, expectedSize: Int64(bytes.count))
+        #expect(!blob.compressed)
+        #expect(blob.size == 300_000)
+        #expect(FileManager.default.fileExists(atPath: store.layout.blobDirectory(digest) + "/data"))
+        #expect(try await store.readAll(digest) == bytes)
+        #expect(store.lookup(digest) == blob)
+    }
+
+    @Test func compressibleBlobIsStoredAsFramesAndRangesDecompressOnlyWhatTheyTouch() async throws {
+        let store = try makeStore(frameSize: 64 << 10)
+        let bytes = Self.text(1_000_000)
+        let digest = ContentHasher.digest(of: bytes)
+        let blob = try await store.commit(try write(store, bytes), digest: digest, expectedSize: nil)
+        #expect(blob.compressed)
+        #expect(blob.storedSize < blob.size / 2)
+        let reader = try store.open(digest)
+        // Ranges inside one frame, across frame boundaries, at the very end.
+        for (lower, upper) in [(0, 10), (65_530, 65_550), (100_000, 400_000), (999_990, 1_000_000), (0, 1_000_000)] {
+            var got: [UInt8] = []
+            try await reader.read(Int64(lower), Int64(upper)) { got.append(contentsOf: $0.readableBytesView) }
+            #expect(got == Array(bytes[lower..<upper]), "range \(lower)-\(upper)")
+        }
+        let index = try FrameIndex(parsing: Array(try Data(contentsOf: URL(fileURLWithPath: store.layout.blobDirectory(digest) + "/frames.idx"))))
+        #expect(index.frameCount == 16)
+        #expect(index.frames(covering: 65_530, 65_550) == 0..<2)
+        #expect(index.frames(covering: 999_990, 1_000_000) == 15..<16)
+    }
+
+    @Test func wrongDigestIsNeverVisible() async throws {
+        let store = try makeStore()
+        let bytes = Self.text(50_000)
+        let claimed = ContentHasher.digest(of: Array("something else".utf8))
+        let writer = try write(store, bytes)
+        await #expect(throws: StoreError.self) {
+            try await store.commit(writer, digest: claimed, expectedSize: nil)
+        }
+        #expect(store.lookup(claimed) == nil)
+        #expect(!FileManager.default.fileExists(atPath: store.layout.blobDirectory(claimed)))
+        #expect(try FileManager.default.contentsOfDirectory(atPath: store.layout.tmpDirectory).isEmpty)
+    }
+
+    @Test func wrongSizeIsNeverVisible() async throws {
+        let store = try makeStore()
+        let bytes = Self.text(5_000)
+        let digest = ContentHasher.digest(of: bytes)
+        await #expect(throws: StoreError.self) {
+            try await store.commit(try write(store, bytes), digest: digest, expectedSize: 4_999)
+        }
+        #expect(store.lookup(digest) == nil)
+    }
+
+    @Test func startUpRemovesTempLeftoversAndKeepsBlobs() async throws {
+        let root = makeTempDirectory("restart")
+        let store = BlobStore(root: root)
+        try store.prepare()
+        let bytes = Self.text(10_000)
+        let digest = ContentHasher.digest(of: bytes)
+        _ = try await store.put(bytes, digest: digest)
+        let leftover = try write(store, Self.text(3_000))
+        #expect(FileManager.default.fileExists(atPath: leftover.path))
+
+        let again = BlobStore(root: root)
+        try again.prepare()
+        #expect(!FileManager.default.fileExists(atPath: leftover.path))
+        #expect(try await again.readAll(digest) == bytes)
+    }
+
+    @Test func unwritableDirectoryIsReported() throws {
+        let store = BlobStore(root: "/proc/strata-cannot-write-here")
+        #expect(throws: StoreError.self) { try store.prepare() }
+    }
+
+    @Test func indexRecordsTagsManifestsAndBlobs() throws {
+        let index = try CacheIndex()
+        let digest = ContentHasher.digest(of: Array("m".utf8))
+        let now = Date(timeIntervalSince1970: 1_000)
+        try index.recordBlob(StoredBlob(digest: digest, size: 10, storedSize: 8, compressed: true), mediaType: "application/json", at: now)
+        try index.recordAccess([digest: (hits: 3, last: now.addingTimeInterval(5))])
+        let row = try #require(try index.blob(digest))
+        #expect(row.hits == 3)
+        #expect(row.storedSize == 8)
+        #expect(row.lastAccess == now.addingTimeInterval(5))
+        let repo = try RepositoryName("library/x")
+        try index.setTag(.init(registry: "docker.io", repository: repo, tag: try Tag("1"), digest: digest, mediaType: "m", fetchedAt: now, tier: "canonical"))
+        try index.setTag(.init(registry: "ghcr.io", repository: repo, tag: try Tag("2"), digest: digest, mediaType: "m", fetchedAt: now, tier: "canonical"))
+        #expect(try index.tags(registry: "docker.io", repository: repo).map(\.tag.value) == ["1"])
+        #expect(try index.tags(registry: "ghcr.io", repository: repo).map(\.tag.value) == ["2"])
+        #expect(try index.repositories(registry: "docker.io") == [repo])
+        #expect(try index.repositories(registry: "quay.io") == [])
+    }
+}
