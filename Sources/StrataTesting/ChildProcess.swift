@@ -19,6 +19,7 @@ public final class ChildProcess: @unchecked Sendable {
         process.standardInput = FileHandle.nullDevice
         if let environment { process.environment = environment }
         try process.run()
+        LiveChildren.add(process.processIdentifier)
     }
 
     public var pid: Int32 { process.processIdentifier }
@@ -29,6 +30,7 @@ public final class ChildProcess: @unchecked Sendable {
         guard process.isRunning else { return }
         kill(process.processIdentifier, signal)
         process.waitUntilExit()
+        LiveChildren.remove(process.processIdentifier)
     }
 
     public func log() -> String {
@@ -71,4 +73,36 @@ public func makeTempDirectory(_ label: String) -> String {
     let path = NSTemporaryDirectory() + "strata-test-\(label)-\(UUID().uuidString.prefix(8))"
     try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
     return path
+}
+
+/// Children still running when the test process exits are stopped by their pids, so
+/// no registry outlives the test run.
+enum LiveChildren {
+    nonisolated(unsafe) private static var pids = Set<Int32>()
+    private static let lock = NSLock()
+    nonisolated(unsafe) private static var installed = false
+
+    static func add(_ pid: Int32) {
+        lock.lock()
+        defer { lock.unlock() }
+        pids.insert(pid)
+        if !installed {
+            installed = true
+            atexit { LiveChildren.stopAll() }
+        }
+    }
+
+    static func remove(_ pid: Int32) {
+        lock.lock()
+        defer { lock.unlock() }
+        pids.remove(pid)
+    }
+
+    static func stopAll() {
+        lock.lock()
+        let all = pids
+        pids = []
+        lock.unlock()
+        for pid in all { kill(pid, SIGTERM) }
+    }
 }
