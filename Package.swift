@@ -76,6 +76,8 @@ let package = Package(
         .testTarget(name: "StrataIntegrationTests", dependencies: [
             "StrataServer", "StrataCore", "StrataTesting",
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
         ]),
     ]
 )

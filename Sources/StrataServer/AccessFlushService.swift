@@ -9,9 +9,14 @@ struct AccessFlushService: Service {
     let logger: Logger
 
     func run() async throws {
-        while !Task.isCancelled && !Task.isShuttingDownGracefully {
-            try? await Task.sleep(for: interval)
-            flush()
+        let interval = self.interval
+        let flushing = self
+        // Graceful shutdown cancels the wait at once, then the last batch is written.
+        try? await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                try await Task.sleep(for: interval)
+                flushing.flush()
+            }
         }
         flush()
     }

@@ -1,0 +1,81 @@
+import Foundation
+import StrataTesting
+import Testing
+
+extension Integration {
+    /// `strata serve` as a user runs it: bad input gives one line and a non-zero exit.
+    @Suite struct CommandLine {
+        /// The built `strata` binary, next to the test bundle's build products.
+        static var binary: String? {
+            if let explicit = ProcessInfo.processInfo.environment["STRATA_BINARY"] { return explicit }
+            let cwd = FileManager.default.currentDirectoryPath
+            for candidate in [".build/debug/strata", ".build/x86_64-unknown-linux-gnu/debug/strata", ".build/aarch64-unknown-linux-gnu/debug/strata"] {
+                let path = "\(cwd)/\(candidate)"
+                if FileManager.default.isExecutableFile(atPath: path) { return path }
+            }
+            return nil
+        }
+
+        func run(_ arguments: [String]) throws -> (status: Int32, output: String) {
+            let binary = try #require(Self.binary, "build strata first (swift build --build-tests)")
+            return try runCommand(binary, arguments)
+        }
+
+        @Test func unknownConfigKeyIsOneLineAndExit1() throws {
+            let dir = makeTempDirectory("cli")
+            let config = "\(dir)/strata.yml"
+            try "listen: 127.0.0.1:0\ncache:\n  dir: \(dir)/cache\n  tag_tll: 5m\n".write(toFile: config, atomically: true, encoding: .utf8)
+            let (status, output) = try run(["serve", "--config", config])
+            #expect(status == 1)
+            #expect(output == "strata: config: unknown key \"cache.tag_tll\"\n")
+        }
+
+        @Test func badValuesAreNamed() throws {
+            let dir = makeTempDirectory("cli")
+            let config = "\(dir)/strata.yml"
+            try "cache:\n  tag_ttl: soon\n".write(toFile: config, atomically: true, encoding: .utf8)
+            let (status, output) = try run(["serve", "--config", config])
+            #expect(status == 1)
+            #expect(output.hasPrefix("strata: config: cache.tag_ttl must be a duration"))
+            #expect(output.split(separator: "\n").count == 1)
+            let missing = try run(["serve", "--config", "\(dir)/nope.yml"])
+            #expect(missing.status == 1)
+            #expect(missing.output == "strata: cannot read config file \(dir)/nope.yml\n")
+        }
+
+        @Test func portInUseIsOneLineAndExit1() async throws {
+            let registry = DistributionRegistry()
+            try await registry.start()
+            defer { registry.stop() }
+            let dir = makeTempDirectory("cli")
+            let (status, output) = try run(["serve", "--listen", registry.hostPort, "--cache-dir", "\(dir)/cache",
+                                            "--canonical", "http://127.0.0.1:9", "--log-level", "error"])
+            #expect(status == 1)
+            #expect(output.hasSuffix("strata: cannot listen on \(registry.hostPort): address already in use\n"))
+        }
+
+        @Test func unwritableCacheDirIsOneLineAndExit1() throws {
+            let (status, output) = try run(["serve", "--listen", "127.0.0.1:0", "--cache-dir", "/proc/strata-cache",
+                                            "--canonical", "http://127.0.0.1:9"])
+            #expect(status == 1)
+            #expect(output.hasPrefix("strata: cache dir /proc/strata-cache is not usable:"))
+            #expect(output.split(separator: "\n").count == 1)
+        }
+
+        /// The binary serves, and stops cleanly on SIGTERM.
+        @Test func servesAndStopsOnSigterm() async throws {
+            let binary = try #require(Self.binary)
+            let dir = makeTempDirectory("cli")
+            let port = FreePort.next()
+            let child = try ChildProcess(name: "strata", executable: binary, arguments: [
+                "serve", "--listen", "127.0.0.1:\(port)", "--cache-dir", "\(dir)/cache", "--canonical", "http://127.0.0.1:9",
+            ], logPath: "\(dir)/strata.log")
+            try await waitUntilAnswering("http://127.0.0.1:\(port)/v2/")
+            let ping = try await fetch("http://127.0.0.1:\(port)/v2/")
+            #expect(ping.status == 200)
+            child.stop(signal: SIGTERM)
+            #expect(child.process.terminationStatus == 0)
+            #expect(child.log().contains("strata listening"))
+        }
+    }
+}

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Runs Strata's whole test suite: installs what the tests need when it is missing
+# (Debian packages), builds once, then runs every test.
+#   Tests/run.sh                 all tests
+#   Tests/run.sh --filter NAME   a subset (passed to swift test)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+packages=(pkg-config libzstd-dev libssl-dev libsqlite3-dev openssl gzip docker-registry skopeo)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "installing: ${missing[*]}"
+  SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+swift build --build-tests
+swift test --skip-build "$@"
