@@ -18,6 +18,8 @@ public enum RegistryErrorCode: String, Sendable, Hashable, CaseIterable {
     case rangeInvalid = "RANGE_INVALID"
     /// Not in the spec: every upstream tier failed and nothing is cached.
     case unavailable = "UNAVAILABLE"
+    /// Not in the spec: the request already passed through this mirror (a loop).
+    case loopDetected = "LOOP_DETECTED"
 
     /// The HTTP status the spec pairs with this code.
     public var httpStatus: Int {
@@ -30,6 +32,7 @@ public enum RegistryErrorCode: String, Sendable, Hashable, CaseIterable {
         case .tooManyRequests: 429
         case .rangeInvalid: 416
         case .unavailable: 503
+        case .loopDetected: 508
         }
     }
 }

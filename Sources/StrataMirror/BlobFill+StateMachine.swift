@@ -103,6 +103,8 @@ public struct FillError: Error, Sendable, Equatable, CustomStringConvertible {
         case notFound = "not_found"
         /// Tiers failed, and none delivered the blob.
         case unavailable
+        /// Tiers refused our credentials.
+        case refused
         /// The bytes did not match the digest or size: nothing was stored.
         case verification
         /// The store could not write or read.

@@ -18,6 +18,7 @@ public final class BlobFill: Sendable {
         var waiters: [CheckedContinuation<Void, Never>] = []
         var file: StoreFile?
         var tier: TierName = .none
+        var path: [String] = []
         var attempts: [TierAttempt] = []
 
         mutating func takeWaiters() -> [CheckedContinuation<Void, Never>] {
@@ -36,10 +37,11 @@ public final class BlobFill: Sendable {
 
     // MARK: Events from the leader
 
-    func responseStarted(total: Int64?, file: StoreFile, tier: TierName) {
+    func responseStarted(total: Int64?, file: StoreFile, tier: TierName, path: [String]) {
         let waiters = locked.withLockedValue { s -> [CheckedContinuation<Void, Never>] in
             s.file = file
             s.tier = tier
+            s.path = path
             _ = s.machine.responseStarted(total: total)
             return s.takeWaiters()
         }
@@ -75,6 +77,8 @@ public final class BlobFill: Sendable {
     // MARK: Readers
 
     public var tier: TierName { locked.withLockedValue { $0.tier } }
+    /// The tiers that served the fill, end to end.
+    public var path: [String] { locked.withLockedValue { $0.path } }
     public var attempts: [TierAttempt] { locked.withLockedValue { $0.attempts } }
 
     /// Waits until upstream answered; returns the blob's size if known.

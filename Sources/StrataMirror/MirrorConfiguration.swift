@@ -11,11 +11,15 @@ public struct MirrorConfiguration: Sendable {
     public var defaultRegistry: String
     /// The ordered tiers for each registry: mirrors first, canonical last.
     public var chains: [String: TierChain]
+    /// How long "not found in any tier" is remembered.
+    public var negativeTTL: TimeInterval
 
-    public init(tagTTL: TimeInterval = 600, cacheOnly: Bool = false, defaultRegistry: String = "docker.io", chains: [String: TierChain]) {
+    public init(tagTTL: TimeInterval = 600, cacheOnly: Bool = false, defaultRegistry: String = "docker.io",
+                chains: [String: TierChain], negativeTTL: TimeInterval = 30) {
         self.tagTTL = tagTTL
         self.cacheOnly = cacheOnly
         self.defaultRegistry = defaultRegistry
         self.chains = chains
+        self.negativeTTL = negativeTTL
     }
 }

@@ -21,6 +21,7 @@ public final class MirrorEngine: Sendable {
     private let now: @Sendable () -> Date
     private let threadPool: NIOThreadPool
     private let freshness: TagFreshness
+    private let negative: NegativeCache
 
     private let fills = FillTable()
     private let manifestFlights = SingleFlight<String, ManifestResult>()
@@ -56,6 +57,7 @@ public final class MirrorEngine: Sendable {
         self.threadPool = threadPool
         self.now = now
         self.freshness = TagFreshness(ttl: configuration.tagTTL)
+        self.negative = NegativeCache(ttl: configuration.negativeTTL, now: now)
     }
 
     /// The number of blob fills running now.
@@ -64,30 +66,47 @@ public final class MirrorEngine: Sendable {
     private func chain(for registry: String) throws(RegistryError) -> TierChain {
         if configuration.cacheOnly { return TierChain([]) }
         guard let chain = configuration.chains[registry] else {
-            throw RegistryError(.nameUnknown, "no upstream is configured for registry \(registry)")
+            throw RegistryError(.nameUnknown, "no upstream is configured for registry \(registry)", status: 404)
         }
         return chain
     }
 
-    private func missMessage(_ what: String) -> String {
-        configuration.cacheOnly ? "\(what) is not cached, and the mirror is in cache-only mode" : "\(what) not found in any tier"
+    /// The error for content no tier delivered, from how the walk went.
+    private func exhausted(_ error: TierChain.Exhausted, what: String, unknown: RegistryErrorCode) -> RegistryError {
+        if configuration.cacheOnly {
+            return RegistryError(unknown, "\(what) is not cached, and this mirror is in cache-only mode")
+        }
+        if error.allNotFound { return RegistryError(unknown, "\(what) not found in any tier") }
+        if error.refused {
+            return RegistryError(.denied, "\(what): upstream refused access (check the credentials for: \(error.attempts.filter { $0.outcome == "unauthorized" }.map(\.tier.description).joined(separator: ", ")))")
+        }
+        return RegistryError(.unavailable, "\(what): no tier could answer (\(error))")
     }
 
     // MARK: Manifests
 
     public func manifest(
-        registry: String, repository: RepositoryName, reference: Reference, accept: ManifestAccept
+        registry: String, repository: RepositoryName, reference: Reference, accept: ManifestAccept, via: String? = nil
     ) async throws(RegistryError) -> ManifestResult {
         switch reference {
         case .digest(let digest):
             if let cached = await cachedManifest(digest) {
                 access.record(digest, at: now())
-                return ManifestResult(bytes: cached.bytes, mediaType: cached.mediaType, digest: digest, tier: .cache, stale: false, attempts: [])
+                return ManifestResult(bytes: cached.bytes, mediaType: cached.mediaType, digest: digest, tier: .cache, stale: false, attempts: [], path: ["cache"])
+            }
+            let key = "\(registry)/\(repository)@\(digest)"
+            if negative.contains(key) {
+                throw RegistryError(.manifestUnknown, "manifest \(repository)@\(digest) not found in any tier (remembered for \(Int(negative.ttl))s)")
             }
             let chain = try chain(for: registry)
-            let key = "\(registry)/\(repository)@\(digest)"
             return try await flight(key) {
-                try await self.fetchManifest(registry: registry, repository: repository, digest: digest, accept: accept, chain: chain, startingAt: 0, priorAttempts: [])
+                do {
+                    return try await self.fetchManifest(registry: registry, repository: repository, digest: digest, accept: accept,
+                                                        chain: chain, startingAt: 0, priorAttempts: [], via: via)
+                } catch let error as TierChain.Exhausted {
+                    if error.allNotFound { self.negative.insert(key) }
+                    throw self.exhausted(error, what: "manifest \(repository)@\(digest)", unknown: .manifestUnknown)
+                }
             }
         case .tag(let tag):
             let key = HotIndex.TagKey(registry: registry, repository: repository, tag: tag)
@@ -95,12 +114,15 @@ public final class MirrorEngine: Sendable {
             if let entry, accept.accepts(entry.mediaType), freshness.decide(fetchedAt: entry.fetchedAt, now: now()) == .fresh,
                let cached = await cachedManifest(entry.digest) {
                 access.record(entry.digest, at: now())
-                return ManifestResult(bytes: cached.bytes, mediaType: cached.mediaType, digest: entry.digest, tier: .cache, stale: false, attempts: [])
+                return ManifestResult(bytes: cached.bytes, mediaType: cached.mediaType, digest: entry.digest, tier: .cache, stale: false, attempts: [], path: ["cache"])
+            }
+            let flightKey = "\(registry)/\(repository):\(tag)|\(accept.types.joined(separator: ","))"
+            if entry == nil && negative.contains(flightKey) {
+                throw RegistryError(.manifestUnknown, "manifest \(repository):\(tag) not found in any tier (remembered for \(Int(negative.ttl))s)")
             }
             let chain = try chain(for: registry)
-            let flightKey = "\(registry)/\(repository):\(tag)|\(accept.types.joined(separator: ","))"
             return try await flight(flightKey) {
-                try await self.revalidateTag(key, entry: entry, accept: accept, chain: chain)
+                try await self.revalidateTag(key, entry: entry, accept: accept, chain: chain, negativeKey: flightKey, via: via)
             }
         }
     }
@@ -118,41 +140,50 @@ public final class MirrorEngine: Sendable {
     /// A stale or missing tag: `HEAD` the tiers for the digest, and `GET` only when
     /// that digest is not cached. When every tier fails, serve the stale entry.
     private func revalidateTag(
-        _ key: HotIndex.TagKey, entry: HotIndex.TagEntry?, accept: ManifestAccept, chain: TierChain
+        _ key: HotIndex.TagKey, entry: HotIndex.TagEntry?, accept: ManifestAccept, chain: TierChain, negativeKey: String, via: String?
     ) async throws -> ManifestResult {
+        let what = "manifest \(key.repository):\(key.tag)"
         let head: (value: UpstreamManifestHead, tierIndex: Int, attempts: [TierAttempt])
         do {
             head = try await chain.first { tier throws(UpstreamError) in
-                try await tier.client.headManifest(key.repository, .tag(key.tag), accept: accept.upstreamHeaders)
+                try await tier.client.headManifest(key.repository, .tag(key.tag), accept: accept.upstreamHeaders, via: via)
             }
         } catch {
             if let entry, accept.accepts(entry.mediaType), let cached = await cachedManifest(entry.digest) {
                 logger.warning("serving stale tag", metadata: ["repository": "\(key.repository)", "tag": "\(key.tag)", "attempts": "\(error)"])
                 access.record(entry.digest, at: now())
-                return ManifestResult(bytes: cached.bytes, mediaType: cached.mediaType, digest: entry.digest, tier: .stale, stale: true, attempts: error.attempts)
+                return ManifestResult(bytes: cached.bytes, mediaType: cached.mediaType, digest: entry.digest, tier: .stale, stale: true,
+                                      attempts: error.attempts, path: ["stale"])
             }
-            if error.allNotFound {
-                throw RegistryError(.manifestUnknown, missMessage("manifest \(key.repository):\(key.tag)"))
-            }
-            throw RegistryError(.unavailable, "no tier could answer for \(key.repository):\(key.tag): \(error)")
+            if error.allNotFound { negative.insert(negativeKey) }
+            throw exhausted(error, what: what, unknown: .manifestUnknown)
         }
         let digest = head.value.digest
         let tierName = chain.tiers[head.tierIndex].name
         let result: ManifestResult
         if let cached = await cachedManifest(digest) {
-            result = ManifestResult(bytes: cached.bytes, mediaType: cached.mediaType, digest: digest, tier: .cache, stale: false, attempts: head.attempts)
+            result = ManifestResult(bytes: cached.bytes, mediaType: cached.mediaType, digest: digest, tier: .cache, stale: false,
+                                    attempts: head.attempts, path: ["cache"])
             access.record(digest, at: now())
         } else {
-            result = try await fetchManifest(registry: key.registry, repository: key.repository, digest: digest, accept: accept,
-                                             chain: chain, startingAt: head.tierIndex, priorAttempts: head.attempts)
+            do {
+                result = try await fetchManifest(registry: key.registry, repository: key.repository, digest: digest, accept: accept,
+                                                 chain: chain, startingAt: head.tierIndex, priorAttempts: head.attempts, via: via)
+            } catch let error as TierChain.Exhausted {
+                throw exhausted(error, what: what, unknown: .manifestUnknown)
+            }
         }
         // A client that cannot take an index may get a platform manifest for the tag;
         // only a complete view re-points the cached tag.
         if entry == nil || accept.acceptsIndex || entry?.mediaType == result.mediaType {
             let fetchedAt = now()
             hot.withLockedValue { $0.tags[key] = HotIndex.TagEntry(digest: digest, mediaType: result.mediaType, fetchedAt: fetchedAt) }
-            try? index.setTag(.init(registry: key.registry, repository: key.repository, tag: key.tag, digest: digest,
-                                    mediaType: result.mediaType, fetchedAt: fetchedAt, tier: tierName.description))
+            do {
+                try index.setTag(.init(registry: key.registry, repository: key.repository, tag: key.tag, digest: digest,
+                                       mediaType: result.mediaType, fetchedAt: fetchedAt, tier: tierName.description))
+            } catch {
+                logger.error("cannot record tag", metadata: ["tag": "\(key.repository):\(key.tag)", "error": "\(error)"])
+            }
         }
         return result
     }
@@ -160,12 +191,12 @@ public final class MirrorEngine: Sendable {
     /// `GET` a manifest by digest from the tiers, verify it, store it.
     private func fetchManifest(
         registry: String, repository: RepositoryName, digest: Digest, accept: ManifestAccept,
-        chain: TierChain, startingAt start: Int, priorAttempts: [TierAttempt]
+        chain: TierChain, startingAt start: Int, priorAttempts: [TierAttempt], via: String?
     ) async throws -> ManifestResult {
         let fetched: (value: UpstreamManifest, tierIndex: Int, attempts: [TierAttempt])
         do {
             fetched = try await chain.first(starting: start) { tier throws(UpstreamError) in
-                let manifest = try await tier.client.getManifest(repository, .digest(digest), accept: accept.upstreamHeaders)
+                let manifest = try await tier.client.getManifest(repository, .digest(digest), accept: accept.upstreamHeaders, via: via)
                 let actual = ContentHasher.digest(of: manifest.bytes, algorithm: digest.algorithm)
                 guard actual == digest else {
                     throw UpstreamError(.invalidResponse, "manifest digest mismatch: expected \(digest), got \(actual)")
@@ -173,10 +204,7 @@ public final class MirrorEngine: Sendable {
                 return manifest
             }
         } catch {
-            if error.allNotFound {
-                throw RegistryError(.manifestUnknown, missMessage("manifest \(repository)@\(digest)"))
-            }
-            throw RegistryError(.unavailable, "no tier could deliver \(repository)@\(digest): \(error)")
+            throw TierChain.Exhausted(attempts: priorAttempts + error.attempts)
         }
         let tier = chain.tiers[fetched.tierIndex].name
         let mediaType = Self.mediaType(of: fetched.value)
@@ -189,7 +217,7 @@ public final class MirrorEngine: Sendable {
             $0.blobs[digest] = stored
         }
         return ManifestResult(bytes: fetched.value.bytes, mediaType: mediaType, digest: digest, tier: tier, stale: false,
-                              attempts: priorAttempts + fetched.attempts)
+                              attempts: priorAttempts + fetched.attempts, path: [tier.description] + fetched.value.remotePath)
     }
 
     /// The manifest's media type: the upstream's `Content-Type` when it names a manifest
@@ -223,25 +251,28 @@ public final class MirrorEngine: Sendable {
     // MARK: Blobs
 
     public func blob(
-        registry: String, repository: RepositoryName, digest: Digest, headOnly: Bool
+        registry: String, repository: RepositoryName, digest: Digest, headOnly: Bool, via: String? = nil
     ) async throws(RegistryError) -> BlobResult {
         if let reader = cachedBlob(digest) {
             access.record(digest, at: now())
             return .stored(reader)
         }
-        let chain = try chain(for: registry)
-        if chain.tiers.isEmpty {
-            throw RegistryError(.blobUnknown, missMessage("blob \(digest)"))
+        let what = "blob \(digest)"
+        let negativeKey = "\(registry)/\(repository)@blob:\(digest)"
+        if negative.contains(negativeKey) {
+            throw RegistryError(.blobUnknown, "\(what) not found in any tier (remembered for \(Int(negative.ttl))s)")
         }
-        if headOnly {
+        let chain = try chain(for: registry)
+        if headOnly || chain.tiers.isEmpty {
             do {
                 let head = try await chain.first { tier throws(UpstreamError) in
-                    try await tier.client.headBlob(repository, digest)
+                    try await tier.client.headBlob(repository, digest, via: via)
                 }
-                return .upstreamHead(size: head.value, tier: chain.tiers[head.tierIndex].name)
+                let tier = chain.tiers[head.tierIndex].name
+                return .upstreamHead(size: head.value, tier: tier, path: [tier.description])
             } catch {
-                if error.allNotFound { throw RegistryError(.blobUnknown, missMessage("blob \(digest)")) }
-                throw RegistryError(.unavailable, "no tier could answer for blob \(digest): \(error)")
+                if error.allNotFound { negative.insert(negativeKey) }
+                throw exhausted(error, what: what, unknown: .blobUnknown)
             }
         }
         let (fill, leader) = fills.join(digest) { BlobFill(digest: digest, threadPool: threadPool) }
@@ -254,15 +285,16 @@ public final class MirrorEngine: Sendable {
                 return .stored(reader)
             }
             // The fill runs in its own task: it outlives the client that started it.
-            Task { await self.runFill(fill, repository: repository, chain: chain) }
+            Task { await self.runFill(fill, repository: repository, chain: chain, via: via, negativeKey: negativeKey) }
         }
         do {
             let size = try await fill.waitForStart()
             return .filling(fill, size: size)
         } catch {
             switch error.kind {
-            case .notFound: throw RegistryError(.blobUnknown, missMessage("blob \(digest)"))
-            default: throw RegistryError(.unavailable, "blob \(digest): \(error.message)")
+            case .notFound: throw RegistryError(.blobUnknown, "\(what) not found in any tier")
+            case .refused: throw RegistryError(.denied, "\(what): \(error.message)")
+            default: throw RegistryError(.unavailable, "\(what): \(error.message)")
             }
         }
     }
@@ -282,7 +314,7 @@ public final class MirrorEngine: Sendable {
 
     /// The leader of a fill: walks the tiers, resuming from the byte it reached when a
     /// tier fails mid-body, and commits only a verified blob.
-    private func runFill(_ fill: BlobFill, repository: RepositoryName, chain: TierChain) async {
+    private func runFill(_ fill: BlobFill, repository: RepositoryName, chain: TierChain, via: String?, negativeKey: String) async {
         let digest = fill.digest
         defer { fills.remove(digest, fill) }
         let writer: BlobWriter
@@ -293,23 +325,21 @@ public final class MirrorEngine: Sendable {
             return
         }
         var attempts: [TierAttempt] = []
-        var allNotFound = true
         var total: Int64? = nil
-        var started = false
         var completedBy: TierName? = nil
         for tier in chain.tiers {
-            let begin = ContinuousClock.now
-            do {
-                let upstream = try await tier.client.getBlob(repository, digest, from: writer.written)
+            // Each tier is one request: a tier that fails mid-body counts as failed, and
+            // the next one resumes from the byte reached.
+            let (result, attempt) = await tier.run { tier throws(UpstreamError) -> Bool in
+                let upstream = try await tier.client.getBlob(repository, digest, from: writer.written, via: via)
                 if let size = upstream.totalSize {
                     if let known = total, known != size {
                         throw UpstreamError(.invalidResponse, "size \(size) differs from \(known)")
                     }
                     total = size
                 }
-                if !started {
-                    fill.responseStarted(total: total, file: writer.file, tier: tier.name)
-                    started = true
+                if writer.written == 0 {
+                    fill.responseStarted(total: total, file: writer.file, tier: tier.name, path: [tier.name.description] + upstream.remotePath)
                 }
                 do {
                     for try await chunk in upstream.body {
@@ -317,49 +347,55 @@ public final class MirrorEngine: Sendable {
                         fill.bytesWritten(writer.written)
                     }
                 } catch let error as StoreError {
-                    attempts.append(TierAttempt(tier: tier.name, outcome: "store_error", status: nil, seconds: Self.seconds(since: begin)))
-                    writer.discard()
-                    fill.failed(FillError(.storage, "\(error)"), attempts: attempts)
-                    return
+                    // Local, not the tier's fault: report it apart.
+                    throw UpstreamError(.invalidResponse, status: -1, "store: \(error)")
                 } catch {
-                    throw UpstreamError(.transport, "body ended early after \(writer.written) bytes: \(error)")
+                    throw UpstreamError(.transport, "body ended after \(writer.written) bytes: \(error)")
                 }
-                attempts.append(TierAttempt(tier: tier.name, outcome: "ok", status: 200, seconds: Self.seconds(since: begin)))
-                completedBy = tier.name
-                break
-            } catch let error as UpstreamError {
-                if error.kind != .notFound { allNotFound = false }
-                attempts.append(TierAttempt(tier: tier.name, outcome: error.kind.rawValue, status: error.status, seconds: Self.seconds(since: begin)))
-                logger.debug("blob fill attempt failed", metadata: ["digest": "\(digest)", "tier": "\(tier.name)", "error": "\(error)"])
-            } catch {
-                allNotFound = false
-                attempts.append(TierAttempt(tier: tier.name, outcome: "error", status: nil, seconds: Self.seconds(since: begin)))
+                if let total, writer.written < total {
+                    throw UpstreamError(.transport, "body ended after \(writer.written) of \(total) bytes")
+                }
+                return true
             }
+            attempts.append(attempt)
+            if case .failure(let error) = result {
+                if error.status == -1 {
+                    writer.discard()
+                    fill.failed(FillError(.storage, error.message), attempts: attempts)
+                    return
+                }
+                logger.debug("blob fill attempt failed", metadata: ["digest": "\(digest)", "tier": "\(tier.name)", "error": "\(error)"])
+                continue
+            }
+            completedBy = tier.name
+            break
         }
-        guard completedBy != nil else {
+        guard let completedBy else {
             writer.discard()
-            fill.failed(FillError(allNotFound ? .notFound : .unavailable, attempts.map(\.description).joined(separator: ", ")), attempts: attempts)
+            let exhausted = TierChain.Exhausted(attempts: attempts)
+            if exhausted.allNotFound { negative.insert(negativeKey) }
+            let kind: FillError.Kind = exhausted.allNotFound ? .notFound : exhausted.refused ? .refused : .unavailable
+            fill.failed(FillError(kind, "no tier could deliver it (\(exhausted))"), attempts: attempts)
             return
         }
         do {
             let stored = try await store.commit(writer, digest: digest, expectedSize: total)
-            try? index.recordBlob(stored, mediaType: nil, at: now())
+            do {
+                try index.recordBlob(stored, mediaType: nil, at: now())
+            } catch {
+                logger.error("cannot record blob", metadata: ["digest": "\(digest)", "error": "\(error)"])
+            }
             hot.withLockedValue { $0.blobs[digest] = stored }
             fill.committed(stored, attempts: attempts)
             logger.info("blob cached", metadata: ["digest": "\(digest)", "size": "\(stored.size)", "stored": "\(stored.storedSize)",
-                                                  "compressed": "\(stored.compressed)", "tier": "\(completedBy.map { "\($0)" } ?? "")"])
+                                                  "compressed": "\(stored.compressed)", "tier": "\(completedBy)"])
         } catch let error as StoreError where error.isVerificationFailure {
-            logger.error("blob failed verification; not stored", metadata: ["digest": "\(digest)", "error": "\(error)"])
+            logger.error("blob failed verification; not stored", metadata: ["digest": "\(digest)", "tier": "\(completedBy)", "error": "\(error)"])
             fill.failed(FillError(.verification, "\(error)"), attempts: attempts)
         } catch {
             logger.error("blob could not be stored", metadata: ["digest": "\(digest)", "error": "\(error)"])
             fill.failed(FillError(.storage, "\(error)"), attempts: attempts)
         }
-    }
-
-    static func seconds(since start: ContinuousClock.Instant) -> Double {
-        let d = ContinuousClock.now - start
-        return Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
     }
 
     // MARK: Listing

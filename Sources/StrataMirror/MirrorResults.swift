@@ -11,6 +11,9 @@ public struct ManifestResult: Sendable {
     /// Served from the cache after every tier failed.
     public let stale: Bool
     public let attempts: [TierAttempt]
+    /// The tiers that served it, end to end: this node's tier first, then what a Strata
+    /// upstream reported (`mirror/central`, `canonical`).
+    public let path: [String]
 }
 
 /// A blob ready to serve.
@@ -20,5 +23,5 @@ public enum BlobResult: Sendable {
     /// Being filled; the response streams as the fill goes.
     case filling(BlobFill, size: Int64?)
     /// A `HEAD` on a blob that is not cached, answered from a tier without filling.
-    case upstreamHead(size: Int64?, tier: TierName)
+    case upstreamHead(size: Int64?, tier: TierName, path: [String])
 }

@@ -15,10 +15,16 @@ public struct RegistryResponder: HTTPResponder {
 
     let engine: MirrorEngine
     let logger: Logger
+    /// This Strata's id: a request whose `Via` already names it is a loop.
+    let instanceID: String
+    /// Repository-name prefixes that select a registry (podman `location = "host/ghcr"`).
+    let prefixes: [String: String]
 
-    public init(engine: MirrorEngine, logger: Logger) {
+    public init(engine: MirrorEngine, logger: Logger, instanceID: String, prefixes: [String: String] = [:]) {
         self.engine = engine
         self.logger = logger
+        self.instanceID = instanceID
+        self.prefixes = prefixes
     }
 
     public func respond(to request: Request, context: Context) async throws -> Response {
@@ -32,17 +38,59 @@ public struct RegistryResponder: HTTPResponder {
     }
 
     private func route(_ request: Request) async throws -> Response {
-        guard let path = try RegistryPath(path: request.uri.path) else {
+        guard let parsed = try RegistryPath(path: request.uri.path) else {
             throw RegistryError(.nameUnknown, "no such endpoint: \(request.uri.path)", status: 404)
         }
         let method = request.method
-        if case .blobUpload = path {
+        if case .blobUpload = parsed {
             throw RegistryError(.unsupported, "this registry is a read-only mirror: push is not supported")
         }
         guard method == .get || method == .head else {
             throw RegistryError(.unsupported, "this registry is a read-only mirror: \(method.rawValue) is not supported")
         }
-        let registry = try registryName(request)
+        let via = request.headers[values: .via].joined(separator: ", ")
+        if Self.viaNames(via, instanceID) {
+            throw RegistryError(.loopDetected, "mirror loop: this request already passed through strata-\(instanceID)")
+        }
+        var registry = try registryName(request)
+        let namespaced = request.uri.queryParameters["ns"] != nil
+        var path = parsed
+        if let (prefixed, target) = unprefixed(path) {
+            path = prefixed
+            registry = target
+        }
+        var response = try await answer(request, path: path, registry: registry, via: via.isEmpty ? nil : via)
+        if namespaced || registry != engine.configuration.defaultRegistry {
+            response.headers[HTTPField.Name("OCI-Namespace")!] = registry
+        }
+        return response
+    }
+
+    /// Whether a `Via` value names `strata-<id>` as one of its hops.
+    static func viaNames(_ via: String, _ id: String) -> Bool {
+        via.split(separator: ",").contains { hop in
+            hop.split(separator: " ").contains { $0 == "strata-\(id)" }
+        }
+    }
+
+    /// Maps a configured first path component to its registry: `/v2/ghcr/org/x/...`
+    /// with `prefixes: {ghcr: ghcr.io}` is `org/x` of `ghcr.io`.
+    private func unprefixed(_ path: RegistryPath) -> (RegistryPath, String)? {
+        func split(_ name: RepositoryName) -> (RepositoryName, String)? {
+            guard let slash = name.value.firstIndex(of: "/"), let registry = prefixes[String(name.value[..<slash])],
+                  let rest = try? RepositoryName(String(name.value[name.value.index(after: slash)...])) else { return nil }
+            return (rest, registry)
+        }
+        switch path {
+        case .manifest(let name, let reference): return split(name).map { (.manifest($0.0, reference), $0.1) }
+        case .blob(let name, let digest): return split(name).map { (.blob($0.0, digest), $0.1) }
+        case .tagsList(let name): return split(name).map { (.tagsList($0.0), $0.1) }
+        case .base, .catalog, .blobUpload: return nil
+        }
+    }
+
+    private func answer(_ request: Request, path: RegistryPath, registry: String, via: String?) async throws -> Response {
+        let method = request.method
         switch path {
         case .base:
             return Response(status: .ok, headers: Self.baseHeaders(contentType: "application/json"), body: .init(byteBuffer: ByteBuffer(string: "{}")))
@@ -63,25 +111,26 @@ public struct RegistryResponder: HTTPResponder {
             return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: body)))
         case .manifest(let name, let reference):
             let accept = ManifestAccept(headers: request.headers[values: .accept])
-            let result = try await engine.manifest(registry: registry, repository: name, reference: reference, accept: accept)
+            let result = try await engine.manifest(registry: registry, repository: name, reference: reference, accept: accept, via: via)
             var headers = Self.baseHeaders(contentType: result.mediaType)
             headers[.contentLength] = String(result.bytes.count)
             headers[HTTPField.Name("Docker-Content-Digest")!] = result.digest.description
             headers[.eTag] = "\"\(result.digest)\""
             headers[Self.tierHeader] = result.tier.description
+            headers[Self.pathHeader] = result.path.joined(separator: ",")
             if result.stale { headers[HTTPField.Name("Warning")!] = "110 strata \"Response is stale\"" }
             if method == .head { return Response(status: .ok, headers: headers, body: .init()) }
             return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: result.bytes)))
         case .blob(let name, let digest):
-            return try await blob(request, registry: registry, name: name, digest: digest)
+            return try await blob(request, registry: registry, name: name, digest: digest, via: via)
         case .blobUpload:
             throw RegistryError(.unsupported, "push is not supported")
         }
     }
 
-    private func blob(_ request: Request, registry: String, name: RepositoryName, digest: Digest) async throws -> Response {
+    private func blob(_ request: Request, registry: String, name: RepositoryName, digest: Digest, via: String?) async throws -> Response {
         let head = request.method == .head
-        let result = try await engine.blob(registry: registry, repository: name, digest: digest, headOnly: head)
+        let result = try await engine.blob(registry: registry, repository: name, digest: digest, headOnly: head, via: via)
         var headers = Self.baseHeaders(contentType: "application/octet-stream")
         headers[HTTPField.Name("Docker-Content-Digest")!] = digest.description
         headers[.eTag] = "\"\(digest)\""
@@ -91,12 +140,15 @@ public struct RegistryResponder: HTTPResponder {
         case .stored(let reader):
             size = reader.blob.size
             headers[Self.tierHeader] = TierName.cache.description
+            headers[Self.pathHeader] = TierName.cache.description
         case .filling(let fill, let total):
             size = total
             headers[Self.tierHeader] = fill.tier.description
-        case .upstreamHead(let total, let tier):
+            headers[Self.pathHeader] = fill.path.joined(separator: ",")
+        case .upstreamHead(let total, let tier, let path):
             size = total
             headers[Self.tierHeader] = tier.description
+            headers[Self.pathHeader] = path.joined(separator: ",")
         }
         var range = ByteRangeRequest.whole
         if let size, !head { range = ByteRangeRequest(header: request.headers[.range], size: size) }
@@ -159,6 +211,7 @@ public struct RegistryResponder: HTTPResponder {
     }
 
     static let tierHeader = HTTPField.Name("X-Strata-Tier")!
+    static let pathHeader = HTTPField.Name("X-Strata-Path")!
 
     static func baseHeaders(contentType: String) -> HTTPFields {
         var headers = HTTPFields()

@@ -12,6 +12,8 @@ public struct StrataConfiguration: Sendable, Equatable {
         /// Registries this tier serves; empty means all.
         public var registries: [String] = []
         public var connectTimeout: TimeInterval = 2
+        /// Longest wait for the first byte of an answer, and between bytes of a body.
+        public var firstByteTimeout: TimeInterval = 30
     }
 
     public struct Login: Sendable, Equatable {
@@ -30,14 +32,26 @@ public struct StrataConfiguration: Sendable, Equatable {
     public var credentials: [String: Login] = [:]
     public var logLevel = "info"
     public var connectTimeout: TimeInterval = 2
+    public var firstByteTimeout: TimeInterval = 60
+    /// How long "not found in any tier" is remembered.
+    public var negativeTTL: TimeInterval = 30
+    /// This instance's id in `Via` (loop detection); random at each start when unset.
+    public var instanceID: String?
+    /// Repository-name prefixes that select a registry, e.g. `ghcr: ghcr.io`.
+    public var prefixes: [String: String] = [:]
+    /// Consecutive failures that open a tier's breaker, and how long it stays open.
+    public var breakerFailures = 3
+    public var breakerCoolOff: TimeInterval = 30
 
     public init() {}
 
     /// Every key the file may hold, for the configuration reference and its test.
     public static let knownKeys: [String] = [
-        "listen", "log_level", "mode", "default_registry", "connect_timeout",
-        "cache.dir", "cache.tag_ttl",
-        "tiers[].name", "tiers[].url", "tiers[].registries", "tiers[].connect_timeout",
+        "listen", "log_level", "mode", "default_registry", "connect_timeout", "first_byte_timeout", "instance_id",
+        "cache.dir", "cache.tag_ttl", "cache.negative_ttl",
+        "breaker.failures", "breaker.cool_off",
+        "prefixes.<prefix>",
+        "tiers[].name", "tiers[].url", "tiers[].registries", "tiers[].connect_timeout", "tiers[].first_byte_timeout",
         "tiers[].credentials.username", "tiers[].credentials.password", "tiers[].credentials.password_file",
         "canonical.<registry>",
         "credentials.<host>.username", "credentials.<host>.password", "credentials.<host>.password_file",
@@ -79,11 +93,35 @@ public struct StrataConfiguration: Sendable, Equatable {
                 config.defaultRegistry = try string(value, key)
             case "connect_timeout":
                 config.connectTimeout = try duration(value, key)
+            case "first_byte_timeout":
+                config.firstByteTimeout = try duration(value, key)
+            case "instance_id":
+                let id = try string(value, key)
+                guard !id.isEmpty, id.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" || $0 == "." }) else {
+                    throw Error("config: instance_id may hold only letters, digits, '-', '_' and '.'")
+                }
+                config.instanceID = id
+            case "prefixes":
+                for (prefix, registry) in try mapping(value, key) {
+                    guard !prefix.isEmpty, !prefix.contains("/") else { throw Error("config: prefixes: \"\(prefix)\" must be one path component") }
+                    config.prefixes[prefix] = try string(registry, "prefixes.\(prefix)")
+                }
+            case "breaker":
+                for (bkey, bvalue) in try mapping(value, key) {
+                    switch bkey {
+                    case "failures":
+                        guard let n = Int(try string(bvalue, "breaker.failures")), n >= 1 else { throw Error("config: breaker.failures must be a whole number of at least 1") }
+                        config.breakerFailures = n
+                    case "cool_off": config.breakerCoolOff = try duration(bvalue, "breaker.cool_off")
+                    default: throw Error("config: unknown key \"breaker.\(bkey)\"")
+                    }
+                }
             case "cache":
                 for (ckey, cvalue) in try mapping(value, key) {
                     switch ckey {
                     case "dir": config.cacheDirectory = try string(cvalue, "cache.dir")
                     case "tag_ttl": config.tagTTL = try duration(cvalue, "cache.tag_ttl")
+                    case "negative_ttl": config.negativeTTL = try duration(cvalue, "cache.negative_ttl")
                     default: throw Error("config: unknown key \"cache.\(ckey)\"")
                     }
                 }
@@ -184,6 +222,7 @@ public struct StrataConfiguration: Sendable, Equatable {
             case "name": name = try string(v, "\(key).name")
             case "url": urlText = try url(v, "\(key).url")
             case "connect_timeout": tier.connectTimeout = try duration(v, "\(key).connect_timeout")
+            case "first_byte_timeout": tier.firstByteTimeout = try duration(v, "\(key).first_byte_timeout")
             case "registries":
                 guard case .sequence(let items) = v else { throw Error("config: \(key).registries must be a list") }
                 var registries: [String] = []

@@ -16,6 +16,8 @@ import StrataUpstream
 public final class StrataServer: Sendable {
     public let configuration: StrataConfiguration
     public let engine: MirrorEngine
+    /// This instance's id, as sent in `Via: 1.1 strata-<id>`.
+    public let instanceID: String
     private let clients: [HTTPClient]
     private let application: Application<RegistryResponder>
     private let logger: Logger
@@ -47,10 +49,10 @@ public final class StrataServer: Sendable {
             throw StartupError(description: "cannot open the index \(store.layout.indexPath): \(error)")
         }
         var clients: [HTTPClient] = []
-        func client(connectTimeout: TimeInterval) -> HTTPClient {
+        func client(connectTimeout: TimeInterval, firstByteTimeout: TimeInterval) -> HTTPClient {
             var config = HTTPClient.Configuration(
                 redirectConfiguration: .disallow,
-                timeout: .init(connect: .milliseconds(Int64(connectTimeout * 1000)), read: .seconds(60)))
+                timeout: .init(connect: .milliseconds(Int64(connectTimeout * 1000)), read: .milliseconds(Int64(firstByteTimeout * 1000))))
             config.decompression = .disabled
             let http = HTTPClient(eventLoopGroup: MultiThreadedEventLoopGroup.singleton, configuration: config)
             clients.append(http)
@@ -63,36 +65,52 @@ public final class StrataServer: Sendable {
                 Credentials(username: $0.username, password: $0.password)
             }
         }
+        let instanceID = configuration.instanceID ?? String(UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "").prefix(12))
+        let breaker = CircuitBreaker(failureThreshold: configuration.breakerFailures, coolOff: configuration.breakerCoolOff)
+        // One health record per tier, shared by every registry the tier serves.
+        var health: [String: TierHealth] = [:]
+        func tierHealth(_ key: String) -> TierHealth {
+            if let existing = health[key] { return existing }
+            let created = TierHealth(breaker: breaker, now: now)
+            health[key] = created
+            return created
+        }
         var chains: [String: TierChain] = [:]
         let registries = Set(configuration.canonical.keys).union(configuration.tiers.flatMap(\.registries))
         let mirrorClients = configuration.tiers.map { tier in
-            (tier, client(connectTimeout: tier.connectTimeout))
+            (tier, client(connectTimeout: tier.connectTimeout, firstByteTimeout: tier.firstByteTimeout))
         }
-        let canonicalClient = client(connectTimeout: configuration.connectTimeout)
-        for registry in registries {
+        let canonicalClient = client(connectTimeout: configuration.connectTimeout, firstByteTimeout: configuration.firstByteTimeout)
+        for registry in registries.sorted() {
             var tiers: [UpstreamTier] = []
             for (tier, http) in mirrorClients where tier.registries.isEmpty || tier.registries.contains(registry) {
                 let credentials = tier.username.map { Credentials(username: $0, password: tier.password ?? "") } ?? login(for: tier.url)
+                let health = tierHealth("mirror/\(tier.name)")
                 tiers.append(UpstreamTier(name: .mirror(tier.name), client: RegistryClient(
-                    baseURL: tier.url, credentials: credentials, namespace: registry, http: http, logger: logger, now: now)))
+                    baseURL: tier.url, credentials: credentials, namespace: registry, http: http, instanceID: instanceID,
+                    logger: logger, now: now, rateLimitObserver: { health.rateLimit(remaining: $0) }), health: health))
             }
             if let url = configuration.canonical[registry] {
+                let health = tierHealth("canonical/\(registry)")
                 tiers.append(UpstreamTier(name: .canonical, client: RegistryClient(
-                    baseURL: url, credentials: login(for: url), http: canonicalClient, logger: logger, now: now)))
+                    baseURL: url, credentials: login(for: url), http: canonicalClient, instanceID: instanceID,
+                    logger: logger, now: now, rateLimitObserver: { health.rateLimit(remaining: $0) }), health: health))
             }
             chains[registry] = TierChain(tiers)
         }
         let engine = MirrorEngine(
             store: store, index: index,
             configuration: MirrorConfiguration(tagTTL: configuration.tagTTL, cacheOnly: configuration.cacheOnly,
-                                               defaultRegistry: configuration.defaultRegistry, chains: chains),
+                                               defaultRegistry: configuration.defaultRegistry, chains: chains,
+                                               negativeTTL: configuration.negativeTTL),
             logger: logger, now: now)
         self.configuration = configuration
         self.engine = engine
+        self.instanceID = instanceID
         self.clients = clients
         self.logger = logger
         self.application = Application(
-            responder: RegistryResponder(engine: engine, logger: logger),
+            responder: RegistryResponder(engine: engine, logger: logger, instanceID: instanceID, prefixes: configuration.prefixes),
             configuration: .init(address: .hostname(address.host, port: address.port), serverName: nil),
             services: [AccessFlushService(recorder: engine.access, interval: .seconds(5), logger: logger)],
             onServerRunning: { channel in onListening(channel.localAddress?.port ?? address.port) },

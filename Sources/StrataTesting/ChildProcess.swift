@@ -9,7 +9,7 @@ public final class ChildProcess: @unchecked Sendable {
     public init(name: String, executable: String, arguments: [String], logPath: String, environment: [String: String]? = nil) throws {
         self.name = name
         self.logPath = logPath
-        FileManager.default.createFile(atPath: logPath, contents: nil)
+        _ = FileManager.default.createFile(atPath: logPath, contents: nil)
         let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
         process = Process()
         process.executableURL = URL(fileURLWithPath: executable)

@@ -18,25 +18,47 @@ public final class RegistryClient: Sendable {
     private let extraHeaders: [(String, String)]
     private let logger: Logger
     private let now: @Sendable () -> Date
+    /// This Strata's id, added to `Via` so a chain of mirrors can refuse a loop.
+    public let instanceID: String?
+    private let rateLimitObserver: (@Sendable (String) -> Void)?
 
     public init(
         baseURL: String, credentials: Credentials? = nil, namespace: String? = nil, http: HTTPClient,
-        extraHeaders: [(String, String)] = [], logger: Logger, now: @escaping @Sendable () -> Date = Date.init
+        instanceID: String? = nil, extraHeaders: [(String, String)] = [], logger: Logger,
+        now: @escaping @Sendable () -> Date = Date.init, rateLimitObserver: (@Sendable (String) -> Void)? = nil
     ) {
         self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
         self.credentials = credentials
         self.namespace = namespace
         self.http = http
+        self.instanceID = instanceID
         self.extraHeaders = extraHeaders
         self.logger = logger
         self.now = now
+        self.rateLimitObserver = rateLimitObserver
+    }
+
+    /// The `Via` value to send: what the client's request carried, then this Strata.
+    func via(_ incoming: String?) -> String? {
+        guard let instanceID else { return incoming }
+        let own = "1.1 strata-\(instanceID)"
+        guard let incoming, !incoming.isEmpty else { return own }
+        return "\(incoming), \(own)"
+    }
+
+    /// The tier path a Strata upstream reported (`X-Strata-Path`, else `X-Strata-Tier`).
+    static func remotePath(_ headers: HTTPHeaders) -> [String] {
+        if let path = headers.first(name: "X-Strata-Path") {
+            return path.split(separator: ",").map { $0.trimmingCharacters(in: " ") }
+        }
+        return headers.first(name: "X-Strata-Tier").map { [$0] } ?? []
     }
 
     // MARK: Pull API
 
     /// `HEAD` a manifest: its digest, media type and size, without counting as a pull.
-    public func headManifest(_ repository: RepositoryName, _ reference: Reference, accept: [String]) async throws(UpstreamError) -> UpstreamManifestHead {
-        let response = try await send(.HEAD, manifestPath(repository, reference), accept: accept, repository: repository)
+    public func headManifest(_ repository: RepositoryName, _ reference: Reference, accept: [String], via: String? = nil) async throws(UpstreamError) -> UpstreamManifestHead {
+        let response = try await send(.HEAD, manifestPath(repository, reference), accept: accept, via: via, repository: repository)
         try await Self.check(response, what: "manifest \(repository):\(reference)")
         await Self.drain(response)
         guard let digestHeader = response.headers.first(name: "Docker-Content-Digest") ?? Self.digestOf(reference),
@@ -46,12 +68,13 @@ public final class RegistryClient: Sendable {
         return UpstreamManifestHead(
             digest: digest,
             mediaType: response.headers.first(name: "Content-Type") ?? "",
-            size: response.headers.first(name: "Content-Length").flatMap { Int64($0) })
+            size: response.headers.first(name: "Content-Length").flatMap { Int64($0) },
+            remotePath: Self.remotePath(response.headers))
     }
 
     /// `GET` a manifest, whole, with a bounded size.
-    public func getManifest(_ repository: RepositoryName, _ reference: Reference, accept: [String], limit: Int = 4 << 20) async throws(UpstreamError) -> UpstreamManifest {
-        let response = try await send(.GET, manifestPath(repository, reference), accept: accept, repository: repository)
+    public func getManifest(_ repository: RepositoryName, _ reference: Reference, accept: [String], via: String? = nil, limit: Int = 4 << 20) async throws(UpstreamError) -> UpstreamManifest {
+        let response = try await send(.GET, manifestPath(repository, reference), accept: accept, via: via, repository: repository)
         try await Self.check(response, what: "manifest \(repository):\(reference)")
         let body: ByteBuffer
         do {
@@ -61,22 +84,22 @@ public final class RegistryClient: Sendable {
         }
         let digestHeader = response.headers.first(name: "Docker-Content-Digest").flatMap { try? Digest(parsing: $0) }
         return UpstreamManifest(bytes: Array(body.readableBytesView), mediaType: response.headers.first(name: "Content-Type") ?? "",
-                                digestHeader: digestHeader)
+                                digestHeader: digestHeader, remotePath: Self.remotePath(response.headers))
     }
 
     /// `HEAD` a blob: its size, if the tier has it.
-    public func headBlob(_ repository: RepositoryName, _ digest: Digest) async throws(UpstreamError) -> Int64? {
-        let response = try await send(.HEAD, "/v2/\(repository.value)/blobs/\(digest)", accept: [], repository: repository)
+    public func headBlob(_ repository: RepositoryName, _ digest: Digest, via: String? = nil) async throws(UpstreamError) -> Int64? {
+        let response = try await send(.HEAD, "/v2/\(repository.value)/blobs/\(digest)", accept: [], via: via, repository: repository)
         try await Self.check(response, what: "blob \(digest)")
         await Self.drain(response)
         return response.headers.first(name: "Content-Length").flatMap { Int64($0) }
     }
 
     /// `GET` a blob from `offset` on. The body is the caller's to stream.
-    public func getBlob(_ repository: RepositoryName, _ digest: Digest, from offset: Int64 = 0) async throws(UpstreamError) -> UpstreamBlob {
+    public func getBlob(_ repository: RepositoryName, _ digest: Digest, from offset: Int64 = 0, via: String? = nil) async throws(UpstreamError) -> UpstreamBlob {
         var headers: [(String, String)] = []
         if offset > 0 { headers.append(("Range", "bytes=\(offset)-")) }
-        let response = try await send(.GET, "/v2/\(repository.value)/blobs/\(digest)", accept: [], headers: headers, repository: repository)
+        let response = try await send(.GET, "/v2/\(repository.value)/blobs/\(digest)", accept: [], via: via, headers: headers, repository: repository)
         try await Self.check(response, what: "blob \(digest)")
         if offset > 0 && response.status != .partialContent {
             await Self.drain(response)
@@ -84,7 +107,8 @@ public final class RegistryClient: Sendable {
         }
         var length = response.headers.first(name: "Content-Length").flatMap { Int64($0) }
         if let l = length { length = l + offset }
-        return UpstreamBlob(totalSize: length, offset: offset, body: response.body, headers: response.headers)
+        return UpstreamBlob(totalSize: length, offset: offset, body: response.body, headers: response.headers,
+                            remotePath: Self.remotePath(response.headers))
     }
 
     private func manifestPath(_ repository: RepositoryName, _ reference: Reference) -> String {
@@ -99,8 +123,11 @@ public final class RegistryClient: Sendable {
     // MARK: Transport, auth and redirects
 
     private func send(
-        _ method: HTTPMethod, _ path: String, accept: [String], headers: [(String, String)] = [], repository: RepositoryName
+        _ method: HTTPMethod, _ path: String, accept: [String], via incoming: String?, headers extra: [(String, String)] = [],
+        repository: RepositoryName
     ) async throws(UpstreamError) -> HTTPClientResponse {
+        var headers = extra
+        if let via = via(incoming) { headers.append(("Via", via)) }
         let scope = "repository:\(repository.value):pull"
         var url = baseURL + path
         if let namespace { url += "?ns=\(namespace)" }
@@ -109,6 +136,7 @@ public final class RegistryClient: Sendable {
         for attempt in 0..<2 {
             var response = try await execute(method, url, accept: accept, headers: headers, authorization: authorization)
             response = try await followRedirects(response, method: method, accept: accept, headers: headers, from: url, authorization: authorization)
+            if let remaining = response.headers.first(name: "ratelimit-remaining") { rateLimitObserver?(remaining) }
             guard response.status == .unauthorized, attempt == 0,
                   let header = response.headers.first(name: "WWW-Authenticate"),
                   let challenge = AuthChallenge(header: header) else { return response }
@@ -225,6 +253,7 @@ public final class RegistryClient: Sendable {
         switch code {
         case 404: throw UpstreamError(.notFound, status: code, "\(what) not found")
         case 401, 403: throw UpstreamError(.unauthorized, status: code, "\(what): access denied")
+        case 508: throw UpstreamError(.loop, status: code, "\(what): the tier refused a mirror loop")
         case 429:
             let retry = response.headers.first(name: "Retry-After").flatMap(Double.init)
             throw UpstreamError(.rateLimited, status: code, "\(what): too many requests", retryAfter: retry)
@@ -247,12 +276,15 @@ public struct UpstreamManifestHead: Sendable {
     public let digest: Digest
     public let mediaType: String
     public let size: Int64?
+    /// The tiers a Strata upstream reported for its answer.
+    public let remotePath: [String]
 }
 
 public struct UpstreamManifest: Sendable {
     public let bytes: [UInt8]
     public let mediaType: String
     public let digestHeader: Digest?
+    public let remotePath: [String]
 }
 
 /// A blob response whose body is still to be read.
@@ -263,4 +295,5 @@ public struct UpstreamBlob: Sendable {
     public let offset: Int64
     public let body: HTTPClientResponse.Body
     public let headers: HTTPHeaders
+    public let remotePath: [String]
 }

@@ -14,6 +14,10 @@ public struct UpstreamError: Error, Sendable, CustomStringConvertible {
         case transport
         /// The answer was malformed (no digest, bad JSON, wrong digest).
         case invalidResponse = "invalid_response"
+        /// 508: the tier is a Strata that already saw this request (a mirror loop).
+        case loop
+        /// Not asked: the tier's circuit breaker is open.
+        case skipped
     }
 
     public let kind: Kind

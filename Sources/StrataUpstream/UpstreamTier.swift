@@ -4,25 +4,54 @@ import StrataCore
 public struct UpstreamTier: Sendable {
     public let name: TierName
     public let client: RegistryClient
+    public let health: TierHealth
 
-    public init(name: TierName, client: RegistryClient) {
+    public init(name: TierName, client: RegistryClient, health: TierHealth = TierHealth()) {
         self.name = name
         self.client = client
+        self.health = health
+    }
+
+    /// Runs one request against this tier, unless its breaker says to skip it, and
+    /// records the outcome in its health.
+    public func run<T: Sendable>(_ operation: (UpstreamTier) async throws(UpstreamError) -> T) async -> (Result<T, UpstreamError>, TierAttempt) {
+        let start = ContinuousClock.now
+        if health.decide() == .skip {
+            let error = UpstreamError(.skipped, "\(name) skipped: circuit breaker open")
+            return (.failure(error), TierAttempt(tier: name, outcome: error.kind.rawValue, status: nil, seconds: 0))
+        }
+        do {
+            let value = try await operation(self)
+            let seconds = TierChain.seconds(since: start)
+            health.record(nil, seconds: seconds)
+            return (.success(value), TierAttempt(tier: name, outcome: "ok", status: nil, seconds: seconds))
+        } catch {
+            let seconds = TierChain.seconds(since: start)
+            if Task.isCancelled && error.kind == .transport {
+                health.abandoned()
+            } else {
+                health.record(error, seconds: seconds)
+            }
+            return (.failure(error), TierAttempt(tier: name, outcome: error.kind.rawValue, status: error.status, seconds: seconds, message: error.message))
+        }
     }
 }
 
 /// One try of one tier, for the ledger and the logs.
 public struct TierAttempt: Sendable, CustomStringConvertible {
     public let tier: TierName
+    /// `ok`, or an ``UpstreamError/Kind`` raw value.
     public let outcome: String
     public let status: Int?
     public let seconds: Double
+    public let message: String?
 
-    public init(tier: TierName, outcome: String, status: Int?, seconds: Double) {
+    public init(tier: TierName, outcome: String, status: Int?, seconds: Double, message: String? = nil) {
         self.tier = tier
         self.outcome = outcome
         self.status = status
         self.seconds = seconds
+        self.message = message
     }
 
     public var description: String {
@@ -43,34 +72,39 @@ public struct TierChain: Sendable {
     }
 
     public struct Exhausted: Error, Sendable, CustomStringConvertible {
-        /// True when every tier answered "not found".
-        public let allNotFound: Bool
         public let attempts: [TierAttempt]
+
+        public init(attempts: [TierAttempt]) {
+            self.attempts = attempts
+        }
+
+        /// Every tier that was asked said "not found" (a tier that would loop counts as
+        /// not having it). False for an empty chain.
+        public var allNotFound: Bool {
+            !attempts.isEmpty && attempts.allSatisfy { $0.outcome == UpstreamError.Kind.notFound.rawValue || $0.outcome == UpstreamError.Kind.loop.rawValue }
+        }
+
+        /// Some tier refused our credentials, and none failed otherwise.
+        public var refused: Bool {
+            attempts.contains { $0.outcome == UpstreamError.Kind.unauthorized.rawValue }
+                && attempts.allSatisfy { [UpstreamError.Kind.notFound, .loop, .unauthorized].map(\.rawValue).contains($0.outcome) }
+        }
+
         public var description: String { attempts.map(\.description).joined(separator: ", ") }
     }
 
-    /// Runs `operation` against each tier in order until one succeeds.
+    /// Runs `operation` against each tier in order, from `index`, until one succeeds.
     public func first<T: Sendable>(
         starting index: Int = 0,
         _ operation: (UpstreamTier) async throws(UpstreamError) -> T
     ) async throws(Exhausted) -> (value: T, tierIndex: Int, attempts: [TierAttempt]) {
         var attempts: [TierAttempt] = []
-        var allNotFound = true
-        var i = index
-        while i < tiers.count {
-            let tier = tiers[i]
-            let start = ContinuousClock.now
-            do {
-                let value = try await operation(tier)
-                attempts.append(TierAttempt(tier: tier.name, outcome: "ok", status: nil, seconds: Self.seconds(since: start)))
-                return (value, i, attempts)
-            } catch {
-                attempts.append(TierAttempt(tier: tier.name, outcome: error.kind.rawValue, status: error.status, seconds: Self.seconds(since: start)))
-                if error.kind != .notFound { allNotFound = false }
-            }
-            i += 1
+        for i in tiers.indices where i >= index {
+            let (result, attempt) = await tiers[i].run(operation)
+            attempts.append(attempt)
+            if case .success(let value) = result { return (value, i, attempts) }
         }
-        throw Exhausted(allNotFound: allNotFound, attempts: attempts)
+        throw Exhausted(attempts: attempts)
     }
 
     static func seconds(since start: ContinuousClock.Instant) -> Double {
