@@ -72,6 +72,7 @@ let package = Package(
         ]),
         .testTarget(name: "StrataCoreTests", dependencies: ["StrataCore"]),
         .testTarget(name: "StrataStoreTests", dependencies: ["StrataStore", "StrataCore", "StrataTesting"]),
+        .testTarget(name: "StrataUpstreamTests", dependencies: ["StrataUpstream", "StrataCore"]),
         .testTarget(name: "StrataMirrorTests", dependencies: ["StrataMirror", "StrataCore", "StrataStore"]),
         .testTarget(name: "StrataIntegrationTests", dependencies: [
             "StrataServer", "StrataCore", "StrataTesting",

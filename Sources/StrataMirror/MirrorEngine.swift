@@ -167,8 +167,11 @@ public final class MirrorEngine: Sendable {
             access.record(digest, at: now())
         } else {
             do {
+                // The tier that answered the HEAD is where the request was served; a Strata
+                // there reports its own path on the HEAD (its GET is then a cache hit).
                 result = try await fetchManifest(registry: key.registry, repository: key.repository, digest: digest, accept: accept,
-                                                 chain: chain, startingAt: head.tierIndex, priorAttempts: head.attempts, via: via)
+                                                 chain: chain, startingAt: head.tierIndex, priorAttempts: head.attempts, via: via,
+                                                 headPath: (head.tierIndex, head.value.remotePath))
             } catch let error as TierChain.Exhausted {
                 throw exhausted(error, what: what, unknown: .manifestUnknown)
             }
@@ -191,7 +194,8 @@ public final class MirrorEngine: Sendable {
     /// `GET` a manifest by digest from the tiers, verify it, store it.
     private func fetchManifest(
         registry: String, repository: RepositoryName, digest: Digest, accept: ManifestAccept,
-        chain: TierChain, startingAt start: Int, priorAttempts: [TierAttempt], via: String?
+        chain: TierChain, startingAt start: Int, priorAttempts: [TierAttempt], via: String?,
+        headPath: (tierIndex: Int, path: [String])? = nil
     ) async throws -> ManifestResult {
         let fetched: (value: UpstreamManifest, tierIndex: Int, attempts: [TierAttempt])
         do {
@@ -217,7 +221,9 @@ public final class MirrorEngine: Sendable {
             $0.blobs[digest] = stored
         }
         return ManifestResult(bytes: fetched.value.bytes, mediaType: mediaType, digest: digest, tier: tier, stale: false,
-                              attempts: priorAttempts + fetched.attempts, path: [tier.description] + fetched.value.remotePath)
+                              attempts: priorAttempts + fetched.attempts,
+                              path: [tier.description] + (headPath?.tierIndex == fetched.tierIndex && headPath?.path.isEmpty == false
+                                                          ? headPath?.path ?? [] : fetched.value.remotePath))
     }
 
     /// The manifest's media type: the upstream's `Content-Type` when it names a manifest

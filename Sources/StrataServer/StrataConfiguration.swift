@@ -14,6 +14,17 @@ public struct StrataConfiguration: Sendable, Equatable {
         public var connectTimeout: TimeInterval = 2
         /// Longest wait for the first byte of an answer, and between bytes of a body.
         public var firstByteTimeout: TimeInterval = 30
+
+        public init(name: String, url: String, username: String? = nil, password: String? = nil, registries: [String] = [],
+                    connectTimeout: TimeInterval = 2, firstByteTimeout: TimeInterval = 30) {
+            self.name = name
+            self.url = url
+            self.username = username
+            self.password = password
+            self.registries = registries
+            self.connectTimeout = connectTimeout
+            self.firstByteTimeout = firstByteTimeout
+        }
     }
 
     public struct Login: Sendable, Equatable {

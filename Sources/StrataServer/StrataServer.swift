@@ -54,6 +54,9 @@ public final class StrataServer: Sendable {
                 redirectConfiguration: .disallow,
                 timeout: .init(connect: .milliseconds(Int64(connectTimeout * 1000)), read: .milliseconds(Int64(firstByteTimeout * 1000))))
             config.decompression = .disabled
+            // A refused connection fails the attempt at once; the tier walk moves on
+            // rather than retrying until the connect timeout.
+            config.connectionPool.retryConnectionEstablishment = false
             let http = HTTPClient(eventLoopGroup: MultiThreadedEventLoopGroup.singleton, configuration: config)
             clients.append(http)
             return http

@@ -107,10 +107,36 @@ public final class DistributionRegistry: @unchecked Sendable {
         return out
     }
 
+    /// The requests served so far, once the log has caught up: a marker request is
+    /// sent and the log read until the marker shows, so every answer a client already
+    /// received is in it. (The registry writes a line after each response completes.)
+    public func settledRequests() async throws -> [LoggedRequest] {
+        guard isRunning else { return requests() }
+        let marker = "/v2/?log-marker=\(UUID().uuidString)"
+        let response = try await HTTPClient.shared.execute(HTTPClientRequest(url: url + marker), timeout: .seconds(10))
+        _ = try await response.body.collect(upTo: 1 << 20)
+        let deadline = ContinuousClock.now + .seconds(10)
+        while true {
+            let all = requests()
+            if all.contains(where: { $0.path == marker }) { return all.filter { !$0.path.hasPrefix("/v2/?log-marker=") } }
+            guard ContinuousClock.now < deadline else { throw TestSupportError("registry log never showed \(marker)") }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+    }
+
+    /// Blob `GET`s this registry answered, by digest, once the log has caught up.
+    public func settledBlobGets() async throws -> [String: [LoggedRequest]] {
+        Self.blobGets(try await settledRequests())
+    }
+
     /// Blob `GET`s this registry answered, by digest.
     public func blobGets() -> [String: [LoggedRequest]] {
+        Self.blobGets(requests())
+    }
+
+    static func blobGets(_ requests: [LoggedRequest]) -> [String: [LoggedRequest]] {
         var out: [String: [LoggedRequest]] = [:]
-        for request in requests() where request.method == "GET" && request.path.contains("/blobs/sha256:") {
+        for request in requests where request.method == "GET" && request.path.contains("/blobs/sha256:") {
             let digest = String(request.path[request.path.range(of: "sha256:")!.lowerBound...])
             out[digest.split(separator: "?").first.map(String.init) ?? digest, default: []].append(request)
         }

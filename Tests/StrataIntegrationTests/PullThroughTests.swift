@@ -25,7 +25,7 @@ extension Integration {
             }
 
             // Strata fetched each blob from the registry exactly once.
-            let fromStrata = registry.blobGets().mapValues { $0.filter { $0.userAgent.hasPrefix("strata/") } }.filter { !$0.value.isEmpty }
+            let fromStrata = (try await registry.settledBlobGets()).mapValues { $0.filter { $0.userAgent.hasPrefix("strata/") } }.filter { !$0.value.isEmpty }
             var sizes: [String: Int64] = [:]
             for (_, image) in images.all {
                 for (digest, bytes) in image.allBlobs { sizes[digest.description] = Int64(bytes.count) }
@@ -38,11 +38,11 @@ extension Integration {
             }
 
             // A second pull within the TTL is served from the cache: no new upstream request.
-            let before = registry.requests().filter { $0.userAgent.hasPrefix("strata/") }.count
+            let before = (try await registry.settledRequests()).filter { $0.userAgent.hasPrefix("strata/") }.count
             for (repository, _) in images.all {
                 _ = try Skopeo.copy("\(strata.hostPort)/\(repository):1")
             }
-            let after = registry.requests().filter { $0.userAgent.hasPrefix("strata/") }.count
+            let after = (try await registry.settledRequests()).filter { $0.userAgent.hasPrefix("strata/") }.count
             #expect(after == before, "warm pulls within the TTL sent \(after - before) upstream requests")
         }
 
@@ -125,7 +125,7 @@ extension Integration {
             }
             #expect(bodies.count == 32)
             #expect(bodies.allSatisfy { $0 == layer.value })
-            let gets = registry.blobGets()[layer.key.description] ?? []
+            let gets = (try await registry.settledBlobGets())[layer.key.description] ?? []
             #expect(gets.count == 1, "upstream saw \(gets.count) GETs")
         }
 
@@ -135,8 +135,8 @@ extension Integration {
             let strata = try await StrataInstance.start(canonical: registry.url)
             defer { Task { await strata.stop() } }
             let layer = try #require(images.big.blobs.first { $0.value.count > 50 << 20 })
-            let upstreamGets = { (registry.blobGets()[layer.key.description] ?? []).count }
-            let before = upstreamGets()
+            func upstreamGets() async throws -> Int { ((try await registry.settledBlobGets())[layer.key.description] ?? []).count }
+            let before = try await upstreamGets()
 
             // Read one chunk, then walk away.
             let reader = Task {
@@ -155,7 +155,7 @@ extension Integration {
             let third = try await fetch("\(strata.url)/v2/library/big/blobs/\(layer.key)")
             #expect(third.headers.first(name: "X-Strata-Tier") == "cache")
             #expect(third.body == layer.value)
-            #expect(upstreamGets() - before == 1)
+            #expect(try await upstreamGets() - before == 1)
         }
     }
 }

@@ -140,3 +140,30 @@ actor Gate {
 }
 
 import Foundation
+
+@Suite struct NegativeCacheTests {
+    @Test func remembersForTheTTLOnly() {
+        let box = DateBox(Date(timeIntervalSince1970: 100))
+        let cache = NegativeCache(ttl: 30, now: { box.value })
+        #expect(!cache.contains("k"))
+        cache.insert("k")
+        #expect(cache.contains("k"))
+        box.value = Date(timeIntervalSince1970: 129)
+        #expect(cache.contains("k"))
+        box.value = Date(timeIntervalSince1970: 130)
+        #expect(!cache.contains("k"))
+        let off = NegativeCache(ttl: 0, now: { box.value })
+        off.insert("k")
+        #expect(!off.contains("k"))
+    }
+}
+
+final class DateBox: @unchecked Sendable {
+    private let lock = NSLock()
+    private var date: Date
+    init(_ date: Date) { self.date = date }
+    var value: Date {
+        get { lock.lock(); defer { lock.unlock() }; return date }
+        set { lock.lock(); date = newValue; lock.unlock() }
+    }
+}

@@ -1,0 +1,100 @@
+import Foundation
+import Testing
+@testable import StrataUpstream
+
+@Suite struct CircuitBreakerTests {
+    let t0 = Date(timeIntervalSince1970: 1_000_000)
+
+    @Test func opensAfterConsecutiveFailuresAndProbesOnceAfterTheCoolOff() {
+        var breaker = CircuitBreaker(failureThreshold: 3, coolOff: 30)
+        #expect(breaker.decide(now: t0) == .attempt)
+        breaker.failed(now: t0)
+        breaker.failed(now: t0)
+        #expect(breaker.state == .closed(failures: 2))
+        #expect(breaker.decide(now: t0) == .attempt)
+        breaker.failed(now: t0)
+        #expect(breaker.state == .open(until: t0.addingTimeInterval(30)))
+        #expect(breaker.decide(now: t0.addingTimeInterval(29)) == .skip)
+        // Cool-off over: exactly one probe; everyone else keeps skipping.
+        #expect(breaker.decide(now: t0.addingTimeInterval(30)) == .probe)
+        #expect(breaker.decide(now: t0.addingTimeInterval(31)) == .skip)
+        #expect(breaker.label == "half-open")
+        breaker.succeeded()
+        #expect(breaker.state == .closed(failures: 0))
+        #expect(breaker.decide(now: t0.addingTimeInterval(31)) == .attempt)
+    }
+
+    @Test func aFailedProbeOpensAgain() {
+        var breaker = CircuitBreaker(failureThreshold: 1, coolOff: 10)
+        breaker.failed(now: t0)
+        #expect(breaker.decide(now: t0.addingTimeInterval(10)) == .probe)
+        breaker.failed(now: t0.addingTimeInterval(11))
+        #expect(breaker.state == .open(until: t0.addingTimeInterval(21)))
+        #expect(breaker.decide(now: t0.addingTimeInterval(20)) == .skip)
+    }
+
+    @Test func anAbandonedProbeLetsTheNextRequestProbe() {
+        var breaker = CircuitBreaker(failureThreshold: 1, coolOff: 10)
+        breaker.failed(now: t0)
+        #expect(breaker.decide(now: t0.addingTimeInterval(10)) == .probe)
+        breaker.probeAbandoned()
+        #expect(breaker.decide(now: t0.addingTimeInterval(10)) == .probe)
+    }
+
+    @Test func successResetsTheFailureCount() {
+        var breaker = CircuitBreaker(failureThreshold: 3, coolOff: 30)
+        breaker.failed(now: t0)
+        breaker.failed(now: t0)
+        breaker.succeeded()
+        breaker.failed(now: t0)
+        #expect(breaker.state == .closed(failures: 1))
+    }
+
+    @Test func rateLimitHonoursRetryAfter() {
+        var breaker = CircuitBreaker(failureThreshold: 3, coolOff: 30)
+        breaker.rateLimited(now: t0, retryAfter: 120)
+        #expect(breaker.decide(now: t0.addingTimeInterval(119)) == .skip)
+        #expect(breaker.decide(now: t0.addingTimeInterval(120)) == .probe)
+    }
+
+    @Test func healthCountsNotFoundAsWorkingAndRefusalAsMisconfigured() {
+        let clock = LockedDate(t0)
+        let health = TierHealth(breaker: CircuitBreaker(failureThreshold: 2, coolOff: 30), now: { clock.value })
+        health.record(UpstreamError(.notFound, status: 404, "x"), seconds: 0.01)
+        health.record(UpstreamError(.notFound, status: 404, "x"), seconds: 0.01)
+        #expect(health.snapshot.breaker == "closed")
+        health.record(UpstreamError(.unauthorized, status: 401, "denied"), seconds: 0.01)
+        #expect(health.snapshot.misconfigured)
+        #expect(health.snapshot.breaker == "closed")
+        health.record(UpstreamError(.transport, "refused"), seconds: 0.01)
+        health.record(UpstreamError(.serverError, status: 502, "bad gateway"), seconds: 0.01)
+        #expect(health.snapshot.breaker == "open")
+        #expect(health.decide() == .skip)
+        #expect(health.snapshot.lastError?.contains("502") == true)
+        clock.value = t0.addingTimeInterval(30)
+        #expect(health.decide() == .probe)
+        health.record(nil, seconds: 0.02)
+        #expect(health.snapshot.breaker == "closed")
+        #expect(!health.snapshot.misconfigured)
+    }
+
+    @Test func challengesParse() {
+        let bearer = AuthChallenge(header: #"Bearer realm="https://auth.example/token",service="registry.example",scope="repository:library/alpine:pull""#)
+        #expect(bearer?.scheme == .bearer)
+        #expect(bearer?.realm == "https://auth.example/token")
+        #expect(bearer?.service == "registry.example")
+        #expect(bearer?.scope == "repository:library/alpine:pull")
+        #expect(AuthChallenge(header: #"Basic realm="x""#)?.scheme == .basic)
+        #expect(AuthChallenge(header: "Negotiate abc") == nil)
+    }
+}
+
+final class LockedDate: @unchecked Sendable {
+    private let lock = NSLock()
+    private var date: Date
+    init(_ date: Date) { self.date = date }
+    var value: Date {
+        get { lock.lock(); defer { lock.unlock() }; return date }
+        set { lock.lock(); date = newValue; lock.unlock() }
+    }
+}
