@@ -30,6 +30,11 @@ public struct StrataConfiguration: Sendable, Equatable {
     public struct Login: Sendable, Equatable {
         public var username: String
         public var password: String
+
+        public init(username: String, password: String) {
+            self.username = username
+            self.password = password
+        }
     }
 
     public var listen = "0.0.0.0:5000"

@@ -15,6 +15,8 @@ public final class FaultyRegistry: @unchecked Sendable {
         case truncate(after: Int)
         /// Serve correctly.
         case none
+        /// Answer blob requests with 307 to the same path on `url` (a CDN).
+        case redirect(to: String)
     }
 
     public let port: Int
@@ -23,12 +25,19 @@ public final class FaultyRegistry: @unchecked Sendable {
     private let blobs: [Digest: [UInt8]]
     private let fault: Fault
     private let counter = RequestLog()
+    private let seen = HeaderLog()
+    /// When set, requests without this Basic login get a 401 Basic challenge.
+    private let login: (String, String)?
 
-    public init(blobs: [Digest: [UInt8]], fault: Fault) {
+    public init(blobs: [Digest: [UInt8]], fault: Fault, requireBasic login: (String, String)? = nil) {
         self.port = FreePort.next()
         self.blobs = blobs
         self.fault = fault
+        self.login = login
     }
+
+    /// The `Authorization` header of every request, in order (nil when absent).
+    public var authorizations: [String?] { seen.values }
 
     /// Requests served so far.
     public var requestCount: Int { counter.count }
@@ -37,8 +46,19 @@ public final class FaultyRegistry: @unchecked Sendable {
         let blobs = self.blobs
         let fault = self.fault
         let counter = self.counter
+        let seen = self.seen
+        let login = self.login
         let responder = CallbackResponder<BasicRequestContext> { request, _ in
             counter.add()
+            seen.add(request.headers[.authorization])
+            if let (user, password) = login {
+                let expected = "Basic " + Data("\(user):\(password)".utf8).base64EncodedString()
+                if request.headers[.authorization] != expected {
+                    var headers = HTTPFields()
+                    headers[.wwwAuthenticate] = "Basic realm=\"faulty\""
+                    return Response(status: .unauthorized, headers: headers)
+                }
+            }
             let path = request.uri.path
             guard let range = path.range(of: "/blobs/"), let digest = try? Digest(parsing: String(path[range.upperBound...])),
                   let bytes = blobs[digest] else {
@@ -49,6 +69,10 @@ public final class FaultyRegistry: @unchecked Sendable {
             headers[.contentLength] = String(bytes.count)
             if request.method == .head { return Response(status: .ok, headers: headers, body: .init()) }
             switch fault {
+            case .redirect(let target):
+                var redirect = HTTPFields()
+                redirect[.location] = target + path
+                return Response(status: .temporaryRedirect, headers: redirect)
             case .none:
                 return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
             case .wrongBytes:
@@ -73,4 +97,11 @@ public final class FaultyRegistry: @unchecked Sendable {
     public func stop() {
         task?.cancel()
     }
+}
+
+final class HeaderLog: @unchecked Sendable {
+    private let lock = NSLock()
+    private var list: [String?] = []
+    func add(_ value: String?) { lock.lock(); list.append(value); lock.unlock() }
+    var values: [String?] { lock.lock(); defer { lock.unlock() }; return list }
 }

@@ -16,15 +16,18 @@ public final class TokenServer: @unchecked Sendable {
     public let issuer = "strata-test-issuer"
     public let service = "strata-test-registry"
     public let users: [String: String]
+    /// Repository name prefixes that anonymous callers may not pull.
+    public let privatePrefixes: [String]
     public var realm: String { "http://127.0.0.1:\(port)/token" }
     public var certificatePath: String { "\(directory)/token.crt" }
     private var task: Task<Void, any Error>?
     private let requestLog = RequestLog()
 
-    public init(users: [String: String] = [:]) {
+    public init(users: [String: String] = [:], privatePrefixes: [String] = []) {
         self.port = FreePort.next()
         self.directory = makeTempDirectory("token")
         self.users = users
+        self.privatePrefixes = privatePrefixes
     }
 
     /// Token requests served so far.
@@ -41,6 +44,7 @@ public final class TokenServer: @unchecked Sendable {
         let certificateDER = try Self.der(of: certificatePath)
         let issuer = self.issuer
         let users = self.users
+        let privatePrefixes = self.privatePrefixes
         let log = requestLog
         let responder = CallbackResponder<BasicRequestContext> { request, _ in
             log.add()
@@ -61,8 +65,9 @@ public final class TokenServer: @unchecked Sendable {
                     let bits = part.split(separator: ":").map(String.init)
                     guard bits.count >= 3 else { continue }
                     let actions = bits[bits.count - 1].split(separator: ",").map(String.init)
-                    let granted = actions.filter { user != nil || $0 == "pull" }
                     let name = bits[1..<(bits.count - 1)].joined(separator: ":")
+                    let isPrivate = privatePrefixes.contains { name.hasPrefix($0) }
+                    let granted = actions.filter { user != nil || ($0 == "pull" && !isPrivate) }
                     access.append(#"{"type":"\#(bits[0])","name":"\#(name)","actions":[\#(granted.map { "\"\($0)\"" }.joined(separator: ","))]}"#)
                 }
             }
