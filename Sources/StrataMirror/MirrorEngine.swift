@@ -63,31 +63,32 @@ public final class MirrorEngine: Sendable {
     /// The number of blob fills running now.
     public var fillsInFlight: Int { fills.count }
 
-    private func chain(for registry: String) throws(RegistryError) -> TierChain {
+    private func chain(for registry: String) throws(MirrorError) -> TierChain {
         if configuration.cacheOnly { return TierChain([]) }
         guard let chain = configuration.chains[registry] else {
-            throw RegistryError(.nameUnknown, "no upstream is configured for registry \(registry)", status: 404)
+            throw MirrorError(.nameUnknown, "no upstream is configured for registry \(registry)", status: 404)
         }
         return chain
     }
 
     /// The error for content no tier delivered, from how the walk went.
-    private func exhausted(_ error: TierChain.Exhausted, what: String, unknown: RegistryErrorCode) -> RegistryError {
+    private func exhausted(_ error: TierChain.Exhausted, what: String, unknown: RegistryErrorCode) -> MirrorError {
         if configuration.cacheOnly {
-            return RegistryError(unknown, "\(what) is not cached, and this mirror is in cache-only mode")
+            return MirrorError(unknown, "\(what) is not cached, and this mirror is in cache-only mode")
         }
-        if error.allNotFound { return RegistryError(unknown, "\(what) not found in any tier") }
+        if error.allNotFound { return MirrorError(unknown, "\(what) not found in any tier", attempts: error.attempts) }
         if error.refused {
-            return RegistryError(.denied, "\(what): upstream refused access (check the credentials for: \(error.attempts.filter { $0.outcome == "unauthorized" }.map(\.tier.description).joined(separator: ", ")))")
+            return MirrorError(.denied, "\(what): upstream refused access (check the credentials for: \(error.attempts.filter { $0.outcome == "unauthorized" }.map(\.tier.description).joined(separator: ", ")))",
+                               attempts: error.attempts)
         }
-        return RegistryError(.unavailable, "\(what): no tier could answer (\(error))")
+        return MirrorError(.unavailable, "\(what): no tier could answer (\(error))", attempts: error.attempts)
     }
 
     // MARK: Manifests
 
     public func manifest(
         registry: String, repository: RepositoryName, reference: Reference, accept: ManifestAccept, via: String? = nil
-    ) async throws(RegistryError) -> ManifestResult {
+    ) async throws(MirrorError) -> ManifestResult {
         switch reference {
         case .digest(let digest):
             if let cached = await cachedManifest(digest) {
@@ -96,7 +97,7 @@ public final class MirrorEngine: Sendable {
             }
             let key = "\(registry)/\(repository)@\(digest)"
             if negative.contains(key) {
-                throw RegistryError(.manifestUnknown, "manifest \(repository)@\(digest) not found in any tier (remembered for \(Int(negative.ttl))s)")
+                throw MirrorError(.manifestUnknown, "manifest \(repository)@\(digest) not found in any tier (remembered for \(Int(negative.ttl))s)")
             }
             let chain = try chain(for: registry)
             return try await flight(key) {
@@ -118,7 +119,7 @@ public final class MirrorEngine: Sendable {
             }
             let flightKey = "\(registry)/\(repository):\(tag)|\(accept.types.joined(separator: ","))"
             if entry == nil && negative.contains(flightKey) {
-                throw RegistryError(.manifestUnknown, "manifest \(repository):\(tag) not found in any tier (remembered for \(Int(negative.ttl))s)")
+                throw MirrorError(.manifestUnknown, "manifest \(repository):\(tag) not found in any tier (remembered for \(Int(negative.ttl))s)")
             }
             let chain = try chain(for: registry)
             return try await flight(flightKey) {
@@ -127,13 +128,13 @@ public final class MirrorEngine: Sendable {
         }
     }
 
-    private func flight(_ key: String, _ work: @escaping @Sendable () async throws -> ManifestResult) async throws(RegistryError) -> ManifestResult {
+    private func flight(_ key: String, _ work: @escaping @Sendable () async throws -> ManifestResult) async throws(MirrorError) -> ManifestResult {
         do {
             return try await manifestFlights.run(key, work)
-        } catch let error as RegistryError {
+        } catch let error as MirrorError {
             throw error
         } catch {
-            throw RegistryError(.unavailable, "\(error)")
+            throw MirrorError(.unavailable, "\(error)")
         }
     }
 
@@ -258,7 +259,7 @@ public final class MirrorEngine: Sendable {
 
     public func blob(
         registry: String, repository: RepositoryName, digest: Digest, headOnly: Bool, via: String? = nil
-    ) async throws(RegistryError) -> BlobResult {
+    ) async throws(MirrorError) -> BlobResult {
         if let reader = cachedBlob(digest) {
             access.record(digest, at: now())
             return .stored(reader)
@@ -266,7 +267,7 @@ public final class MirrorEngine: Sendable {
         let what = "blob \(digest)"
         let negativeKey = "\(registry)/\(repository)@blob:\(digest)"
         if negative.contains(negativeKey) {
-            throw RegistryError(.blobUnknown, "\(what) not found in any tier (remembered for \(Int(negative.ttl))s)")
+            throw MirrorError(.blobUnknown, "\(what) not found in any tier (remembered for \(Int(negative.ttl))s)")
         }
         let chain = try chain(for: registry)
         if headOnly || chain.tiers.isEmpty {
@@ -275,7 +276,7 @@ public final class MirrorEngine: Sendable {
                     try await tier.client.headBlob(repository, digest, via: via)
                 }
                 let tier = chain.tiers[head.tierIndex].name
-                return .upstreamHead(size: head.value, tier: tier, path: [tier.description])
+                return .upstreamHead(size: head.value, tier: tier, path: [tier.description], attempts: head.attempts)
             } catch {
                 if error.allNotFound { negative.insert(negativeKey) }
                 throw exhausted(error, what: what, unknown: .blobUnknown)
@@ -297,10 +298,11 @@ public final class MirrorEngine: Sendable {
             let size = try await fill.waitForStart()
             return .filling(fill, size: size)
         } catch {
+            let attempts = fill.attempts
             switch error.kind {
-            case .notFound: throw RegistryError(.blobUnknown, "\(what) not found in any tier")
-            case .refused: throw RegistryError(.denied, "\(what): \(error.message)")
-            default: throw RegistryError(.unavailable, "\(what): \(error.message)")
+            case .notFound: throw MirrorError(.blobUnknown, "\(what) not found in any tier", attempts: attempts)
+            case .refused: throw MirrorError(.denied, "\(what): \(error.message)", attempts: attempts)
+            default: throw MirrorError(.unavailable, "\(what): \(error.message)", attempts: attempts)
             }
         }
     }

@@ -23,5 +23,5 @@ public enum BlobResult: Sendable {
     /// Being filled; the response streams as the fill goes.
     case filling(BlobFill, size: Int64?)
     /// A `HEAD` on a blob that is not cached, answered from a tier without filling.
-    case upstreamHead(size: Int64?, tier: TierName, path: [String])
+    case upstreamHead(size: Int64?, tier: TierName, path: [String], attempts: [TierAttempt])
 }

@@ -2,6 +2,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import Logging
+import NIOConcurrencyHelpers
 import NIOCore
 import StrataCore
 import StrataMirror
@@ -11,7 +12,7 @@ import StrataMirror
 /// Paths are parsed by ``RegistryPath`` (names contain `/`, so no router pattern fits);
 /// every answer carries `X-Strata-Tier`, and every error the spec's JSON body.
 public struct RegistryResponder: HTTPResponder {
-    public typealias Context = BasicRequestContext
+    public typealias Context = StrataRequestContext
 
     let engine: MirrorEngine
     let logger: Logger
@@ -19,25 +20,89 @@ public struct RegistryResponder: HTTPResponder {
     let instanceID: String
     /// Repository-name prefixes that select a registry (podman `location = "host/ghcr"`).
     let prefixes: [String: String]
+    /// Where every request is recorded, once its body is written.
+    let ledger: Ledger?
+    private let now: @Sendable () -> Date
 
-    public init(engine: MirrorEngine, logger: Logger, instanceID: String, prefixes: [String: String] = [:]) {
+    public init(engine: MirrorEngine, logger: Logger, instanceID: String, prefixes: [String: String] = [:],
+                ledger: Ledger? = nil, now: @escaping @Sendable () -> Date = Date.init) {
         self.engine = engine
         self.logger = logger
         self.instanceID = instanceID
         self.prefixes = prefixes
+        self.ledger = ledger
+        self.now = now
     }
 
     public func respond(to request: Request, context: Context) async throws -> Response {
+        let started = now()
+        let clock = ContinuousClock.now
+        let exchange = Exchange()
+        var response: Response
         do {
-            return try await route(request)
+            response = try await route(request, exchange)
+        } catch let error as MirrorError {
+            exchange.update { $0.error = error.registryError.code.rawValue; $0.attempts = error.attempts.map(LedgerRecord.Attempt.init) }
+            response = Self.errorResponse(error.registryError, head: request.method == .head)
         } catch let error as RegistryError {
-            return Self.errorResponse(error, head: request.method == .head)
+            exchange.update { $0.error = error.code.rawValue }
+            response = Self.errorResponse(error, head: request.method == .head)
         } catch let error as ValidationError {
-            return Self.errorResponse(RegistryError(error.registryCode, error.description), head: request.method == .head)
+            exchange.update { $0.error = error.registryCode.rawValue }
+            response = Self.errorResponse(RegistryError(error.registryCode, error.description), head: request.method == .head)
         }
+        response.headers[Self.tierHeader] = response.headers[Self.tierHeader] ?? exchange.info.tier
+        guard let ledger else { return response }
+        // Record once the body is written (or cut off), with the bytes that went out.
+        let base = LedgerRecord(
+            time: started, client: Self.clientAddress(context), userAgent: request.headers[.userAgent] ?? "",
+            method: request.method.rawValue, path: request.uri.description, kind: .other,
+            status: Int(response.status.code), bytes: 0, seconds: 0, tier: "none")
+        let body = response.body
+        response.body = ResponseBody(contentLength: body.contentLength) { writer in
+            let sent = NIOLockedValueBox<Int64>(0)
+            var failure: (any Error)? = nil
+            do {
+                try await body.write(writer.map { buffer in
+                    sent.withLockedValue { $0 += Int64(buffer.readableBytes) }
+                    return buffer
+                })
+            } catch {
+                failure = error
+            }
+            ledger.record(Self.finish(base, exchange.info, bytes: sent.withLockedValue { $0 },
+                                      seconds: Self.seconds(since: clock), aborted: failure != nil))
+            if let failure { throw failure }
+        }
+        return response
     }
 
-    private func route(_ request: Request) async throws -> Response {
+    static func finish(_ base: LedgerRecord, _ info: Exchange.Info, bytes: Int64, seconds: Double, aborted: Bool) -> LedgerRecord {
+        var record = base
+        record.kind = info.kind
+        record.registry = info.registry
+        record.repository = info.repository
+        record.reference = info.reference
+        record.tier = info.tier
+        record.tierPath = info.tierPath
+        record.attempts = info.fill.map { $0.attempts.map(LedgerRecord.Attempt.init) } ?? info.attempts
+        record.error = aborted ? "aborted" : info.error
+        record.bytes = bytes
+        record.seconds = seconds
+        return record
+    }
+
+    static func clientAddress(_ context: Context) -> String {
+        guard let address = context.remoteAddress else { return "" }
+        return address.ipAddress ?? "\(address)"
+    }
+
+    static func seconds(since start: ContinuousClock.Instant) -> Double {
+        let d = ContinuousClock.now - start
+        return Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
+    }
+
+    private func route(_ request: Request, _ exchange: Exchange) async throws -> Response {
         guard let parsed = try RegistryPath(path: request.uri.path) else {
             throw RegistryError(.nameUnknown, "no such endpoint: \(request.uri.path)", status: 404)
         }
@@ -59,7 +124,18 @@ public struct RegistryResponder: HTTPResponder {
             path = prefixed
             registry = target
         }
-        var response = try await answer(request, path: path, registry: registry, via: via.isEmpty ? nil : via)
+        exchange.update { info in
+            info.registry = registry
+            switch path {
+            case .base: info.kind = .base
+            case .catalog: info.kind = .catalog
+            case .tagsList(let name): info.kind = .tags; info.repository = name.value
+            case .manifest(let name, let reference): info.kind = .manifest; info.repository = name.value; info.reference = reference.description
+            case .blob(let name, let digest): info.kind = .blob; info.repository = name.value; info.reference = digest.description
+            case .blobUpload(let name): info.repository = name.value
+            }
+        }
+        var response = try await answer(request, path: path, registry: registry, via: via.isEmpty ? nil : via, exchange: exchange)
         if namespaced || registry != engine.configuration.defaultRegistry {
             response.headers[HTTPField.Name("OCI-Namespace")!] = registry
         }
@@ -89,10 +165,11 @@ public struct RegistryResponder: HTTPResponder {
         }
     }
 
-    private func answer(_ request: Request, path: RegistryPath, registry: String, via: String?) async throws -> Response {
+    private func answer(_ request: Request, path: RegistryPath, registry: String, via: String?, exchange: Exchange) async throws -> Response {
         let method = request.method
         switch path {
         case .base:
+            exchange.update { $0.tier = "none" }
             return Response(status: .ok, headers: Self.baseHeaders(contentType: "application/json"), body: .init(byteBuffer: ByteBuffer(string: "{}")))
         case .catalog:
             let all = try engine.repositories(registry: registry).map(\.value)
@@ -112,6 +189,11 @@ public struct RegistryResponder: HTTPResponder {
         case .manifest(let name, let reference):
             let accept = ManifestAccept(headers: request.headers[values: .accept])
             let result = try await engine.manifest(registry: registry, repository: name, reference: reference, accept: accept, via: via)
+            exchange.update { info in
+                info.tier = result.tier.description
+                info.tierPath = result.path
+                info.attempts = result.attempts.map(LedgerRecord.Attempt.init)
+            }
             var headers = Self.baseHeaders(contentType: result.mediaType)
             headers[.contentLength] = String(result.bytes.count)
             headers[HTTPField.Name("Docker-Content-Digest")!] = result.digest.description
@@ -122,13 +204,13 @@ public struct RegistryResponder: HTTPResponder {
             if method == .head { return Response(status: .ok, headers: headers, body: .init()) }
             return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: result.bytes)))
         case .blob(let name, let digest):
-            return try await blob(request, registry: registry, name: name, digest: digest, via: via)
+            return try await blob(request, registry: registry, name: name, digest: digest, via: via, exchange: exchange)
         case .blobUpload:
             throw RegistryError(.unsupported, "push is not supported")
         }
     }
 
-    private func blob(_ request: Request, registry: String, name: RepositoryName, digest: Digest, via: String?) async throws -> Response {
+    private func blob(_ request: Request, registry: String, name: RepositoryName, digest: Digest, via: String?, exchange: Exchange) async throws -> Response {
         let head = request.method == .head
         let result = try await engine.blob(registry: registry, repository: name, digest: digest, headOnly: head, via: via)
         var headers = Self.baseHeaders(contentType: "application/octet-stream")
@@ -141,14 +223,17 @@ public struct RegistryResponder: HTTPResponder {
             size = reader.blob.size
             headers[Self.tierHeader] = TierName.cache.description
             headers[Self.pathHeader] = TierName.cache.description
+            exchange.update { $0.tier = "cache"; $0.tierPath = ["cache"] }
         case .filling(let fill, let total):
             size = total
             headers[Self.tierHeader] = fill.tier.description
             headers[Self.pathHeader] = fill.path.joined(separator: ",")
-        case .upstreamHead(let total, let tier, let path):
+            exchange.update { $0.tier = fill.tier.description; $0.tierPath = fill.path; $0.fill = fill }
+        case .upstreamHead(let total, let tier, let path, let attempts):
             size = total
             headers[Self.tierHeader] = tier.description
             headers[Self.pathHeader] = path.joined(separator: ",")
+            exchange.update { $0.tier = tier.description; $0.tierPath = path; $0.attempts = attempts.map(LedgerRecord.Attempt.init) }
         }
         var range = ByteRangeRequest.whole
         if let size, !head { range = ByteRangeRequest(header: request.headers[.range], size: size) }

@@ -58,12 +58,20 @@ public struct StrataConfiguration: Sendable, Equatable {
     /// Consecutive failures that open a tier's breaker, and how long it stays open.
     public var breakerFailures = 3
     public var breakerCoolOff: TimeInterval = 30
+    /// The admin port; nil turns it off.
+    public var adminListen: String? = "127.0.0.1:5050"
+    /// A file holding the admin bearer token; required when `adminListen` is not loopback.
+    public var adminTokenFile: String?
+    /// A JSON-lines file that gets every ledger record.
+    public var adminAccessLog: String?
+    /// How many requests the ledger keeps in memory.
+    public var ledgerSize = 10_000
 
     public init() {}
 
     /// Every key the file may hold, for the configuration reference and its test.
     public static let knownKeys: [String] = [
-        "listen", "log_level", "mode", "default_registry", "connect_timeout", "first_byte_timeout", "instance_id",
+        "listen", "admin_listen", "admin.token_file", "admin.access_log", "admin.ledger_size", "log_level", "mode", "default_registry", "connect_timeout", "first_byte_timeout", "instance_id",
         "cache.dir", "cache.tag_ttl", "cache.negative_ttl",
         "breaker.failures", "breaker.cool_off",
         "prefixes.<prefix>",
@@ -93,6 +101,26 @@ public struct StrataConfiguration: Sendable, Equatable {
             switch key {
             case "listen":
                 config.listen = try address(value, key)
+            case "admin_listen":
+                let text = try string(value, key)
+                if text == "off" {
+                    config.adminListen = nil
+                } else {
+                    config.adminListen = try address(value, key)
+                }
+            case "admin":
+                for (akey, avalue) in try mapping(value, key) {
+                    switch akey {
+                    case "token_file": config.adminTokenFile = try string(avalue, "admin.token_file")
+                    case "access_log": config.adminAccessLog = try string(avalue, "admin.access_log")
+                    case "ledger_size":
+                        guard let n = Int(try string(avalue, "admin.ledger_size")), n >= 1 else {
+                            throw Error("config: admin.ledger_size must be a whole number of at least 1")
+                        }
+                        config.ledgerSize = n
+                    default: throw Error("config: unknown key \"admin.\(akey)\"")
+                    }
+                }
             case "log_level":
                 let level = try string(value, key)
                 guard ["trace", "debug", "info", "notice", "warning", "error", "critical"].contains(level) else {

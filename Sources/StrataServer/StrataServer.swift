@@ -6,6 +6,7 @@ import NIOCore
 import NIOPosix
 import ServiceLifecycle
 import UnixSignals
+import StrataAdminAPI
 import StrataCore
 import StrataMirror
 import StrataRegistryAPI
@@ -18,8 +19,10 @@ public final class StrataServer: Sendable {
     public let engine: MirrorEngine
     /// This instance's id, as sent in `Via: 1.1 strata-<id>`.
     public let instanceID: String
+    /// Which tier served each request.
+    public let ledger: Ledger
     private let clients: [HTTPClient]
-    private let application: Application<RegistryResponder>
+    private let services: [any Service]
     private let logger: Logger
 
     /// A startup failure, with a one-line reason for the command line.
@@ -31,10 +34,28 @@ public final class StrataServer: Sendable {
     public init(
         configuration: StrataConfiguration, logger: Logger,
         now: @escaping @Sendable () -> Date = Date.init,
-        onListening: @escaping @Sendable (Int) -> Void = { _ in }
+        onListening: @escaping @Sendable (Int) -> Void = { _ in },
+        onAdminListening: @escaping @Sendable (Int) -> Void = { _ in }
     ) throws(StartupError) {
         guard let address = ConfigValues.address(configuration.listen) else {
             throw StartupError(description: "invalid listen address \(configuration.listen)")
+        }
+        var adminAddress: (host: String, port: Int)? = nil
+        var adminToken: String? = nil
+        if let adminListen = configuration.adminListen {
+            guard let parsed = ConfigValues.address(adminListen) else {
+                throw StartupError(description: "invalid admin_listen address \(adminListen)")
+            }
+            adminAddress = parsed
+            if let file = configuration.adminTokenFile {
+                guard let data = FileManager.default.contents(atPath: file),
+                      let token = String(data: data, encoding: .utf8)?.trimmingCharacters(in: .whitespacesAndNewlines), !token.isEmpty else {
+                    throw StartupError(description: "cannot read a token from admin.token_file \(file)")
+                }
+                adminToken = token
+            } else if !["127.0.0.1", "::1", "localhost"].contains(parsed.host) {
+                throw StartupError(description: "admin_listen \(adminListen) is not loopback: set admin.token_file to protect it")
+            }
         }
         let store = BlobStore(root: configuration.cacheDirectory)
         do {
@@ -107,23 +128,53 @@ public final class StrataServer: Sendable {
                                                defaultRegistry: configuration.defaultRegistry, chains: chains,
                                                negativeTTL: configuration.negativeTTL),
             logger: logger, now: now)
+        let ledger = Ledger(capacity: configuration.ledgerSize, now: now)
+        let metrics = StrataMetrics(engine: engine, ledger: ledger)
         self.configuration = configuration
         self.engine = engine
         self.instanceID = instanceID
+        self.ledger = ledger
         self.clients = clients
         self.logger = logger
-        self.application = Application(
-            responder: RegistryResponder(engine: engine, logger: logger, instanceID: instanceID, prefixes: configuration.prefixes),
-            configuration: .init(address: .hostname(address.host, port: address.port), serverName: nil),
-            services: [AccessFlushService(recorder: engine.access, interval: .seconds(5), logger: logger)],
-            onServerRunning: { channel in onListening(channel.localAddress?.port ?? address.port) },
-            logger: logger)
+        var services: [any Service] = [
+            Application(
+                responder: RegistryResponder(engine: engine, logger: logger, instanceID: instanceID, prefixes: configuration.prefixes,
+                                             ledger: ledger, now: now),
+                configuration: .init(address: .hostname(address.host, port: address.port), serverName: nil),
+                onServerRunning: { channel in onListening(channel.localAddress?.port ?? address.port) },
+                logger: logger),
+            AccessFlushService(recorder: engine.access, interval: .seconds(5), logger: logger),
+        ]
+        if let adminAddress {
+            let routes = AdminRoutes(engine: engine, ledger: ledger, metrics: metrics, instanceID: instanceID)
+            services.append(Application(
+                router: routes.router(token: adminToken),
+                configuration: .init(address: .hostname(adminAddress.host, port: adminAddress.port), serverName: nil),
+                onServerRunning: { channel in onAdminListening(channel.localAddress?.port ?? adminAddress.port) },
+                logger: logger))
+        }
+        if let path = configuration.adminAccessLog {
+            do {
+                services.append(try AccessLogService.make(path: path, ledger: ledger, logger: logger))
+            } catch let error as StartupError {
+                throw error
+            } catch {
+                throw StartupError(description: "admin.access_log \(path): \(error)")
+            }
+        }
+        self.services = services
     }
 
     /// Serves until the task is cancelled or a shutdown signal arrives.
     public func run(gracefulShutdownSignals: [UnixSignal] = []) async throws(StartupError) {
+        for address in [configuration.listen] + (configuration.adminListen.map { [$0] } ?? []) {
+            if let parsed = ConfigValues.address(address), let problem = PortCheck.problem(host: parsed.host, port: parsed.port) {
+                for client in clients { try? await client.shutdown() }
+                throw StartupError(description: "cannot listen on \(address): \(problem)")
+            }
+        }
         let group = ServiceGroup(configuration: .init(
-            services: [application], gracefulShutdownSignals: gracefulShutdownSignals, logger: logger))
+            services: services, gracefulShutdownSignals: gracefulShutdownSignals, logger: logger))
         var failure: StartupError? = nil
         do {
             try await group.run()

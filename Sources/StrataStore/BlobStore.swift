@@ -42,6 +42,13 @@ public final class BlobStore: Sendable {
         unlink(probe)
     }
 
+    /// Checks that the store can still be written (a file is created and removed in `tmp/`).
+    public func prepareProbe() throws(StoreError) {
+        let probe = "\(layout.tmpDirectory)/.ready-\(UUID().uuidString)"
+        _ = try StoreFile(path: probe, flags: O_WRONLY | O_CREAT | O_EXCL)
+        unlink(probe)
+    }
+
     /// Starts a temp file for a new blob.
     public func makeWriter(algorithm: Digest.Algorithm = .sha256) throws(StoreError) -> BlobWriter {
         try BlobWriter(path: "\(layout.tmpDirectory)/\(UUID().uuidString).part", algorithm: algorithm)

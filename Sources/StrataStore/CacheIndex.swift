@@ -116,6 +116,14 @@ public final class CacheIndex: Sendable {
         try queue.read { db in try Row.fetchAll(db, sql: "SELECT * FROM blobs ORDER BY digest").compactMap(Self.blobRow) }
     }
 
+    /// The number of blobs and their bytes on disk.
+    public func storedBytes() throws -> (count: Int, stored: Int64) {
+        try queue.read { db in
+            let row = try Row.fetchOne(db, sql: "SELECT COUNT(*) AS n, COALESCE(SUM(stored_size), 0) AS s FROM blobs")
+            return (row?["n"] ?? 0, row?["s"] ?? 0)
+        }
+    }
+
     public func removeBlob(_ digest: Digest) throws {
         try queue.write { db in try db.execute(sql: "DELETE FROM blobs WHERE digest = ?", arguments: [digest.description]) }
     }

@@ -20,6 +20,9 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .long, help: "Registry port address, host:port (default 0.0.0.0:5000).")
     var listen: String?
 
+    @Option(name: .customLong("admin-listen"), help: "Admin port address, host:port, or off (default 127.0.0.1:5050).")
+    var adminListen: String?
+
     @Option(name: .customLong("cache-dir"), help: "Cache directory (default ./strata-cache).")
     var cacheDir: String?
 
@@ -42,6 +45,14 @@ struct Serve: AsyncParsableCommand {
                 guard ConfigValues.address(listen) != nil else { fail("--listen must be host:port, not \"\(listen)\"") }
                 settings.listen = listen
             }
+            if let adminListen {
+                if adminListen == "off" {
+                    settings.adminListen = nil
+                } else {
+                    guard ConfigValues.address(adminListen) != nil else { fail("--admin-listen must be host:port or off, not \"\(adminListen)\"") }
+                    settings.adminListen = adminListen
+                }
+            }
             if let cacheDir { settings.cacheDirectory = cacheDir }
             if let tagTTL {
                 guard let ttl = ConfigValues.duration(tagTTL) else { fail("--tag-ttl must be a duration like 10m, not \"\(tagTTL)\"") }
@@ -63,8 +74,11 @@ struct Serve: AsyncParsableCommand {
             }
             let logger = Logger(label: "strata")
             let listenAddress = settings.listen
+            let adminAddress = settings.adminListen ?? "off"
             let server = try StrataServer(configuration: settings, logger: logger, onListening: { port in
                 logger.notice("strata listening", metadata: ["listen": "\(listenAddress)", "port": "\(port)"])
+            }, onAdminListening: { port in
+                logger.notice("strata admin listening", metadata: ["listen": "\(adminAddress)", "port": "\(port)"])
             })
             try await server.runUntilSignalled()
         } catch let error as StrataConfiguration.Error {

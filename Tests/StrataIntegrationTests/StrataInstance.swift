@@ -8,10 +8,12 @@ import StrataTesting
 final class StrataInstance: @unchecked Sendable {
     let server: StrataServer
     let port: Int
+    let adminPort: Int
     let cacheDirectory: String
     private let task: Task<Void, any Error>
 
     var url: String { "http://127.0.0.1:\(port)" }
+    var adminURL: String { "http://127.0.0.1:\(adminPort)" }
     var hostPort: String { "127.0.0.1:\(port)" }
 
     /// Starts Strata with `canonical` as Docker Hub's stand-in (never the real one).
@@ -22,6 +24,7 @@ final class StrataInstance: @unchecked Sendable {
     ) async throws -> StrataInstance {
         var config = StrataConfiguration()
         config.listen = "127.0.0.1:0"
+        config.adminListen = "127.0.0.1:0"
         config.cacheDirectory = cacheDirectory ?? makeTempDirectory("cache")
         config.tagTTL = tagTTL
         config.canonical = canonical.map { ["docker.io": $0] } ?? [:]
@@ -29,16 +32,23 @@ final class StrataInstance: @unchecked Sendable {
         var logger = Logger(label: "strata-test")
         logger.logLevel = ProcessInfo.processInfo.environment["STRATA_TEST_LOG"].flatMap(Logger.Level.init(rawValue:)) ?? .critical
         let (stream, continuation) = AsyncStream.makeStream(of: Int.self)
-        let server = try StrataServer(configuration: config, logger: logger, now: now, onListening: { continuation.yield($0) })
+        let (adminStream, adminContinuation) = AsyncStream.makeStream(of: Int.self)
+        let server = try StrataServer(configuration: config, logger: logger, now: now,
+                                      onListening: { continuation.yield($0) }, onAdminListening: { adminContinuation.yield($0) })
         let task = Task { try await server.run() }
         var port = 0
         for await p in stream { port = p; break }
-        return StrataInstance(server: server, port: port, cacheDirectory: config.cacheDirectory, task: task)
+        var adminPort = 0
+        if config.adminListen != nil {
+            for await p in adminStream { adminPort = p; break }
+        }
+        return StrataInstance(server: server, port: port, adminPort: adminPort, cacheDirectory: config.cacheDirectory, task: task)
     }
 
-    private init(server: StrataServer, port: Int, cacheDirectory: String, task: Task<Void, any Error>) {
+    private init(server: StrataServer, port: Int, adminPort: Int, cacheDirectory: String, task: Task<Void, any Error>) {
         self.server = server
         self.port = port
+        self.adminPort = adminPort
         self.cacheDirectory = cacheDirectory
         self.task = task
     }

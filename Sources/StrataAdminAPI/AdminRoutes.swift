@@ -1,0 +1,117 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import NIOCore
+import StrataMirror
+
+/// The admin port's routes: the ledger, stats, tiers, cache listing, metrics, health
+/// and the dashboard. Separate from the registry port, bound to loopback by default.
+public struct AdminRoutes: Sendable {
+    let engine: MirrorEngine
+    let ledger: Ledger
+    let metrics: StrataMetrics
+    let instanceID: String
+
+    public init(engine: MirrorEngine, ledger: Ledger, metrics: StrataMetrics, instanceID: String) {
+        self.engine = engine
+        self.ledger = ledger
+        self.metrics = metrics
+        self.instanceID = instanceID
+    }
+
+    /// A router with every admin route; with `token`, every route needs `Authorization: Bearer <token>`.
+    public func router(token: String?) -> Router<BasicRequestContext> {
+        let router = Router()
+        if let token { router.add(middleware: BearerTokenMiddleware(token: token)) }
+        router.get("/healthz") { _, _ in Self.text("ok\n") }
+        router.get("/readyz") { _, _ in
+            engine.isReady() ? Self.text("ready\n") : Self.text("not ready: the store is not writable or the index is not open\n", status: .serviceUnavailable)
+        }
+        router.get("/api/requests") { request, _ in
+            let q = request.uri.queryParameters
+            let limit = q["limit"].flatMap { Int($0) }.map { min(max($0, 1), ledger.capacity) } ?? 100
+            let since = q["since"].flatMap { Self.parseDate(String($0)) }
+            let records = ledger.recent(limit: limit, tier: q["tier"].map(String.init), repository: q["repo"].map(String.init), since: since)
+            return try Self.json(RequestsAnswer(requests: records))
+        }
+        router.get("/api/stats") { _, _ in try Self.json(ledger.stats()) }
+        router.get("/api/tiers") { _, _ in try Self.json(TiersAnswer(instanceID: instanceID, tiers: engine.tierStatus())) }
+        router.get("/api/cache") { request, _ in
+            try Self.json(try await engine.cacheListing(registry: request.uri.queryParameters["registry"].map(String.init)))
+        }
+        router.get("/api/cache/**") { request, context in
+            let repository = context.parameters.getCatchAll().joined(separator: "/")
+            let listing = try await engine.cacheListing(registry: request.uri.queryParameters["registry"].map(String.init), repository: repository)
+            guard !listing.repositories.isEmpty else {
+                return try Self.json(ErrorAnswer(error: "repository \(repository) is not cached"), status: .notFound)
+            }
+            return try Self.json(listing)
+        }
+        router.get("/metrics") { _, _ in
+            var headers = HTTPFields()
+            headers[.contentType] = "text/plain; version=0.0.4; charset=utf-8"
+            return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: metrics.render())))
+        }
+        router.get("/") { _, _ in
+            let page = DashboardPage(stats: ledger.stats(), tiers: engine.tierStatus(), recent: ledger.recent(limit: 25),
+                                     cache: try? await engine.cacheListing(), instanceID: instanceID).render()
+            var headers = HTTPFields()
+            headers[.contentType] = "text/html; charset=utf-8"
+            return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: page)))
+        }
+        return router
+    }
+
+    struct RequestsAnswer: Encodable { let requests: [LedgerRecord] }
+    struct TiersAnswer: Encodable { let instanceID: String; let tiers: [MirrorEngine.TierStatus] }
+    struct ErrorAnswer: Encodable { let error: String }
+
+    static func json(_ value: some Encodable, status: HTTPResponse.Status = .ok) throws -> Response {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        encoder.dateEncodingStrategy = .iso8601
+        var headers = HTTPFields()
+        headers[.contentType] = "application/json"
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: try encoder.encode(value))))
+    }
+
+    static func text(_ text: String, status: HTTPResponse.Status = .ok) -> Response {
+        var headers = HTTPFields()
+        headers[.contentType] = "text/plain; charset=utf-8"
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(string: text)))
+    }
+
+    /// ISO 8601 (`2026-11-22T15:00:00Z`, fractions allowed) or seconds since 1970.
+    static func parseDate(_ text: String) -> Date? {
+        if let seconds = Double(text) { return Date(timeIntervalSince1970: seconds) }
+        let formatter = ISO8601DateFormatter()
+        if let date = formatter.date(from: text) { return date }
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return formatter.date(from: text)
+    }
+}
+
+/// Refuses any request without `Authorization: Bearer <token>`.
+struct BearerTokenMiddleware: RouterMiddleware {
+    typealias Context = BasicRequestContext
+    let token: String
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        let presented = request.headers[.authorization] ?? ""
+        guard Self.constantTimeEqual(Array(presented.utf8), Array("Bearer \(token)".utf8)) else {
+            var headers = HTTPFields()
+            headers[.wwwAuthenticate] = "Bearer realm=\"strata-admin\""
+            headers[.contentType] = "application/json"
+            return Response(status: .unauthorized, headers: headers,
+                            body: .init(byteBuffer: ByteBuffer(string: #"{"error":"admin token required"}"#)))
+        }
+        return try await next(request, context)
+    }
+
+    static func constantTimeEqual(_ a: [UInt8], _ b: [UInt8]) -> Bool {
+        guard a.count == b.count else { return false }
+        var diff: UInt8 = 0
+        for i in a.indices { diff |= a[i] ^ b[i] }
+        return diff == 0
+    }
+}

@@ -1,0 +1,46 @@
+import Foundation
+import Prometheus
+import StrataMirror
+
+/// Prometheus metrics, fed by the ledger, plus gauges read at scrape time.
+public final class StrataMetrics: Sendable {
+    public let registry = PrometheusCollectorRegistry()
+    private let engine: MirrorEngine
+    private let durations: DurationHistogram
+
+    public init(engine: MirrorEngine, ledger: Ledger) {
+        self.engine = engine
+        self.durations = registry.makeDurationHistogram(
+            name: "strata_request_duration_seconds",
+            buckets: [.milliseconds(1), .milliseconds(5), .milliseconds(25), .milliseconds(100), .milliseconds(500),
+                      .seconds(2), .seconds(10), .seconds(60)],
+            help: "Time from request to the last byte of the answer.")
+        ledger.observe { [registry, durations] record in
+            let status = "\(record.status / 100)xx"
+            registry.makeCounter(name: "strata_requests_total",
+                                 labels: [("tier", record.tier), ("kind", record.kind.rawValue), ("status", status)],
+                                 help: "Requests on the registry port, by the tier that served them.").increment()
+            registry.makeCounter(name: "strata_served_bytes_total", labels: [("tier", record.tier)],
+                                 help: "Body bytes sent to clients, by the tier that served them.").increment(by: record.bytes)
+            for attempt in record.attempts {
+                registry.makeCounter(name: "strata_upstream_attempts_total", labels: [("tier", attempt.tier), ("outcome", attempt.outcome)],
+                                     help: "Requests to upstream tiers, by outcome.").increment()
+            }
+            durations.recordNanoseconds(Int64(record.seconds * 1e9))
+        }
+    }
+
+    /// The metrics in Prometheus text format.
+    public func render() -> String {
+        registry.makeGauge(name: "strata_fills_in_flight", help: "Blob fills running now.").set(to: Double(engine.fillsInFlight))
+        for tier in engine.tierStatus() {
+            registry.makeGauge(name: "strata_tier_breaker_open", labels: [("tier", tier.name), ("registry", tier.registry)],
+                               help: "1 when the tier's circuit breaker is open or half-open.").set(to: tier.breaker == "closed" ? 0.0 : 1.0)
+        }
+        if let summary = try? engine.index.storedBytes() {
+            registry.makeGauge(name: "strata_cache_stored_bytes", help: "Bytes of blobs on disk.").set(to: Double(summary.stored))
+            registry.makeGauge(name: "strata_cache_blobs", help: "Blobs in the cache.").set(to: Double(summary.count))
+        }
+        return registry.emitToString()
+    }
+}

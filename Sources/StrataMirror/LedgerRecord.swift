@@ -1,0 +1,73 @@
+import Foundation
+import StrataCore
+import StrataUpstream
+
+/// One request on the registry port, as the admin server reports it.
+public struct LedgerRecord: Sendable, Codable, Equatable {
+    public struct Attempt: Sendable, Codable, Equatable {
+        public let tier: String
+        public let outcome: String
+        public let status: Int?
+        public let seconds: Double
+
+        public init(_ attempt: TierAttempt) {
+            tier = attempt.tier.description
+            outcome = attempt.outcome
+            status = attempt.status
+            seconds = attempt.seconds
+        }
+    }
+
+    public enum Kind: String, Sendable, Codable {
+        case manifest, blob, tags, catalog, base, other
+    }
+
+    public var time: Date
+    public var client: String
+    public var userAgent: String
+    public var method: String
+    public var path: String
+    public var kind: Kind
+    public var registry: String?
+    public var repository: String?
+    public var reference: String?
+    public var status: Int
+    /// Body bytes sent to the client.
+    public var bytes: Int64
+    public var seconds: Double
+    /// `cache`, `mirror/<name>`, `canonical`, `stale` or `none`.
+    public var tier: String
+    /// The tiers end to end, when a Strata upstream reported its own.
+    public var tierPath: [String]
+    public var attempts: [Attempt]
+    /// The error code, for answers that are errors.
+    public var error: String?
+
+    public init(
+        time: Date, client: String, userAgent: String, method: String, path: String, kind: Kind,
+        registry: String? = nil, repository: String? = nil, reference: String? = nil,
+        status: Int, bytes: Int64, seconds: Double, tier: String, tierPath: [String] = [], attempts: [Attempt] = [], error: String? = nil
+    ) {
+        self.time = time
+        self.client = client
+        self.userAgent = userAgent
+        self.method = method
+        self.path = path
+        self.kind = kind
+        self.registry = registry
+        self.repository = repository
+        self.reference = reference
+        self.status = status
+        self.bytes = bytes
+        self.seconds = seconds
+        self.tier = tier
+        self.tierPath = tierPath
+        self.attempts = attempts
+        self.error = error
+    }
+
+    /// Whether this request was for content (a manifest or a blob) that was answered.
+    public var isContentHit: Bool {
+        (kind == .manifest || kind == .blob) && (200..<300).contains(status)
+    }
+}

@@ -1,0 +1,14 @@
+import Hummingbird
+import NIOCore
+
+/// The request context of the registry port: Hummingbird's basics plus the client's
+/// address, for the ledger.
+public struct StrataRequestContext: RequestContext, RemoteAddressRequestContext {
+    public var coreContext: CoreRequestContextStorage
+    public let remoteAddress: SocketAddress?
+
+    public init(source: ApplicationRequestContextSource) {
+        self.coreContext = .init(source: source)
+        self.remoteAddress = source.channel.remoteAddress
+    }
+}
