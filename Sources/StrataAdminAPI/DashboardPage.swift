@@ -18,7 +18,7 @@ struct DashboardPage {
             body{font:14px/1.4 system-ui,sans-serif;margin:1.5em;color:#222}
             h1{font-size:1.3em}h2{font-size:1.05em;margin-top:1.6em}
             table{border-collapse:collapse;min-width:40em}th,td{padding:.25em .7em;border-bottom:1px solid #ddd;text-align:left}
-            th{background:#f3f3f3}td.n{text-align:right;font-variant-numeric:tabular-nums}
+            th{background:#f3f3f3}td.n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}td.t{white-space:nowrap}
             .open{color:#b00;font-weight:bold}.ok{color:#070}.muted{color:#777}
             </style></head><body>
             <h1>Strata <span class="muted">strata-\(esc(instanceID))</span></h1>
@@ -42,11 +42,13 @@ struct DashboardPage {
             html += "<td class=n>\(tier.latencySeconds.map { String(format: "%.0f ms", $0 * 1000) } ?? "")</td><td>\(esc(tier.rateLimitRemaining ?? ""))</td>"
             html += "<td>\(esc(tier.lastError ?? ""))</td></tr>\n"
         }
-        html += "</table>\n<h2>Recent requests</h2>\n<table id=\"recent\"><tr><th>time</th><th>client</th><th>request</th><th>status</th><th>bytes</th><th>ms</th><th>tier</th><th>attempts</th></tr>\n"
-        let time = ISO8601DateFormatter()
+        html += "</table>\n<h2>Recent requests</h2>\n<table id=\"recent\"><tr><th>time (UTC)</th><th>client</th><th>request</th><th>status</th><th>bytes</th><th>ms</th><th>tier</th><th>attempts</th></tr>\n"
+        let time = DateFormatter()
+        time.dateFormat = "HH:mm:ss"
+        time.timeZone = TimeZone(identifier: "UTC")
         for record in recent {
             let attempts = record.attempts.map { "\($0.tier)=\($0.outcome)" }.joined(separator: " ")
-            html += "<tr><td>\(time.string(from: record.time))</td><td>\(esc(record.client))</td><td>\(esc(record.method)) \(esc(record.path))</td>"
+            html += "<tr><td class=t>\(time.string(from: record.time))</td><td>\(esc(record.client))</td><td>\(esc(record.method)) \(esc(record.path))</td>"
             html += "<td class=n>\(record.status)</td><td class=n>\(bytes(record.bytes))</td><td class=n>\(String(format: "%.1f", record.seconds * 1000))</td>"
             html += "<td>\(esc(record.tierPath.isEmpty ? record.tier : record.tierPath.joined(separator: " → ")))</td><td>\(esc(attempts))</td></tr>\n"
         }

@@ -1,0 +1,151 @@
+import ArgumentParser
+import Foundation
+import StrataAdminAPI
+import StrataMirror
+
+/// `strata status`: tiers, hit ratio and cache size, from the admin API.
+struct Status: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Show tiers, hit ratio and cache size of a running Strata.")
+
+    @OptionGroup var options: AdminOptions
+    @Flag(name: .long, help: "Print JSON for scripts.") var json = false
+
+    struct Tiers: Codable { let instanceID: String; let tiers: [MirrorEngine.TierStatus] }
+    struct Combined: Codable { let stats: Ledger.Stats; let tiers: Tiers; let cache: MirrorEngine.CacheSummary }
+
+    func run() async throws {
+        try await runReporting {
+            let client = AdminClient(options: options)
+            let stats = try await client.decode(Ledger.Stats.self, "/api/stats")
+            let tiers = try await client.decode(Tiers.self, "/api/tiers")
+            let cache = try await client.decode(MirrorEngine.CacheSummary.self, "/api/cache")
+            if json {
+                print(try jsonText(Combined(stats: stats, tiers: tiers, cache: cache)))
+                return
+            }
+            var out = "Strata strata-\(tiers.instanceID) at \(options.admin), up since \(ISO8601DateFormatter().string(from: stats.since))\n"
+            out += "Requests: \(stats.total.requests), hit ratio \(Format.percent(stats.total.hitRatio)) "
+            out += "(last 5 min: \(stats.last5m.requests) requests, \(Format.percent(stats.last5m.hitRatio)))\n"
+            out += "Served \(Format.bytes(stats.total.bytes)); upstream bytes saved \(Format.bytes(stats.total.upstreamBytesSaved))\n"
+            out += "Cache: \(cache.repositories.count) repositories, \(cache.blobs) blobs, \(Format.bytes(cache.storedBytes)) on disk "
+            out += "for \(Format.bytes(cache.contentBytes)) of content\n\n"
+            var served = Table(headers: ["SERVED BY", "REQUESTS", "BYTES", "LAST 5 MIN", "LAST HOUR"])
+            for tier in stats.total.tiers.keys.sorted() {
+                served.rows.append([tier, "\(stats.total.tiers[tier]?.requests ?? 0)", Format.bytes(stats.total.tiers[tier]?.bytes ?? 0),
+                                    "\(stats.last5m.tiers[tier]?.requests ?? 0)", "\(stats.last1h.tiers[tier]?.requests ?? 0)"])
+            }
+            out += served.render() + "\n"
+            var health = Table(headers: ["TIER", "REGISTRY", "URL", "BREAKER", "LATENCY", "OK", "FAILED", "RATE LIMIT", "LAST ERROR"])
+            for tier in tiers.tiers {
+                health.rows.append([tier.name, tier.registry, tier.url, tier.breaker + (tier.misconfigured ? " (credentials refused)" : ""),
+                                    tier.latencySeconds.map { String(format: "%.0f ms", $0 * 1000) } ?? "-",
+                                    "\(tier.successes)", "\(tier.failures)", tier.rateLimitRemaining ?? "-", tier.lastError ?? "-"])
+            }
+            out += health.render()
+            print(out, terminator: "")
+        }
+    }
+}
+
+/// `strata ls [REPO]`: cached repositories, or one repository's tags.
+struct List: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "ls", abstract: "List cached repositories, or one repository's tags and digests.")
+
+    @OptionGroup var options: AdminOptions
+    @Flag(name: .long, help: "Print JSON for scripts.") var json = false
+    @Option(name: .long, help: "Only this registry (docker.io, ghcr.io, ...).") var registry: String?
+    @Argument(help: "A repository, e.g. library/alpine.") var repository: String?
+
+    func run() async throws {
+        try await runReporting {
+            let client = AdminClient(options: options)
+            var path = repository.map { "/api/cache/\($0)" } ?? "/api/cache"
+            if let registry { path += "?registry=\(registry)" }
+            let cache = try await client.decode(MirrorEngine.CacheSummary.self, path)
+            if json {
+                print(try jsonText(cache))
+                return
+            }
+            if repository == nil {
+                var table = Table(headers: ["REPOSITORY", "TAGS", "MANIFESTS", "SIZE", "STORED", "LAST ACCESS"])
+                for repo in cache.repositories {
+                    table.rows.append(["\(repo.registry)/\(repo.repository)", "\(repo.tags.count)", "\(repo.manifests)",
+                                       Format.bytes(repo.size), Format.bytes(repo.storedSize), Format.age(repo.lastAccess)])
+                }
+                print(table.render(), terminator: "")
+                return
+            }
+            var table = Table(headers: ["REPOSITORY", "TAG", "DIGEST", "TYPE", "SIZE", "STORED", "HITS", "FROM", "LAST ACCESS", "PLATFORMS"])
+            for repo in cache.repositories {
+                for tag in repo.tags {
+                    let type = tag.mediaType.split(separator: ".").suffix(2).joined(separator: ".")
+                    table.rows.append(["\(repo.registry)/\(repo.repository)", tag.tag, Format.shortDigest(tag.digest), type,
+                                       Format.bytes(tag.size), Format.bytes(tag.storedSize), "\(tag.hits)", tag.tier,
+                                       Format.age(tag.lastAccess), tag.platforms.joined(separator: ",")])
+                }
+            }
+            print(table.render(), terminator: "")
+        }
+    }
+}
+
+/// `strata requests`: the ledger as lines.
+struct Requests: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Show which tier served each recent request.")
+
+    @OptionGroup var options: AdminOptions
+    @Flag(name: .long, help: "Keep printing new requests as they come.") var follow = false
+    @Option(name: .long, help: "Only requests served by this tier (cache, mirror/NAME, canonical, stale, none).") var tier: String?
+    @Option(name: .long, help: "How many recent requests to show first.") var limit = 50
+    @Flag(name: .long, help: "Print JSON lines for scripts.") var json = false
+
+    struct Answer: Codable { let requests: [LedgerRecord] }
+
+    func run() async throws {
+        try await runReporting {
+            let client = AdminClient(options: options)
+            var since: Date? = nil
+            while true {
+                var path = "/api/requests?limit=\(follow && since != nil ? 1000 : limit)"
+                if let tier { path += "&tier=\(tier.addingPercentEncoding(withAllowedCharacters: .urlQueryAllowed) ?? tier)" }
+                if let since { path += "&since=\(since.timeIntervalSince1970)" }
+                let records = try await client.decode(Answer.self, path).requests.reversed()
+                for record in records { print(json ? try jsonLine(record) : Self.line(record)) }
+                if let last = records.last?.time { since = last } else if since == nil { since = Date(timeIntervalSince1970: 0) }
+                guard follow else { return }
+                try await Task.sleep(for: .seconds(1))
+            }
+        }
+    }
+
+    static func line(_ r: LedgerRecord) -> String {
+        let time = ISO8601DateFormatter().string(from: r.time)
+        let tierText = r.tierPath.count > 1 ? r.tierPath.joined(separator: ">") : r.tier
+        let attempts = r.attempts.isEmpty ? "" : "  [" + r.attempts.map { "\($0.tier)=\($0.outcome)" }.joined(separator: " ") + "]"
+        return "\(time)  \(r.client)  \(r.method) \(r.path)  \(r.status)  \(Format.bytes(r.bytes))  \(String(format: "%.1f ms", r.seconds * 1000))  \(tierText)\(attempts)"
+    }
+}
+
+func jsonText(_ value: some Encodable) throws -> String {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
+    encoder.dateEncodingStrategy = .iso8601
+    return String(decoding: try encoder.encode(value), as: UTF8.self)
+}
+
+func jsonLine(_ value: some Encodable) throws -> String {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.sortedKeys]
+    encoder.dateEncodingStrategy = .iso8601
+    return String(decoding: try encoder.encode(value), as: UTF8.self)
+}
+
+/// Runs a command body; a failure is one line on standard error and exit code 1.
+func runReporting(_ body: () async throws -> Void) async throws {
+    do {
+        try await body()
+    } catch let error as CommandFailure {
+        FileHandle.standardError.write(Data("strata: \(error.description)\n".utf8))
+        throw ExitCode(1)
+    }
+}

@@ -1,0 +1,48 @@
+/// A plain-text table with aligned columns, for people.
+struct Table {
+    let headers: [String]
+    var rows: [[String]] = []
+
+    func render() -> String {
+        let widths = headers.indices.map { i in ([headers[i]] + rows.map { $0.indices.contains(i) ? $0[i] : "" }).map(\.count).max() ?? 0 }
+        func line(_ cells: [String]) -> String {
+            cells.enumerated().map { i, cell in
+                i == cells.count - 1 ? cell : cell.padding(toLength: widths[i], withPad: " ", startingAt: 0)
+            }.joined(separator: "  ")
+        }
+        return ([line(headers)] + rows.map(line)).joined(separator: "\n") + "\n"
+    }
+}
+
+import Foundation
+
+enum Format {
+    static func bytes(_ n: Int64) -> String {
+        let units = ["B", "KiB", "MiB", "GiB", "TiB"]
+        var value = Double(n)
+        var unit = 0
+        while value >= 1024 && unit < units.count - 1 {
+            value /= 1024
+            unit += 1
+        }
+        return unit == 0 ? "\(n) B" : String(format: "%.1f %@", value, units[unit])
+    }
+
+    static func percent(_ ratio: Double?) -> String {
+        ratio.map { String(format: "%.1f%%", $0 * 100) } ?? "n/a"
+    }
+
+    static func age(_ date: Date?, now: Date = Date()) -> String {
+        guard let date else { return "-" }
+        let seconds = Int(now.timeIntervalSince(date))
+        if seconds < 60 { return "\(max(0, seconds))s ago" }
+        if seconds < 3600 { return "\(seconds / 60)m ago" }
+        if seconds < 86400 { return "\(seconds / 3600)h ago" }
+        return "\(seconds / 86400)d ago"
+    }
+
+    static func shortDigest(_ digest: String) -> String {
+        guard let colon = digest.firstIndex(of: ":") else { return digest }
+        return String(digest[..<colon]) + ":" + digest[digest.index(after: colon)...].prefix(12)
+    }
+}

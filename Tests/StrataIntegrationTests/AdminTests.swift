@@ -1,0 +1,283 @@
+import AsyncHTTPClient
+import Foundation
+import StrataCore
+import StrataServer
+import StrataTesting
+import Testing
+
+extension Integration {
+    /// The admin server, after pulls through two real registries as tiers.
+    @Suite struct Admin {
+        struct Requests: Decodable {
+            struct Record: Decodable {
+                let method: String
+                let path: String
+                let status: Int
+                let bytes: Int64
+                let tier: String
+                let kind: String
+                let repository: String?
+                let reference: String?
+                let client: String
+                let userAgent: String
+                struct Attempt: Decodable { let tier: String; let outcome: String }
+                let attempts: [Attempt]
+            }
+            let requests: [Record]
+        }
+
+        struct Stats: Decodable {
+            struct Window: Decodable {
+                struct Tier: Decodable { let requests: Int; let bytes: Int64 }
+                let tiers: [String: Tier]
+                let requests: Int
+                let hitRatio: Double?
+                let upstreamBytesSaved: Int64
+            }
+            let total: Window
+            let last5m: Window
+            let last1h: Window
+        }
+
+        func get<T: Decodable>(_ type: T.Type, _ url: String) async throws -> T {
+            let answer = try await fetch(url)
+            #expect(answer.status == 200, "\(url)")
+            let decoder = JSONDecoder()
+            decoder.dateDecodingStrategy = .iso8601
+            return try decoder.decode(type, from: Data(answer.body))
+        }
+
+        @Test func ledgerStatsListingAndMetricsAfterPullsThroughTwoTiers() async throws {
+            let (upstream, images) = try await SharedUpstream.shared.get()
+            let empty = DistributionRegistry()
+            try await empty.start()
+            defer { empty.stop() }
+            let accessLog = makeTempDirectory("access") + "/access.jsonl"
+            let strata = try await StrataInstance.start(canonical: "http://127.0.0.1:9", configure: { config in
+                config.tiers = [.init(name: "empty", url: empty.url), .init(name: "full", url: upstream.url)]
+                config.adminAccessLog = accessLog
+            })
+            defer { Task { await strata.stop() } }
+
+            _ = try Skopeo.copy("\(strata.hostPort)/library/small:1")   // cold: tier "full"
+            _ = try Skopeo.copy("\(strata.hostPort)/library/small:1")   // warm: cache
+            _ = try Skopeo.copy("\(strata.hostPort)/library/multi:1")   // cold, multi-platform
+
+            let ledger = try await get(Requests.self, "\(strata.adminURL)/api/requests?limit=1000").requests
+            let small = images.small.blobs.keys.map(\.description)
+            for digest in small {
+                let served = ledger.filter { $0.kind == "blob" && $0.reference == digest && $0.status == 200 }
+                #expect(served.map(\.tier).sorted() == ["cache", "mirror/full"], "blob \(digest)")
+                let cold = try #require(served.first { $0.tier == "mirror/full" })
+                #expect(cold.attempts.map(\.tier) == ["mirror/empty", "mirror/full"])
+                #expect(cold.attempts.map(\.outcome) == ["not_found", "ok"])
+                #expect(cold.bytes == Int64(images.small.blobs[try Digest(parsing: digest)]!.count))
+                #expect(cold.userAgent.hasPrefix("skopeo"))
+                #expect(cold.client == "127.0.0.1")
+            }
+            let tagRequests = ledger.filter { $0.kind == "manifest" && $0.repository == "library/small" && $0.reference == "1" }
+            #expect(tagRequests.map(\.tier).sorted() == ["cache", "mirror/full"])
+            // Filters.
+            let cacheOnly = try await get(Requests.self, "\(strata.adminURL)/api/requests?tier=cache").requests
+            #expect(!cacheOnly.isEmpty && cacheOnly.allSatisfy { $0.tier == "cache" })
+            let multiOnly = try await get(Requests.self, "\(strata.adminURL)/api/requests?repo=library/multi").requests
+            #expect(!multiOnly.isEmpty && multiOnly.allSatisfy { $0.repository == "library/multi" })
+            let limited = try await get(Requests.self, "\(strata.adminURL)/api/requests?limit=2").requests
+            #expect(limited.count == 2)
+            let future = try await get(Requests.self, "\(strata.adminURL)/api/requests?since=\(Date().addingTimeInterval(60).timeIntervalSince1970)").requests
+            #expect(future.isEmpty)
+
+            // Stats agree with the ledger.
+            let stats = try await get(Stats.self, "\(strata.adminURL)/api/stats")
+            #expect(stats.total.requests == ledger.count)
+            for tier in Set(ledger.map(\.tier)) {
+                #expect(stats.total.tiers[tier]?.requests == ledger.filter { $0.tier == tier }.count, "tier \(tier)")
+                #expect(stats.last5m.tiers[tier]?.requests == ledger.filter { $0.tier == tier }.count, "tier \(tier), 5 min")
+            }
+            let content = ledger.filter { ($0.kind == "manifest" || $0.kind == "blob") && $0.status == 200 }
+            let hits = content.filter { $0.tier == "cache" }
+            #expect(stats.total.hitRatio == Double(hits.count) / Double(content.count))
+            #expect(stats.total.upstreamBytesSaved == hits.reduce(0) { $0 + $1.bytes })
+
+            // The cache listing matches what was pulled.
+            struct Cache: Decodable {
+                struct Repo: Decodable {
+                    struct Tag: Decodable { let tag: String; let digest: String; let size: Int64; let storedSize: Int64; let platforms: [String]; let tier: String }
+                    let registry: String
+                    let repository: String
+                    let tags: [Tag]
+                }
+                let repositories: [Repo]
+                let blobs: Int
+            }
+            let cache = try await get(Cache.self, "\(strata.adminURL)/api/cache")
+            #expect(cache.repositories.map(\.repository) == ["library/multi", "library/small"])
+            #expect(cache.repositories.allSatisfy { $0.registry == "docker.io" })
+            let smallTag = try #require(cache.repositories.first { $0.repository == "library/small" }?.tags.first)
+            #expect(smallTag.tag == "1")
+            #expect(smallTag.digest == images.small.digest.description)
+            #expect(smallTag.size == images.small.blobs.values.reduce(0) { $0 + Int64($1.count) })
+            #expect(smallTag.tier == "mirror/full")
+            #expect(smallTag.storedSize > 0 && smallTag.storedSize < smallTag.size)
+            let multi = try await get(Cache.self, "\(strata.adminURL)/api/cache/library/multi")
+            #expect(multi.repositories.count == 1)
+            #expect(multi.repositories[0].tags.first?.platforms == ["linux/amd64", "linux/arm64"])
+            #expect(try await fetch("\(strata.adminURL)/api/cache/library/never").status == 404)
+            let expectedBlobs = Set(images.small.allBlobs.keys).union(images.multi.allBlobs.keys).count
+                + 1 + 1 + images.multi.children.count   // manifests: small, multi index, platform manifests
+            #expect(cache.blobs == expectedBlobs)
+
+            // Tiers.
+            struct Tiers: Decodable {
+                struct Tier: Decodable { let name: String; let url: String; let breaker: String; let successes: Int }
+                let tiers: [Tier]
+            }
+            let tiers = try await get(Tiers.self, "\(strata.adminURL)/api/tiers").tiers
+            #expect(tiers.map(\.name) == ["mirror/empty", "mirror/full", "canonical"])
+            #expect(tiers.map(\.url) == [empty.url, upstream.url, "http://127.0.0.1:9"])
+            #expect(tiers.allSatisfy { $0.breaker == "closed" })
+
+            // Metrics parse as Prometheus text and agree with the ledger.
+            let metrics = try await fetch("\(strata.adminURL)/metrics")
+            #expect(metrics.headers.first(name: "Content-Type")?.hasPrefix("text/plain") == true)
+            let samples = try PrometheusText.parse(String(decoding: metrics.body, as: UTF8.self))
+            let cacheRequests = samples.filter { $0.name == "strata_requests_total" && $0.labels["tier"] == "cache" }.reduce(0) { $0 + $1.value }
+            #expect(Int(cacheRequests) == ledger.filter { $0.tier == "cache" }.count)
+            #expect(samples.contains { $0.name == "strata_fills_in_flight" })
+            #expect(samples.contains { $0.name == "strata_cache_blobs" && Int($0.value) == expectedBlobs })
+            #expect(samples.contains { $0.name == "strata_request_duration_seconds_count" })
+
+            // Health.
+            #expect(String(decoding: try await fetch("\(strata.adminURL)/healthz").body, as: UTF8.self) == "ok\n")
+            #expect(try await fetch("\(strata.adminURL)/readyz").status == 200)
+
+            // Every answer on the registry port says its tier.
+            let ping = try await fetch("\(strata.url)/v2/")
+            #expect(ping.headers.first(name: "X-Strata-Tier") == "none")
+
+            // The access log holds the same records as JSON lines.
+            await strata.stop()
+            let lines = try String(contentsOfFile: accessLog, encoding: .utf8).split(separator: "\n")
+            #expect(lines.count >= ledger.count)
+            #expect(lines.allSatisfy { (try? JSONSerialization.jsonObject(with: Data($0.utf8))) != nil })
+        }
+
+        /// Off loopback the admin port needs a token; Strata refuses to start without one.
+        @Test func adminOffLoopbackRequiresAToken() async throws {
+            var config = StrataConfiguration()
+            config.listen = "127.0.0.1:0"
+            config.adminListen = "0.0.0.0:0"
+            config.cacheDirectory = makeTempDirectory("admin-token")
+            config.canonical = ["docker.io": "http://127.0.0.1:9"]
+            #expect(throws: StrataServer.StartupError.self) {
+                _ = try StrataServer(configuration: config, logger: .init(label: "test"))
+            }
+            let tokenFile = makeTempDirectory("admin-token") + "/token"
+            try "s3cret-token\n".write(toFile: tokenFile, atomically: true, encoding: .utf8)
+            let strata = try await StrataInstance.start(canonical: "http://127.0.0.1:9", configure: { config in
+                config.adminListen = "0.0.0.0:0"
+                config.adminTokenFile = tokenFile
+            })
+            defer { Task { await strata.stop() } }
+            for path in ["/api/stats", "/metrics", "/", "/api/cache"] {
+                #expect(try await fetch(strata.adminURL + path).status == 401, "\(path)")
+                #expect(try await fetch(strata.adminURL + path, headers: [("Authorization", "Bearer wrong")]).status == 401)
+                #expect(try await fetch(strata.adminURL + path, headers: [("Authorization", "Bearer s3cret-token")]).status == 200)
+            }
+        }
+
+        /// `strata status`, `strata ls` and `strata requests` read a running Strata.
+        @Test func commandLineReportsFromTheAdminAPI() async throws {
+            let (upstream, images) = try await SharedUpstream.shared.get()
+            let strata = try await StrataInstance.start(canonical: upstream.url)
+            defer { Task { await strata.stop() } }
+            _ = try Skopeo.copy("\(strata.hostPort)/library/small:1")
+            let binary = try #require(CommandLine.binary)
+            let status = try runCommand(binary, ["status", "--admin", strata.adminURL])
+            #expect(status.status == 0)
+            #expect(status.output.contains("SERVED BY"))
+            #expect(status.output.contains("canonical"))
+            #expect(status.output.contains("Cache: 1 repositories"))
+            let ls = try runCommand(binary, ["ls", "--admin", strata.adminURL])
+            #expect(ls.output.split(separator: "\n").last?.hasPrefix("docker.io/library/small") == true)
+            let tags = try runCommand(binary, ["ls", "library/small", "--json", "--admin", strata.adminURL])
+            #expect(tags.status == 0)
+            #expect(tags.output.contains(images.small.digest.description))
+            let requests = try runCommand(binary, ["requests", "--tier", "canonical", "--admin", strata.adminURL])
+            #expect(requests.status == 0)
+            let lines = requests.output.split(separator: "\n")
+            #expect(!lines.isEmpty && lines.allSatisfy { $0.hasSuffix("canonical") || $0.contains("  canonical  [") })
+            let missing = try runCommand(binary, ["ls", "library/none", "--admin", strata.adminURL])
+            #expect(missing.status == 1)
+            #expect(missing.output == "strata: repository library/none is not cached\n")
+            let down = try runCommand(binary, ["status", "--admin", "http://127.0.0.1:9"])
+            #expect(down.status == 1)
+            #expect(down.output.hasPrefix("strata: cannot reach the admin server at http://127.0.0.1:9"))
+        }
+    }
+}
+
+/// A small parser for the Prometheus text exposition format, strict enough to catch
+/// malformed output: every sample line is `name{labels} value`.
+enum PrometheusText {
+    struct Sample { let name: String; let labels: [String: String]; let value: Double }
+
+    static func parse(_ text: String) throws -> [Sample] {
+        var samples: [Sample] = []
+        for line in text.split(separator: "\n") where !line.isEmpty {
+            if line.hasPrefix("#") {
+                guard line.hasPrefix("# HELP ") || line.hasPrefix("# TYPE ") else { throw TestSupportError("bad comment: \(line)") }
+                continue
+            }
+            guard let space = line.lastIndex(of: " "), let value = Double(line[line.index(after: space)...]) else {
+                throw TestSupportError("bad sample: \(line)")
+            }
+            let series = line[..<space]
+            var labels: [String: String] = [:]
+            var name = String(series)
+            if let brace = series.firstIndex(of: "{") {
+                guard series.hasSuffix("}") else { throw TestSupportError("bad labels: \(line)") }
+                name = String(series[..<brace])
+                let body = series[series.index(after: brace)..<series.index(before: series.endIndex)]
+                for pair in body.split(separator: ",") where !pair.isEmpty {
+                    let parts = pair.split(separator: "=", maxSplits: 1)
+                    guard parts.count == 2, parts[1].hasPrefix("\""), parts[1].hasSuffix("\"") else { throw TestSupportError("bad label: \(pair)") }
+                    labels[String(parts[0])] = String(parts[1].dropFirst().dropLast())
+                }
+            }
+            guard name.range(of: "^[a-zA-Z_:][a-zA-Z0-9_:]*$", options: .regularExpression) != nil else {
+                throw TestSupportError("bad metric name: \(name)")
+            }
+            samples.append(Sample(name: name, labels: labels, value: value))
+        }
+        return samples
+    }
+}
+
+extension Integration.Admin {
+    /// The dashboard, loaded in a real headless browser (Debian's chromium).
+    @Test func dashboardRendersInAHeadlessBrowser() async throws {
+        let chromium = try #require(which("chromium"), "chromium is not installed (apt-get install chromium)")
+        let (upstream, _) = try await SharedUpstream.shared.get()
+        let strata = try await StrataInstance.start(canonical: upstream.url)
+        defer { Task { await strata.stop() } }
+        _ = try Skopeo.copy("\(strata.hostPort)/library/small:1")
+        _ = try Skopeo.copy("\(strata.hostPort)/library/small:1")
+        let url = strata.adminURL + "/"
+        let dom = try await Task.detached {
+            try runCommand(chromium, ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                                      "--user-data-dir=\(makeTempDirectory("chromium"))", "--dump-dom", url])
+        }.value
+        #expect(dom.status == 0)
+        // The DOM as the browser built it: the tier table with a row per serving tier.
+        let html = dom.output
+        #expect(html.contains("<table id=\"tier-breakdown\">"))
+        let start = try #require(html.range(of: "<table id=\"tier-breakdown\">"))
+        let end = try #require(html.range(of: "</table>", range: start.upperBound..<html.endIndex))
+        let table = html[start.upperBound..<end.lowerBound]
+        #expect(table.contains("<td>cache</td>"))
+        #expect(table.contains("<td>canonical</td>"))
+        #expect(html.contains("<table id=\"tier-health\">"))
+        #expect(html.contains("id=\"hit-ratio\""))
+    }
+}
