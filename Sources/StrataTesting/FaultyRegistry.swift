@@ -17,6 +17,8 @@ public final class FaultyRegistry: @unchecked Sendable {
         case none
         /// Answer blob requests with 307 to the same path on `url` (a CDN).
         case redirect(to: String)
+        /// Answer every request but `/v2/` with this status (429 with `Retry-After`, 500, ...).
+        case status(Int, retryAfter: Int?)
     }
 
     public let port: Int
@@ -60,6 +62,11 @@ public final class FaultyRegistry: @unchecked Sendable {
                 }
             }
             let path = request.uri.path
+            if case .status(let code, let retryAfter) = fault, path != "/v2/" {
+                var headers = HTTPFields()
+                if let retryAfter { headers[.retryAfter] = String(retryAfter) }
+                return Response(status: .init(code: code), headers: headers)
+            }
             guard let range = path.range(of: "/blobs/"), let digest = try? Digest(parsing: String(path[range.upperBound...])),
                   let bytes = blobs[digest] else {
                 return Response(status: path == "/v2/" ? .ok : .notFound)
@@ -69,6 +76,8 @@ public final class FaultyRegistry: @unchecked Sendable {
             headers[.contentLength] = String(bytes.count)
             if request.method == .head { return Response(status: .ok, headers: headers, body: .init()) }
             switch fault {
+            case .status:
+                return Response(status: .internalServerError)
             case .redirect(let target):
                 var redirect = HTTPFields()
                 redirect[.location] = target + path

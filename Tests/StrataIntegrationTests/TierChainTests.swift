@@ -276,3 +276,58 @@ extension Integration {
         }
     }
 }
+
+extension Integration.TierChain {
+    /// A tier that answers 429 is passed over and then skipped for its `Retry-After`.
+    @Test func rateLimitedTierIsSkippedForItsRetryAfter() async throws {
+        let (registry, images) = try await SharedUpstream.shared.get()
+        let limited = FaultyRegistry(blobs: [:], fault: .status(429, retryAfter: 120))
+        try await limited.start()
+        defer { limited.stop() }
+        let baseline = limited.requestCount   // its own readiness check
+        let clock = TestClock()
+        let strata = try await StrataInstance.start(canonical: registry.url, configure: { config in
+            config.tiers = [.init(name: "limited", url: limited.url)]
+        }, now: clock.closure)
+        defer { Task { await strata.stop() } }
+        let accept = [("Accept", MediaType.ociManifest.value)]
+        let first = try await fetch("\(strata.url)/v2/library/small/manifests/1", headers: accept)
+        #expect(first.status == 200)
+        #expect(first.headers.first(name: "X-Strata-Tier") == "canonical")
+        let asked = limited.requestCount
+        #expect(asked > baseline)
+        // Within the Retry-After the tier is not asked at all.
+        let layer = images.small.blobs.keys.sorted()[0]
+        let second = try await fetch("\(strata.url)/v2/library/small/blobs/\(layer)")
+        #expect(second.status == 200)
+        #expect(limited.requestCount == asked)
+        struct Requests: Decodable { struct R: Decodable { struct A: Decodable { let tier: String; let outcome: String }; let attempts: [A]; let reference: String? }; let requests: [R] }
+        let ledger = try JSONDecoder().decode(Requests.self, from: Data(try await fetch("\(strata.adminURL)/api/requests").body)).requests
+        #expect(ledger.first { $0.reference == "1" }?.attempts.first?.outcome == "rate_limited")
+        #expect(ledger.first { $0.reference == layer.description }?.attempts.map(\.outcome) == ["skipped", "ok"])
+        // After it, the tier is probed again.
+        clock.advance(by: 121)
+        _ = try await fetch("\(strata.url)/v2/library/multi/manifests/1", headers: [("Accept", MediaType.ociIndex.value)])
+        #expect(limited.requestCount > asked)
+    }
+
+    /// A tier limited to some registries is not asked for others.
+    @Test func tiersServeOnlyTheirRegistries() async throws {
+        let (registry, _) = try await SharedUpstream.shared.get()
+        let ghcrOnly = FaultyRegistry(blobs: [:], fault: .none)
+        try await ghcrOnly.start()
+        defer { ghcrOnly.stop() }
+        let baseline = ghcrOnly.requestCount   // its own readiness check
+        let strata = try await StrataInstance.start(canonical: registry.url, configure: { config in
+            config.tiers = [.init(name: "ghcr-cache", url: ghcrOnly.url, registries: ["ghcr.io"])]
+            config.canonical["ghcr.io"] = registry.url
+        })
+        defer { Task { await strata.stop() } }
+        let hub = try await fetch("\(strata.url)/v2/library/small/manifests/1", headers: [("Accept", MediaType.ociManifest.value)])
+        #expect(hub.headers.first(name: "X-Strata-Tier") == "canonical")
+        #expect(ghcrOnly.requestCount == baseline)
+        let ghcr = try await fetch("\(strata.url)/v2/library/small/manifests/1?ns=ghcr.io", headers: [("Accept", MediaType.ociManifest.value)])
+        #expect(ghcr.status == 200)
+        #expect(ghcrOnly.requestCount > baseline)
+    }
+}
