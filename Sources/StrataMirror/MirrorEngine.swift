@@ -24,6 +24,24 @@ public final class MirrorEngine: Sendable {
     private let negative: NegativeCache
 
     private let fills = FillTable()
+    /// Stored blobs being streamed to clients, which eviction must leave alone.
+    public let inUse = InUseTracker()
+
+    /// What the engine tells the cache bound: a fill of this many bytes starts, or a blob was stored.
+    public enum StorageEvent: Sendable {
+        case fillStarting(bytes: Int64)
+        case stored(StoredBlob)
+    }
+    private let storageObserver = NIOLockedValueBox<(@Sendable (StorageEvent) -> Void)?>(nil)
+
+    /// Sets who hears about fills and commits (the eviction service).
+    public func observeStorage(_ observer: @escaping @Sendable (StorageEvent) -> Void) {
+        storageObserver.withLockedValue { $0 = observer }
+    }
+
+    private func notify(_ event: StorageEvent) {
+        storageObserver.withLockedValue { $0 }?(event)
+    }
     private let manifestFlights = SingleFlight<String, ManifestResult>()
     private let hot = NIOLockedValueBox(HotIndex())
 
@@ -221,6 +239,7 @@ public final class MirrorEngine: Sendable {
             $0.manifests[digest] = (fetched.value.bytes, mediaType)
             $0.blobs[digest] = stored
         }
+        notify(.stored(stored))
         return ManifestResult(bytes: fetched.value.bytes, mediaType: mediaType, digest: digest, tier: tier, stale: false,
                               attempts: priorAttempts + fetched.attempts,
                               path: [tier.description] + (headPath?.tierIndex == fetched.tierIndex && headPath?.path.isEmpty == false
@@ -347,6 +366,7 @@ public final class MirrorEngine: Sendable {
                     total = size
                 }
                 if writer.written == 0 {
+                    if let total { self.notify(.fillStarting(bytes: total)) }
                     fill.responseStarted(total: total, file: writer.file, tier: tier.name, path: [tier.name.description] + upstream.remotePath)
                 }
                 do {
@@ -394,6 +414,9 @@ public final class MirrorEngine: Sendable {
                 logger.error("cannot record blob", metadata: ["digest": "\(digest)", "error": "\(error)"])
             }
             hot.withLockedValue { $0.blobs[digest] = stored }
+            // Tell the cache bound before the last byte is released, so an eviction
+            // this blob causes is under way before any client sees the blob complete.
+            notify(.stored(stored))
             fill.committed(stored, attempts: attempts)
             logger.info("blob cached", metadata: ["digest": "\(digest)", "size": "\(stored.size)", "stored": "\(stored.storedSize)",
                                                   "compressed": "\(stored.compressed)", "tier": "\(completedBy)"])
@@ -403,6 +426,15 @@ public final class MirrorEngine: Sendable {
         } catch {
             logger.error("blob could not be stored", metadata: ["digest": "\(digest)", "error": "\(error)"])
             fill.failed(FillError(.storage, "\(error)"), attempts: attempts)
+        }
+    }
+
+    /// Drops a blob from the in-memory indexes (it is being removed from the store).
+    public func forget(_ digest: Digest) {
+        hot.withLockedValue { hot in
+            hot.blobs[digest] = nil
+            hot.manifests[digest] = nil
+            hot.tags = hot.tags.filter { $0.value.digest != digest }
         }
     }
 

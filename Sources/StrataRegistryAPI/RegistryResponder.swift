@@ -261,7 +261,10 @@ public struct RegistryResponder: HTTPResponder {
         let body: ResponseBody
         switch result {
         case .stored(let reader):
+            let inUse = engine.inUse
             body = ResponseBody(contentLength: contentLength) { writer in
+                inUse.begin(digest)
+                defer { inUse.end(digest) }
                 try await reader.read(from, to ?? reader.blob.size) { try await writer.write($0) }
                 try await writer.finish(nil)
             }

@@ -1,4 +1,5 @@
 import Foundation
+import StrataCore
 import Yams
 
 /// Everything `strata serve` is configured with. Every key has a default, so no file
@@ -58,6 +59,14 @@ public struct StrataConfiguration: Sendable, Equatable {
     /// Consecutive failures that open a tier's breaker, and how long it stays open.
     public var breakerFailures = 3
     public var breakerCoolOff: TimeInterval = 30
+    /// The cache's size bound; nil means unbounded.
+    public var maxSize: Int64?
+    /// Content not requested for this long is removed.
+    public var maxIdle: TimeInterval = 30 * 86400
+    /// Images whose content is never evicted.
+    public var pins: [String] = []
+    /// How often the janitor runs when nothing else wakes it.
+    public var evictionInterval: TimeInterval = 60
     /// The admin port; nil turns it off.
     public var adminListen: String? = "127.0.0.1:5050"
     /// A file holding the admin bearer token; required when `adminListen` is not loopback.
@@ -72,7 +81,7 @@ public struct StrataConfiguration: Sendable, Equatable {
     /// Every key the file may hold, for the configuration reference and its test.
     public static let knownKeys: [String] = [
         "listen", "admin_listen", "admin.token_file", "admin.access_log", "admin.ledger_size", "log_level", "mode", "default_registry", "connect_timeout", "first_byte_timeout", "instance_id",
-        "cache.dir", "cache.tag_ttl", "cache.negative_ttl",
+        "cache.dir", "cache.tag_ttl", "cache.negative_ttl", "cache.max_size", "cache.max_idle", "cache.pins", "cache.eviction_interval",
         "breaker.failures", "breaker.cool_off",
         "prefixes.<prefix>",
         "tiers[].name", "tiers[].url", "tiers[].registries", "tiers[].connect_timeout", "tiers[].first_byte_timeout",
@@ -166,6 +175,23 @@ public struct StrataConfiguration: Sendable, Equatable {
                     case "dir": config.cacheDirectory = try string(cvalue, "cache.dir")
                     case "tag_ttl": config.tagTTL = try duration(cvalue, "cache.tag_ttl")
                     case "negative_ttl": config.negativeTTL = try duration(cvalue, "cache.negative_ttl")
+                    case "max_size":
+                        let text = try string(cvalue, "cache.max_size")
+                        guard let size = ConfigValues.size(text), size > 0 else {
+                            throw Error("config: cache.max_size must be a size like 50GiB or 500MB, not \"\(text)\"")
+                        }
+                        config.maxSize = size
+                    case "max_idle": config.maxIdle = try duration(cvalue, "cache.max_idle")
+                    case "eviction_interval": config.evictionInterval = try duration(cvalue, "cache.eviction_interval")
+                    case "pins":
+                        guard case .sequence(let items) = cvalue else { throw Error("config: cache.pins must be a list of images") }
+                        var pins: [String] = []
+                        for item in items {
+                            let pin = try string(item, "cache.pins")
+                            guard ImageReference(parsing: pin) != nil else { throw Error("config: cache.pins: \"\(pin)\" is not an image reference") }
+                            pins.append(pin)
+                        }
+                        config.pins = pins
                     default: throw Error("config: unknown key \"cache.\(ckey)\"")
                     }
                 }

@@ -21,6 +21,14 @@ public final class StrataServer: Sendable {
     public let instanceID: String
     /// Which tier served each request.
     public let ledger: Ledger
+    /// Keeps the cache within `max_size` and `max_idle`.
+    public let janitor: CacheJanitor
+    private let eviction: EvictionService
+
+    /// Returns once no eviction is running or asked for (for tests and tools).
+    public func evictionIdle() async {
+        await eviction.waitUntilIdle()
+    }
     private let clients: [HTTPClient]
     private let services: [any Service]
     private let logger: Logger
@@ -145,6 +153,19 @@ public final class StrataServer: Sendable {
                 logger: logger),
             AccessFlushService(recorder: engine.access, interval: .seconds(5), logger: logger),
         ]
+        let janitor = CacheJanitor(
+            engine: engine, limits: .init(maxSize: configuration.maxSize, maxIdle: configuration.maxIdle),
+            pins: configuration.pins, logger: logger, now: now)
+        self.janitor = janitor
+        let eviction: EvictionService
+        do {
+            eviction = try EvictionService(janitor: janitor, engine: engine,
+                                           interval: .milliseconds(Int64(configuration.evictionInterval * 1000)), logger: logger)
+        } catch {
+            throw StartupError(description: "cannot read the index: \(error)")
+        }
+        services.append(eviction)
+        self.eviction = eviction
         if let adminAddress {
             let routes = AdminRoutes(engine: engine, ledger: ledger, metrics: metrics, instanceID: instanceID)
             services.append(Application(
@@ -172,6 +193,14 @@ public final class StrataServer: Sendable {
                 for client in clients { try? await client.shutdown() }
                 throw StartupError(description: "cannot listen on \(address): \(problem)")
             }
+        }
+        // A crash may have left the index and the files disagreeing: fix that first.
+        do {
+            let report = try await Reconciler(store: engine.store, index: engine.index).run()
+            if report != Reconciler.Report() { logger.notice("cache reconciled", metadata: ["report": "\(report)"]) }
+        } catch {
+            for client in clients { try? await client.shutdown() }
+            throw StartupError(description: "cannot reconcile the cache index with \(configuration.cacheDirectory): \(error)")
         }
         let group = ServiceGroup(configuration: .init(
             services: services, gracefulShutdownSignals: gracefulShutdownSignals, logger: logger))

@@ -104,6 +104,16 @@ public final class CacheIndex: Sendable {
         public let mediaType: String?
         public let lastAccess: Date
         public let hits: Int
+
+        public init(digest: Digest, size: Int64, storedSize: Int64, compressed: Bool, mediaType: String?, lastAccess: Date, hits: Int) {
+            self.digest = digest
+            self.size = size
+            self.storedSize = storedSize
+            self.compressed = compressed
+            self.mediaType = mediaType
+            self.lastAccess = lastAccess
+            self.hits = hits
+        }
     }
 
     public func blob(_ digest: Digest) throws -> BlobRow? {
@@ -124,8 +134,13 @@ public final class CacheIndex: Sendable {
         }
     }
 
+    /// Removes a blob's row, and the tags and manifest rows that name it.
     public func removeBlob(_ digest: Digest) throws {
-        try queue.write { db in try db.execute(sql: "DELETE FROM blobs WHERE digest = ?", arguments: [digest.description]) }
+        try queue.write { db in
+            try db.execute(sql: "DELETE FROM blobs WHERE digest = ?", arguments: [digest.description])
+            try db.execute(sql: "DELETE FROM tags WHERE digest = ?", arguments: [digest.description])
+            try db.execute(sql: "DELETE FROM manifests WHERE digest = ?", arguments: [digest.description])
+        }
     }
 
     private static func blobRow(_ row: Row) -> BlobRow? {

@@ -1,0 +1,93 @@
+import Foundation
+import Logging
+import StrataCore
+import StrataStore
+
+/// Keeps the cache within its bounds: removes idle blobs and, above `max_size`, the
+/// least recently requested ones, never touching pinned images or blobs being served.
+public final class CacheJanitor: Sendable {
+    public struct Report: Sendable, Codable, Equatable {
+        public var removed = 0
+        public var bytes: Int64 = 0
+        public var idle = 0
+        public var storedBefore: Int64 = 0
+        public var storedAfter: Int64 = 0
+    }
+
+    let engine: MirrorEngine
+    public let limits: EvictionPlan.Limits
+    /// Image references whose content is never evicted: `library/alpine:3.20`,
+    /// `ghcr.io/org/app:1`, or by digest.
+    public let pins: [String]
+    private let logger: Logger
+    private let now: @Sendable () -> Date
+
+    public init(engine: MirrorEngine, limits: EvictionPlan.Limits, pins: [String], logger: Logger, now: @escaping @Sendable () -> Date = Date.init) {
+        self.engine = engine
+        self.limits = limits
+        self.pins = pins
+        self.logger = logger
+        self.now = now
+    }
+
+    /// Whether a cache of `stored` bytes is over the bound.
+    public func isOverLimit(stored: Int64) -> Bool {
+        limits.maxSize.map { stored > $0 } ?? false
+    }
+
+    /// One pass: plan, then remove. Hits counted in memory are written first, so the
+    /// plan sees the latest access times.
+    @discardableResult
+    public func run() async throws -> Report {
+        try engine.access.flush()
+        let blobs = try engine.index.allBlobs()
+        var protected = engine.inUse.digests
+        protected.formUnion(await pinnedDigests())
+        let plan = EvictionPlan(blobs: blobs, limits: limits, protected: protected, now: now())
+        var report = Report()
+        report.storedBefore = blobs.reduce(0) { $0 + $1.storedSize }
+        for victim in plan.victims {
+            // A response may have started on this blob since the plan was made.
+            if engine.inUse.digests.contains(victim.digest) { continue }
+            engine.forget(victim.digest)
+            engine.store.remove(victim.digest)
+            try engine.index.removeBlob(victim.digest)
+            report.removed += 1
+            report.bytes += victim.bytes
+            if victim.reason == .idle { report.idle += 1 }
+        }
+        report.storedAfter = report.storedBefore - report.bytes
+        if report.removed > 0 {
+            logger.info("cache evicted", metadata: ["blobs": "\(report.removed)", "bytes": "\(report.bytes)", "idle": "\(report.idle)",
+                                                    "stored": "\(report.storedAfter)"])
+        }
+        return report
+    }
+
+    /// Every digest of the pinned images: manifests, platform manifests, configs, layers.
+    func pinnedDigests() async -> Set<Digest> {
+        var out = Set<Digest>()
+        for pin in pins {
+            guard let reference = ImageReference(parsing: pin, defaultRegistry: engine.configuration.defaultRegistry) else {
+                logger.warning("ignoring a pin that is not an image reference", metadata: ["pin": "\(pin)"])
+                continue
+            }
+            var root: Digest?
+            switch reference.reference {
+            case .digest(let digest): root = digest
+            case .tag(let tag):
+                root = try? engine.index.tag(registry: reference.registry, repository: reference.repository, tag: tag)?.digest
+            }
+            guard let root else { continue }
+            await collect(root, into: &out)
+        }
+        return out
+    }
+
+    private func collect(_ digest: Digest, into out: inout Set<Digest>) async {
+        guard out.insert(digest).inserted, let bytes = try? await engine.store.readAll(digest),
+              let references = try? ManifestReferences(parsing: bytes) else { return }
+        for child in references.manifests { await collect(child.digest, into: &out) }
+        for blob in [references.config].compactMap({ $0 }) + references.layers { out.insert(blob.digest) }
+    }
+}

@@ -1,0 +1,54 @@
+import ArgumentParser
+import Foundation
+import StrataServer
+
+/// `strata verify`: re-hash the cache, quarantine what does not match.
+struct Verify: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Re-hash every cached blob; move mismatches to quarantine/ and out of the index.",
+        discussion: "Exit status: 0 all blobs match, 2 some were quarantined, 1 the cache could not be read.")
+
+    @Option(name: .long, help: "YAML config file (for cache.dir).") var config: String?
+    @Option(name: .customLong("cache-dir"), help: "Cache directory (default ./strata-cache).") var cacheDir: String?
+
+    func run() async throws {
+        var directory = "./strata-cache"
+        do {
+            if let config { directory = try StrataConfiguration.load(path: config).cacheDirectory }
+        } catch {
+            fail("\(error)")
+        }
+        if let cacheDir { directory = cacheDir }
+        let verifier: CacheVerifier
+        do {
+            verifier = try CacheVerifier(cacheDirectory: directory)
+        } catch {
+            fail("cannot open the cache in \(directory): \(error)")
+        }
+        let interactive = isatty(STDERR_FILENO) == 1
+        let start = Date()
+        let report: CacheVerifier.Report
+        do {
+            report = try await verifier.run { done, total, bytes in
+                guard interactive else { return }
+                let width = 30
+                let filled = total == 0 ? width : done * width / total
+                let bar = String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled)
+                FileHandle.standardError.write(Data("\r[\(bar)] \(done)/\(total) blobs, \(Format.bytes(bytes))".utf8))
+            }
+        } catch {
+            fail("verify failed: \(error)")
+        }
+        if interactive { FileHandle.standardError.write(Data("\n".utf8)) }
+        let seconds = Date().timeIntervalSince(start)
+        print("verified \(report.blobs) blobs, \(Format.bytes(report.bytes)) in \(String(format: "%.1f", seconds)) s: "
+              + "\(report.blobs - report.quarantined.count) ok, \(report.quarantined.count) quarantined")
+        for digest in report.quarantined { print("quarantined \(digest)") }
+        if !report.quarantined.isEmpty { throw ExitCode(2) }
+    }
+
+    func fail(_ message: String) -> Never {
+        FileHandle.standardError.write(Data("strata: \(message)\n".utf8))
+        Foundation.exit(1)
+    }
+}
