@@ -85,7 +85,7 @@ let package = Package(
         .testTarget(name: "StrataUpstreamTests", dependencies: ["StrataUpstream", "StrataCore"]),
         .testTarget(name: "StrataMirrorTests", dependencies: ["StrataMirror", "StrataCore", "StrataStore"]),
         .testTarget(name: "StrataIntegrationTests", dependencies: [
-            "StrataServer", "StrataCore", "StrataTesting",
+            "StrataServer", "StrataCore", "StrataTesting", "StrataMirror",
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),

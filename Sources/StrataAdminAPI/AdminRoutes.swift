@@ -2,6 +2,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import NIOCore
+import StrataCore
 import StrataMirror
 
 /// The admin port's routes: the ledger, stats, tiers, cache listing, metrics, health
@@ -46,6 +47,38 @@ public struct AdminRoutes: Sendable {
                 return try Self.json(ErrorAnswer(error: "repository \(repository) is not cached"), status: .notFound)
             }
             return try Self.json(listing)
+        }
+        router.post("/api/prefetch") { request, context in
+            struct Ask: Decodable { let images: [String]; let platforms: [String]? }
+            let body = try await request.body.collect(upTo: 1 << 20)
+            guard let ask = try? JSONDecoder().decode(Ask.self, from: Data(body.readableBytesView)), !ask.images.isEmpty else {
+                return try Self.json(ErrorAnswer(error: "expected {\"images\": [...], \"platforms\": [...]}"), status: .badRequest)
+            }
+            var references: [ImageReference] = []
+            for image in ask.images {
+                guard let reference = ImageReference(parsing: image, defaultRegistry: engine.configuration.defaultRegistry) else {
+                    return try Self.json(ErrorAnswer(error: "not an image reference: \(image)"), status: .badRequest)
+                }
+                references.append(reference)
+            }
+            let prefetcher = Prefetcher(engine: engine)
+            let images = references
+            var headers = HTTPFields()
+            headers[.contentType] = "application/x-ndjson"
+            // Progress as JSON lines while it runs; the summary is the last line.
+            return Response(status: .ok, headers: headers, body: ResponseBody { writer in
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = [.sortedKeys]
+                let summary = await prefetcher.run(images, platforms: ask.platforms) { event in
+                    guard var line = try? encoder.encode(event) else { return }
+                    line.append(0x0a)
+                    try? await writer.write(ByteBuffer(bytes: line))
+                }
+                var line = try encoder.encode(["summary": summary])
+                line.append(0x0a)
+                try await writer.write(ByteBuffer(bytes: line))
+                try await writer.finish(nil)
+            })
         }
         router.get("/metrics") { _, _ in
             var headers = HTTPFields()

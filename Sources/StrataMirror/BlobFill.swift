@@ -93,6 +93,18 @@ public final class BlobFill: Sendable {
         }
     }
 
+    /// Waits until the fill ends: the stored blob, or why it failed.
+    public func waitUntilDone() async throws(FillError) -> StoredBlob {
+        while true {
+            let state = locked.withLockedValue { $0.machine.state }
+            switch state {
+            case .committed(let blob): return blob
+            case .failed(let error): throw error
+            case .connecting, .streaming: await waitForEvent { !$0.machine.isTerminal }
+            }
+        }
+    }
+
     /// Streams bytes `lower..<upper` (upper nil: to the end) to `body` as they arrive.
     /// Throws when the fill fails, including after some bytes were sent: the caller
     /// must cut the client off rather than finish the response.

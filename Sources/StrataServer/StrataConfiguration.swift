@@ -67,6 +67,10 @@ public struct StrataConfiguration: Sendable, Equatable {
     public var pins: [String] = []
     /// How often the janitor runs when nothing else wakes it.
     public var evictionInterval: TimeInterval = 60
+    /// Images kept warm in the background, refreshed every `prefetchRefresh`.
+    public var prefetchImages: [String] = []
+    public var prefetchPlatforms: [String]? = nil
+    public var prefetchRefresh: TimeInterval = 6 * 3600
     /// The admin port; nil turns it off.
     public var adminListen: String? = "127.0.0.1:5050"
     /// A file holding the admin bearer token; required when `adminListen` is not loopback.
@@ -83,6 +87,7 @@ public struct StrataConfiguration: Sendable, Equatable {
         "listen", "admin_listen", "admin.token_file", "admin.access_log", "admin.ledger_size", "log_level", "mode", "default_registry", "connect_timeout", "first_byte_timeout", "instance_id",
         "cache.dir", "cache.tag_ttl", "cache.negative_ttl", "cache.max_size", "cache.max_idle", "cache.pins", "cache.eviction_interval",
         "breaker.failures", "breaker.cool_off",
+        "prefetch.images", "prefetch.platforms", "prefetch.refresh",
         "prefixes.<prefix>",
         "tiers[].name", "tiers[].url", "tiers[].registries", "tiers[].connect_timeout", "tiers[].first_byte_timeout",
         "tiers[].credentials.username", "tiers[].credentials.password", "tiers[].credentials.password_file",
@@ -158,6 +163,25 @@ public struct StrataConfiguration: Sendable, Equatable {
                 for (prefix, registry) in try mapping(value, key) {
                     guard !prefix.isEmpty, !prefix.contains("/") else { throw Error("config: prefixes: \"\(prefix)\" must be one path component") }
                     config.prefixes[prefix] = try string(registry, "prefixes.\(prefix)")
+                }
+            case "prefetch":
+                for (pkey, pvalue) in try mapping(value, key) {
+                    switch pkey {
+                    case "refresh": config.prefetchRefresh = try duration(pvalue, "prefetch.refresh")
+                    case "images", "platforms":
+                        guard case .sequence(let items) = pvalue else { throw Error("config: prefetch.\(pkey) must be a list") }
+                        var list: [String] = []
+                        for item in items { list.append(try string(item, "prefetch.\(pkey)")) }
+                        if pkey == "images" {
+                            for image in list where ImageReference(parsing: image) == nil {
+                                throw Error("config: prefetch.images: \"\(image)\" is not an image reference")
+                            }
+                            config.prefetchImages = list
+                        } else {
+                            config.prefetchPlatforms = list
+                        }
+                    default: throw Error("config: unknown key \"prefetch.\(pkey)\"")
+                    }
                 }
             case "breaker":
                 for (bkey, bvalue) in try mapping(value, key) {

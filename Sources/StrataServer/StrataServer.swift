@@ -43,7 +43,8 @@ public final class StrataServer: Sendable {
         configuration: StrataConfiguration, logger: Logger,
         now: @escaping @Sendable () -> Date = Date.init,
         onListening: @escaping @Sendable (Int) -> Void = { _ in },
-        onAdminListening: @escaping @Sendable (Int) -> Void = { _ in }
+        onAdminListening: @escaping @Sendable (Int) -> Void = { _ in },
+        onPrefetchRound: @escaping @Sendable (Prefetcher.Summary) -> Void = { _ in }
     ) throws(StartupError) {
         guard let address = ConfigValues.address(configuration.listen) else {
             throw StartupError(description: "invalid listen address \(configuration.listen)")
@@ -166,6 +167,12 @@ public final class StrataServer: Sendable {
         }
         services.append(eviction)
         self.eviction = eviction
+        if !configuration.prefetchImages.isEmpty {
+            let images = configuration.prefetchImages.compactMap { ImageReference(parsing: $0, defaultRegistry: configuration.defaultRegistry) }
+            services.append(PrefetchService(
+                prefetcher: Prefetcher(engine: engine), images: images, platforms: configuration.prefetchPlatforms,
+                refresh: .milliseconds(Int64(configuration.prefetchRefresh * 1000)), logger: logger, onRound: onPrefetchRound))
+        }
         if let adminAddress {
             let routes = AdminRoutes(engine: engine, ledger: ledger, metrics: metrics, instanceID: instanceID)
             services.append(Application(

@@ -16,14 +16,18 @@ struct AdminOptions: ParsableArguments {
 struct AdminClient {
     let options: AdminOptions
 
+    /// The admin token from `--token-file`, if one was given.
+    func token() throws -> String? {
+        guard let file = options.tokenFile else { return nil }
+        guard let token = (try? String(contentsOfFile: file, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) else {
+            throw CommandFailure("cannot read the token file \(file)")
+        }
+        return token
+    }
+
     func get(_ path: String) async throws -> Data {
         var request = HTTPClientRequest(url: options.admin.trimmingCharacters(in: CharacterSet(charactersIn: "/")) + path)
-        if let file = options.tokenFile {
-            guard let token = (try? String(contentsOfFile: file, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) else {
-                throw CommandFailure("cannot read the token file \(file)")
-            }
-            request.headers.add(name: "Authorization", value: "Bearer \(token)")
-        }
+        if let token = try token() { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
         let response: HTTPClientResponse
         let body: ByteBuffer
         do {

@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import Foundation
 import Logging
+import StrataMirror
 import StrataServer
 import StrataTesting
 
@@ -20,7 +21,8 @@ final class StrataInstance: @unchecked Sendable {
     static func start(
         canonical: String?, cacheDirectory: String? = nil, tagTTL: TimeInterval = 600,
         configure: (inout StrataConfiguration) -> Void = { _ in },
-        now: @escaping @Sendable () -> Date = Date.init
+        now: @escaping @Sendable () -> Date = Date.init,
+        onPrefetchRound: @escaping @Sendable (Prefetcher.Summary) -> Void = { _ in }
     ) async throws -> StrataInstance {
         var config = StrataConfiguration()
         config.listen = "127.0.0.1:0"
@@ -34,7 +36,8 @@ final class StrataInstance: @unchecked Sendable {
         let (stream, continuation) = AsyncStream.makeStream(of: Int.self)
         let (adminStream, adminContinuation) = AsyncStream.makeStream(of: Int.self)
         let server = try StrataServer(configuration: config, logger: logger, now: now,
-                                      onListening: { continuation.yield($0) }, onAdminListening: { adminContinuation.yield($0) })
+                                      onListening: { continuation.yield($0) }, onAdminListening: { adminContinuation.yield($0) },
+                                      onPrefetchRound: onPrefetchRound)
         let task = Task { try await server.run() }
         var port = 0
         for await p in stream { port = p; break }

@@ -1,0 +1,74 @@
+import ArgumentParser
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import StrataMirror
+
+/// `strata prefetch`: pull images through the tiers into a running Strata's cache.
+struct Prefetch: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Pull images through the tiers into the cache of a running Strata.",
+        discussion: "Exit status: 0 every image was prefetched, 1 some failed or Strata could not be reached.")
+
+    @OptionGroup var options: AdminOptions
+    @Option(name: .long, help: "Only these platforms, comma-separated (linux/amd64,linux/arm64). Default: all.")
+    var platform: String?
+    @Flag(name: .long, help: "Print the progress as JSON lines.") var json = false
+    @Argument(help: "Images: alpine:3.20, library/nginx, ghcr.io/org/app:1, repo@sha256:...") var images: [String]
+
+    func run() async throws {
+        try await runReporting {
+            struct Ask: Encodable { let images: [String]; let platforms: [String]? }
+            let platforms = platform.map { $0.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) } }
+            var request = HTTPClientRequest(url: options.admin.trimmingCharacters(in: CharacterSet(charactersIn: "/")) + "/api/prefetch")
+            request.method = .POST
+            request.headers.add(name: "Content-Type", value: "application/json")
+            request.body = .bytes(ByteBuffer(bytes: try JSONEncoder().encode(Ask(images: images, platforms: platforms))))
+            if let token = try AdminClient(options: options).token() { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
+            let response: HTTPClientResponse
+            do {
+                response = try await adminHTTPClient.execute(request, timeout: .hours(24))
+            } catch {
+                throw CommandFailure("cannot reach the admin server at \(options.admin): \(error)")
+            }
+            guard response.status == .ok else {
+                let body = try? await response.body.collect(upTo: 1 << 20)
+                throw CommandFailure("prefetch refused (\(response.status.code)): \(body.map { String(buffer: $0) } ?? "")")
+            }
+            var pending = [UInt8]()
+            var failed = 0
+            var blobs = 0
+            let decoder = JSONDecoder()
+            let start = Date()
+            for try await chunk in response.body {
+                pending.append(contentsOf: chunk.readableBytesView)
+                while let newline = pending.firstIndex(of: 0x0a) {
+                    let line = Array(pending[..<newline])
+                    pending.removeFirst(newline + 1)
+                    if json { print(String(decoding: line, as: UTF8.self)); continue }
+                    if let event = try? decoder.decode(Prefetcher.Event.self, from: Data(line)) {
+                        switch event.kind {
+                        case .manifest:
+                            print("\(event.image): manifest \(Format.shortDigest(event.digest ?? ""))\(event.cached == true ? " (cached)" : "")")
+                        case .blob:
+                            blobs += 1
+                            print("\(event.image): layer \(blobs) \(Format.shortDigest(event.digest ?? "")) \(Format.bytes(event.bytes ?? 0))\(event.cached == true ? " (cached)" : "")")
+                        case .done:
+                            print("\(event.image): done")
+                        case .failed:
+                            failed += 1
+                            print("\(event.image): FAILED: \(event.message ?? "")")
+                        }
+                    } else if let summary = try? decoder.decode([String: Prefetcher.Summary].self, from: Data(line))["summary"] {
+                        let seconds = Date().timeIntervalSince(start)
+                        print("prefetched \(summary.images) images (\(summary.failed) failed): \(summary.manifests) manifests, "
+                              + "\(summary.blobs) blobs, \(summary.cachedBlobs) already cached, \(Format.bytes(summary.fetchedBytes)) fetched "
+                              + "in \(String(format: "%.1f", seconds)) s")
+                        failed = summary.failed
+                    }
+                }
+            }
+            if failed > 0 { throw ExitCode(1) }
+        }
+    }
+}
