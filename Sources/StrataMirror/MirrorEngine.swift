@@ -130,7 +130,9 @@ public final class MirrorEngine: Sendable {
         case .tag(let tag):
             let key = HotIndex.TagKey(registry: registry, repository: repository, tag: tag)
             let entry = cachedTag(key)
-            if let entry, accept.accepts(entry.mediaType), freshness.decide(fetchedAt: entry.fetchedAt, now: now()) == .fresh,
+            // In cache-only mode there is no one to revalidate with: a cached tag is simply cached.
+            if let entry, accept.accepts(entry.mediaType),
+               configuration.cacheOnly || freshness.decide(fetchedAt: entry.fetchedAt, now: now()) == .fresh,
                let cached = await cachedManifest(entry.digest) {
                 access.record(entry.digest, at: now())
                 return ManifestResult(bytes: cached.bytes, mediaType: cached.mediaType, digest: entry.digest, tier: .cache, stale: false, attempts: [], path: ["cache"])

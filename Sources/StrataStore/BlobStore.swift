@@ -42,6 +42,12 @@ public final class BlobStore: Sendable {
         unlink(probe)
     }
 
+    /// Creates the directories without touching `tmp/` (for tools beside a running server).
+    public func prepareDirectories() throws(StoreError) {
+        try FS.makeDirectories(layout.blobsDirectory)
+        try FS.makeDirectories(layout.tmpDirectory)
+    }
+
     /// Checks that the store can still be written (a file is created and removed in `tmp/`).
     public func prepareProbe() throws(StoreError) {
         let probe = "\(layout.tmpDirectory)/.ready-\(UUID().uuidString)"

@@ -1,0 +1,161 @@
+import Foundation
+import NIOCore
+import StrataCore
+
+/// Export and import of cached images as an OCI image layout in a tar file: how an
+/// air-gapped site is seeded.
+///
+/// ```
+/// oci-layout                    {"imageLayoutVersion":"1.0.0"}
+/// index.json                    one entry per image, named by org.opencontainers.image.ref.name
+///                               (docker.io/library/alpine:3.20)
+/// blobs/sha256/<hex>            every manifest, platform manifest, config and layer
+/// ```
+public struct ImageBundle: Sendable {
+    public struct Report: Sendable, Equatable {
+        public var images = 0
+        public var blobs = 0
+        public var bytes: Int64 = 0
+    }
+
+    public struct Failure: Error, CustomStringConvertible {
+        public let description: String
+        init(_ description: String) { self.description = description }
+    }
+
+    let store: BlobStore
+    let index: CacheIndex
+
+    public init(store: BlobStore, index: CacheIndex) {
+        self.store = store
+        self.index = index
+    }
+
+    // MARK: Export
+
+    /// Writes `images` (as cached) to an OCI layout tar at `path`.
+    public func export(_ images: [ImageReference], to path: String) async throws -> Report {
+        var entries: [String] = []
+        var digests: [Digest] = []
+        var seen = Set<Digest>()
+        for image in images {
+            let root: Digest
+            var mediaType: String
+            switch image.reference {
+            case .tag(let tag):
+                guard let row = try index.tag(registry: image.registry, repository: image.repository, tag: tag) else {
+                    throw Failure("\(image) is not cached (pull or prefetch it first)")
+                }
+                root = row.digest
+                mediaType = row.mediaType
+            case .digest(let digest):
+                root = digest
+                mediaType = try index.blob(digest)?.mediaType ?? ""
+            }
+            guard let blob = store.lookup(root) else { throw Failure("\(image) is not cached (pull or prefetch it first)") }
+            if mediaType.isEmpty { mediaType = MediaType.ociManifest.value }
+            try await collect(root, image: image, into: &digests, seen: &seen)
+            entries.append(#"{"mediaType":\#(JSONString.quote(mediaType)),"digest":"\#(root)","size":\#(blob.size),"annotations":{"org.opencontainers.image.ref.name":\#(JSONString.quote(image.description))}}"#)
+        }
+        let tar = try TarWriter(path: path)
+        try tar.file("oci-layout", bytes: Array(#"{"imageLayoutVersion":"1.0.0"}"#.utf8))
+        try tar.file("index.json", bytes: Array(#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[\#(entries.joined(separator: ","))]}"#.utf8))
+        try tar.directory("blobs")
+        try tar.directory("blobs/sha256")
+        var report = Report(images: images.count)
+        for digest in digests {
+            let reader = try store.open(digest)
+            try tar.beginFile("blobs/\(digest.algorithm.rawValue)/\(digest.hex)", size: reader.blob.size)
+            try await reader.read(0, reader.blob.size) { buffer in try tar.write(buffer.readableBytesView) }
+            try tar.finishEntry(size: reader.blob.size)
+            report.blobs += 1
+            report.bytes += reader.blob.size
+        }
+        try tar.close()
+        return report
+    }
+
+    private func collect(_ digest: Digest, image: ImageReference, into digests: inout [Digest], seen: inout Set<Digest>) async throws {
+        guard seen.insert(digest).inserted else { return }
+        guard store.lookup(digest) != nil else { throw Failure("\(image) is not fully cached: \(digest) is missing (pull it again first)") }
+        digests.append(digest)
+        let bytes = try await store.readAll(digest)
+        guard let references = try? ManifestReferences(parsing: bytes) else { throw Failure("\(digest) of \(image) is not a manifest") }
+        for child in references.manifests {
+            // An index may list platforms that were never pulled: export what is cached.
+            if store.lookup(child.digest) != nil { try await collect(child.digest, image: image, into: &digests, seen: &seen) }
+        }
+        for blob in [references.config].compactMap({ $0 }) + references.layers {
+            guard seen.insert(blob.digest).inserted else { continue }
+            guard store.lookup(blob.digest) != nil else { throw Failure("\(image) is not fully cached: blob \(blob.digest) is missing (pull it again first)") }
+            digests.append(blob.digest)
+        }
+    }
+
+    // MARK: Import
+
+    /// Loads an OCI layout tar into the cache, verifying every blob against its digest.
+    /// Images named by `org.opencontainers.image.ref.name` become cached tags.
+    public func importBundle(from path: String, now: Date = Date()) async throws -> Report {
+        let tar = try TarReader(path: path)
+        var report = Report()
+        var indexJSON: [UInt8]? = nil
+        var imported: [Digest] = []
+        while let entry = try tar.next() {
+            guard entry.isFile else { continue }
+            if entry.name == "index.json" {
+                guard entry.size < 16 << 20 else { throw Failure("index.json is too large") }
+                indexJSON = Array(try tar.read(upTo: Int(entry.size)))
+                continue
+            }
+            let parts = entry.name.split(separator: "/")
+            guard parts.count == 3, parts[0] == "blobs", let algorithm = Digest.Algorithm(rawValue: String(parts[1])),
+                  let digest = try? Digest(algorithm: algorithm, hex: String(parts[2])) else { continue }
+            if store.lookup(digest) == nil {
+                let writer = try store.makeWriter(algorithm: algorithm)
+                while true {
+                    let chunk = try tar.read(upTo: 1 << 20)
+                    if chunk.isEmpty { break }
+                    try writer.append(ByteBuffer(bytes: chunk))
+                }
+                do {
+                    let blob = try await store.commit(writer, digest: digest, expectedSize: entry.size)
+                    try index.recordBlob(blob, mediaType: nil, at: now)
+                } catch let error as StoreError where error.isVerificationFailure {
+                    throw Failure("\(entry.name) does not match its digest: \(error); nothing more was imported")
+                }
+            } else if let blob = store.lookup(digest), try index.blob(digest) == nil {
+                try index.recordBlob(blob, mediaType: nil, at: now)
+            }
+            imported.append(digest)
+            report.blobs += 1
+            report.bytes += entry.size
+        }
+        guard let indexJSON else { throw Failure("\(path) is not an OCI image layout: no index.json") }
+        let layout = try ManifestReferences(parsing: indexJSON)
+        guard let object = try JSONSerialization.jsonObject(with: Data(indexJSON)) as? [String: Any],
+              let manifests = object["manifests"] as? [[String: Any]] else { throw Failure("index.json has no manifests") }
+        // Manifests: record their media types, so they can be served by digest.
+        for digest in imported {
+            guard let blob = store.lookup(digest), blob.size < 4 << 20, let bytes = try? await store.readAll(digest),
+                  let json = try? JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any], json["schemaVersion"] != nil,
+                  let type = (json["mediaType"] as? String) ?? (json["manifests"] != nil ? MediaType.ociIndex.value : json["layers"] != nil ? MediaType.ociManifest.value : nil)
+            else { continue }
+            try index.recordBlob(blob, mediaType: type, at: now)
+        }
+        for (i, descriptor) in layout.manifests.enumerated() {
+            let annotations = manifests[i]["annotations"] as? [String: Any]
+            guard let name = annotations?["org.opencontainers.image.ref.name"] as? String,
+                  let reference = ImageReference(parsing: name), store.lookup(descriptor.digest) != nil else { continue }
+            let mediaType = try index.blob(descriptor.digest)?.mediaType ?? descriptor.mediaType
+            try index.addManifest(.init(registry: reference.registry, repository: reference.repository, digest: descriptor.digest,
+                                        mediaType: mediaType, fetchedAt: now, tier: "import"))
+            if case .tag(let tag) = reference.reference {
+                try index.setTag(.init(registry: reference.registry, repository: reference.repository, tag: tag, digest: descriptor.digest,
+                                       mediaType: mediaType, fetchedAt: now, tier: "import"))
+            }
+            report.images += 1
+        }
+        return report
+    }
+}

@@ -1,0 +1,83 @@
+import ArgumentParser
+import Foundation
+import StrataCore
+import StrataServer
+import StrataStore
+
+/// Options naming a cache directory, for the commands that work on it directly.
+struct CacheOptions: ParsableArguments {
+    @Option(name: .long, help: "YAML config file (for cache.dir).") var config: String?
+    @Option(name: .customLong("cache-dir"), help: "Cache directory (default ./strata-cache).") var cacheDir: String?
+
+    func open() throws -> (BlobStore, CacheIndex, String) {
+        var directory = "./strata-cache"
+        if let config { directory = try StrataConfiguration.load(path: config).cacheDirectory }
+        if let cacheDir { directory = cacheDir }
+        let store = BlobStore(root: directory)
+        do {
+            try store.prepareDirectories()
+            return (store, try CacheIndex(path: store.layout.indexPath), directory)
+        } catch {
+            throw CommandFailure("cannot open the cache in \(directory): \(error)")
+        }
+    }
+}
+
+/// `strata export`: cached images to an OCI image layout tar.
+struct Export: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Write cached images to an OCI image layout tar (to seed an air-gapped site).")
+
+    @OptionGroup var cache: CacheOptions
+    @Option(name: .shortAndLong, help: "The tar file to write.") var output: String
+    @Argument(help: "Images as cached: alpine:3.20, ghcr.io/org/app:1, repo@sha256:...") var images: [String]
+
+    func run() async throws {
+        try await runReporting {
+            let (store, index, _) = try wrap { try cache.open() }
+            var references: [ImageReference] = []
+            for image in images {
+                guard let reference = ImageReference(parsing: image) else { throw CommandFailure("not an image reference: \(image)") }
+                references.append(reference)
+            }
+            let report = try await wrap { try await ImageBundle(store: store, index: index).export(references, to: output) }
+            print("exported \(report.images) images, \(report.blobs) blobs, \(Format.bytes(report.bytes)) to \(output)")
+        }
+    }
+}
+
+/// `strata import`: an OCI image layout tar into the cache, every digest verified.
+struct Import: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Load an OCI image layout tar into the cache, verifying every digest.")
+
+    @OptionGroup var cache: CacheOptions
+    @Argument(help: "The tar file to read.") var bundle: String
+
+    func run() async throws {
+        try await runReporting {
+            let (store, index, directory) = try wrap { try cache.open() }
+            let report = try await wrap { try await ImageBundle(store: store, index: index).importBundle(from: bundle) }
+            print("imported \(report.images) images, \(report.blobs) blobs, \(Format.bytes(report.bytes)) into \(directory)")
+        }
+    }
+}
+
+/// Turns any error into a one-line command failure.
+func wrap<T>(_ body: () async throws -> T) async throws -> T {
+    do {
+        return try await body()
+    } catch let error as CommandFailure {
+        throw error
+    } catch {
+        throw CommandFailure("\(error)")
+    }
+}
+
+func wrap<T>(_ body: () throws -> T) throws -> T {
+    do {
+        return try body()
+    } catch let error as CommandFailure {
+        throw error
+    } catch {
+        throw CommandFailure("\(error)")
+    }
+}

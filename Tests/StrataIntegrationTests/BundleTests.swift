@@ -1,0 +1,66 @@
+import Foundation
+import StrataCore
+import StrataTesting
+import Testing
+
+extension Integration.Lifecycle {
+    /// Export from one Strata, import into another that runs in cache-only mode, and
+    /// pull with skopeo: how an air-gapped site is seeded.
+    @Test func exportImportSeedsACacheOnlyMirror() async throws {
+        let binary = try #require(Integration.CommandLine.binary)
+        let (registry, images) = try await SharedUpstream.shared.get()
+        let source = try await StrataInstance.start(canonical: registry.url)
+        for repository in ["library/small", "library/multi", "library/docker-list"] {
+            _ = try Skopeo.copy("\(source.hostPort)/\(repository):1")
+        }
+        let bundle = makeTempDirectory("bundle") + "/bundle.tar"
+        let exported = try runCommand(binary, ["export", "--cache-dir", source.cacheDirectory, "-o", bundle,
+                                               "library/small:1", "docker.io/library/multi:1", "library/docker-list:1"])
+        await source.stop()
+        #expect(exported.status == 0, "\(exported.output)")
+        #expect(exported.output.hasPrefix("exported 3 images"))
+        // The bundle is a real OCI layout tar.
+        let listing = try runCommand(which("tar") ?? "/bin/tar", ["-tf", bundle])
+        let names = Set(listing.output.split(separator: "\n").map(String.init))
+        #expect(names.contains("oci-layout") && names.contains("index.json"))
+        for digest in images.small.allBlobs.keys { #expect(names.contains("blobs/sha256/\(digest.hex)")) }
+
+        let target = makeTempDirectory("airgap")
+        let imported = try runCommand(binary, ["import", "--cache-dir", target, bundle])
+        #expect(imported.status == 0, "\(imported.output)")
+        #expect(imported.output.hasPrefix("imported 3 images"))
+
+        let airgapped = try await StrataInstance.start(canonical: nil, cacheDirectory: target, configure: { $0.cacheOnly = true })
+        defer { Task { await airgapped.stop() } }
+        for repository in ["library/small", "library/multi", "library/docker-list"] {
+            let direct = try Skopeo.contents(try Skopeo.copy("\(registry.hostPort)/\(repository):1"))
+            let seeded = try Skopeo.contents(try Skopeo.copy("\(airgapped.hostPort)/\(repository):1"))
+            #expect(seeded == direct, "\(repository)")
+        }
+        let tier = try await fetch("\(airgapped.url)/v2/library/small/manifests/1", headers: [("Accept", MediaType.ociManifest.value)])
+        #expect(tier.headers.first(name: "X-Strata-Tier") == "cache")
+
+        // An image that is not cached cannot be exported.
+        let missing = try runCommand(binary, ["export", "--cache-dir", target, "-o", bundle + ".2", "library/big:1"])
+        #expect(missing.status == 1)
+        #expect(missing.output == "strata: docker.io/library/big:1 is not cached (pull or prefetch it first)\n")
+    }
+
+    /// A bundle whose blob does not match its digest is refused; nothing bad is stored.
+    @Test func importRefusesABlobThatFailsItsDigest() async throws {
+        let binary = try #require(Integration.CommandLine.binary)
+        let dir = makeTempDirectory("badbundle")
+        let good = Array("good bytes".utf8)
+        let claimed = ContentHasher.digest(of: Array("other bytes".utf8))
+        try FileManager.default.createDirectory(atPath: "\(dir)/layout/blobs/sha256", withIntermediateDirectories: true)
+        try Data(#"{"imageLayoutVersion":"1.0.0"}"#.utf8).write(to: URL(fileURLWithPath: "\(dir)/layout/oci-layout"))
+        try Data(#"{"schemaVersion":2,"manifests":[]}"#.utf8).write(to: URL(fileURLWithPath: "\(dir)/layout/index.json"))
+        try Data(good).write(to: URL(fileURLWithPath: "\(dir)/layout/blobs/sha256/\(claimed.hex)"))
+        let tar = try runCommand(which("tar") ?? "/bin/tar", ["-cf", "\(dir)/bad.tar", "-C", "\(dir)/layout", "oci-layout", "index.json", "blobs"])
+        #expect(tar.status == 0)
+        let result = try runCommand(binary, ["import", "--cache-dir", "\(dir)/cache", "\(dir)/bad.tar"])
+        #expect(result.status == 1)
+        #expect(result.output.contains("does not match its digest"))
+        #expect(!FileManager.default.fileExists(atPath: "\(dir)/cache/blobs/sha256/\(claimed.hex.prefix(2))/\(claimed.hex)"))
+    }
+}
