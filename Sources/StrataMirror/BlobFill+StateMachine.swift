@@ -11,7 +11,13 @@ extension BlobFill {
         enum State {
             case connecting
             case streaming(written: Int64, total: Int64?)
+            /// The disk filled up: bytes `0..<fileBytes` are in the temp file, the rest
+            /// goes to the clients through memory and is not stored.
+            case passThrough(fileBytes: Int64, written: Int64, total: Int64?)
             case committed(StoredBlob)
+            /// A pass-through that ended with the digest verified: the clients may have
+            /// every byte, nothing was stored.
+            case passedThrough(fileBytes: Int64, size: Int64)
             case failed(FillError)
         }
 
@@ -19,8 +25,10 @@ extension BlobFill {
 
         /// What a reader at `offset` should do.
         enum ReadAction: Equatable {
-            /// Bytes `offset..<limit` may be read now.
+            /// Bytes `offset..<limit` may be read now, from the temp file.
             case read(limit: Int64)
+            /// Bytes `offset..<limit` may be read now, from memory (pass-through).
+            case readMemory(limit: Int64)
             /// Nothing new yet: wait for the next event.
             case wait
             /// The blob is complete and verified, and the reader has everything.
@@ -37,8 +45,15 @@ extension BlobFill {
                 // only the final byte; without one, the newest byte.
                 let limit = total.map { min(written, $0 - 1) } ?? (written - 1)
                 return limit > offset ? .read(limit: limit) : .wait
+            case .passThrough(let fileBytes, let written, let total):
+                if offset < fileBytes { return .read(limit: fileBytes) }
+                let limit = total.map { min(written, $0 - 1) } ?? (written - 1)
+                return limit > offset ? .readMemory(limit: limit) : .wait
             case .committed(let blob):
                 return offset < blob.size ? .read(limit: blob.size) : .finished
+            case .passedThrough(let fileBytes, let size):
+                if offset < fileBytes { return .read(limit: fileBytes) }
+                return offset < size ? .readMemory(limit: size) : .finished
             case .failed(let error):
                 return .fail(error)
             }
@@ -54,8 +69,9 @@ extension BlobFill {
         func startAction() -> StartAction {
             switch state {
             case .connecting: .wait
-            case .streaming(_, let total): .started(total: total)
+            case .streaming(_, let total), .passThrough(_, _, let total): .started(total: total)
             case .committed(let blob): .started(total: blob.size)
+            case .passedThrough(_, let size): .started(total: size)
             case .failed(let error): .fail(error)
             }
         }
@@ -69,27 +85,50 @@ extension BlobFill {
         }
 
         mutating func bytesWritten(_ written: Int64) {
-            guard case .streaming(_, let total) = state else { return }
-            state = .streaming(written: written, total: total)
+            switch state {
+            case .streaming(_, let total): state = .streaming(written: written, total: total)
+            case .passThrough(let fileBytes, _, let total): state = .passThrough(fileBytes: fileBytes, written: written, total: total)
+            default: break
+            }
+        }
+
+        /// The disk is full: what is in the temp file stays readable, the rest passes through memory.
+        mutating func diskFull() {
+            guard case .streaming(let written, let total) = state else { return }
+            state = .passThrough(fileBytes: written, written: written, total: total)
+        }
+
+        var isPassThrough: Bool {
+            if case .passThrough = state { return true }
+            return false
         }
 
         mutating func committed(_ blob: StoredBlob) {
             switch state {
-            case .connecting, .streaming: state = .committed(blob)
-            case .committed, .failed: break
+            case .connecting, .streaming, .passThrough: state = .committed(blob)
+            case .committed, .passedThrough, .failed: break
+            }
+        }
+
+        /// Every byte arrived and matched the digest, but nothing could be stored.
+        mutating func passedThrough() {
+            switch state {
+            case .passThrough(let fileBytes, let written, _): state = .passedThrough(fileBytes: fileBytes, size: written)
+            case .streaming(let written, _): state = .passedThrough(fileBytes: written, size: written)
+            default: break
             }
         }
 
         mutating func failed(_ error: FillError) {
             switch state {
-            case .connecting, .streaming: state = .failed(error)
-            case .committed, .failed: break
+            case .connecting, .streaming, .passThrough: state = .failed(error)
+            case .committed, .passedThrough, .failed: break
             }
         }
 
         var isTerminal: Bool {
             switch state {
-            case .committed, .failed: true
+            case .committed, .passedThrough, .failed: true
             default: false
             }
         }

@@ -20,12 +20,44 @@ public final class BlobFill: Sendable {
         var tier: TierName = .none
         var path: [String] = []
         var attempts: [TierAttempt] = []
+        var notCached: String?
+        /// Pass-through: bytes after the temp file's end, from offset `memoryBase` on.
+        var memory: [ByteBuffer] = []
+        var memoryBase: Int64 = 0
+        var memoryBytes = 0
+        /// Clients holding a lease on this fill, with how far each has read.
+        var leases: [ObjectIdentifier: Int64] = [:]
+        /// The leader, waiting for room in the memory window.
+        var leaderWaiters: [CheckedContinuation<Void, Never>] = []
 
         mutating func takeWaiters() -> [CheckedContinuation<Void, Never>] {
             defer { waiters = [] }
             return waiters
         }
+
+        /// Drops memory chunks every lease has read past; wakes the leader if that made room.
+        mutating func trimMemory() -> [CheckedContinuation<Void, Never>] {
+            let slowest = leases.values.min() ?? memoryBase
+            while let first = memory.first, memoryBase + Int64(first.readableBytes) <= slowest {
+                memoryBase += Int64(first.readableBytes)
+                memoryBytes -= first.readableBytes
+                memory.removeFirst()
+            }
+            defer { leaderWaiters = [] }
+            return leaderWaiters
+        }
     }
+
+    /// A client's hold on a fill, for pass-through: memory is kept until every lease has
+    /// read it, and a pass-through with no lease left stops. Released when dropped.
+    public final class Lease: Sendable {
+        let fill: BlobFill
+        init(_ fill: BlobFill) { self.fill = fill }
+        deinit { fill.release(self) }
+    }
+
+    /// Most bytes a pass-through keeps in memory for its slowest client.
+    static let memoryWindow = 32 << 20
 
     private let locked = NIOLockedValueBox(Locked())
     private let threadPool: NIOThreadPool
@@ -34,6 +66,26 @@ public final class BlobFill: Sendable {
         self.digest = digest
         self.threadPool = threadPool
     }
+
+    // MARK: Leases
+
+    /// Registers a client that will read this fill.
+    public func lease() -> Lease {
+        let lease = Lease(self)
+        locked.withLockedValue { $0.leases[ObjectIdentifier(lease)] = 0 }
+        return lease
+    }
+
+    fileprivate func release(_ lease: Lease) {
+        let waiters = locked.withLockedValue { s -> [CheckedContinuation<Void, Never>] in
+            s.leases[ObjectIdentifier(lease)] = nil
+            return s.trimMemory()
+        }
+        waiters.forEach { $0.resume() }
+    }
+
+    /// Leases still held.
+    var leaseCount: Int { locked.withLockedValue { $0.leases.count } }
 
     // MARK: Events from the leader
 
@@ -51,6 +103,60 @@ public final class BlobFill: Sendable {
     func bytesWritten(_ written: Int64) {
         let waiters = locked.withLockedValue { s -> [CheckedContinuation<Void, Never>] in
             s.machine.bytesWritten(written)
+            return s.takeWaiters()
+        }
+        waiters.forEach { $0.resume() }
+    }
+
+    /// The disk is full: the fill goes on for the clients, through memory, unstored.
+    func diskFull() {
+        let waiters = locked.withLockedValue { s -> [CheckedContinuation<Void, Never>] in
+            s.machine.diskFull()
+            s.memoryBase = {
+                if case .passThrough(let fileBytes, _, _) = s.machine.state { return fileBytes }
+                return 0
+            }()
+            return s.takeWaiters()
+        }
+        waiters.forEach { $0.resume() }
+    }
+
+    var isPassThrough: Bool { locked.withLockedValue { $0.machine.isPassThrough } }
+
+    /// Pass-through: adds bytes for the clients, waiting while the memory window is full.
+    /// Returns false when no client is left to take them.
+    func passThrough(_ chunk: ByteBuffer, written: Int64) async -> Bool {
+        while true {
+            let (room, anyone) = locked.withLockedValue { s in
+                (s.memoryBytes + chunk.readableBytes <= Self.memoryWindow || s.memory.isEmpty, !s.leases.isEmpty)
+            }
+            guard anyone else { return false }
+            if room { break }
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                let resumeNow = locked.withLockedValue { s -> Bool in
+                    if s.memoryBytes + chunk.readableBytes <= Self.memoryWindow || s.leases.isEmpty { return true }
+                    s.leaderWaiters.append(continuation)
+                    return false
+                }
+                if resumeNow { continuation.resume() }
+            }
+        }
+        let waiters = locked.withLockedValue { s -> [CheckedContinuation<Void, Never>] in
+            s.memory.append(chunk)
+            s.memoryBytes += chunk.readableBytes
+            s.machine.bytesWritten(written)
+            return s.takeWaiters()
+        }
+        waiters.forEach { $0.resume() }
+        return true
+    }
+
+    /// A pass-through ended with every byte verified; nothing was stored.
+    func passedThrough(attempts: [TierAttempt], reason: String) {
+        let waiters = locked.withLockedValue { s -> [CheckedContinuation<Void, Never>] in
+            s.machine.passedThrough()
+            s.attempts = attempts
+            s.notCached = reason
             return s.takeWaiters()
         }
         waiters.forEach { $0.resume() }
@@ -77,6 +183,8 @@ public final class BlobFill: Sendable {
     // MARK: Readers
 
     public var tier: TierName { locked.withLockedValue { $0.tier } }
+    /// Why the blob was served but not cached (`not cached: disk full`), if it was.
+    public var notCachedReason: String? { locked.withLockedValue { $0.notCached } }
     /// The tiers that served the fill, end to end.
     public var path: [String] { locked.withLockedValue { $0.path } }
     public var attempts: [TierAttempt] { locked.withLockedValue { $0.attempts } }
@@ -100,7 +208,8 @@ public final class BlobFill: Sendable {
             switch state {
             case .committed(let blob): return blob
             case .failed(let error): throw error
-            case .connecting, .streaming: await waitForEvent { !$0.machine.isTerminal }
+            case .passedThrough: throw FillError(.storage, "not cached: disk full")
+            case .connecting, .streaming, .passThrough: await waitForEvent { !$0.machine.isTerminal }
             }
         }
     }
@@ -108,9 +217,10 @@ public final class BlobFill: Sendable {
     /// Streams bytes `lower..<upper` (upper nil: to the end) to `body` as they arrive.
     /// Throws when the fill fails, including after some bytes were sent: the caller
     /// must cut the client off rather than finish the response.
-    public func read(from lower: Int64, to upper: Int64?, chunkSize: Int = 1 << 20,
+    public func read(from lower: Int64, to upper: Int64?, lease: Lease? = nil, chunkSize: Int = 1 << 20,
                      body: (ByteBuffer) async throws -> Void) async throws {
         var offset = lower
+        let id = lease.map(ObjectIdentifier.init)
         while upper.map({ offset < $0 }) ?? true {
             let (action, file) = locked.withLockedValue { ($0.machine.readAction(at: offset), $0.file) }
             switch action {
@@ -121,6 +231,32 @@ public final class BlobFill: Sendable {
             case .wait:
                 let at = offset
                 await waitForEvent { $0.machine.readAction(at: at) == .wait }
+            case .readMemory(let limit):
+                let end = min(limit, upper ?? limit, offset + Int64(chunkSize))
+                let at = offset
+                let (chunk, wake) = locked.withLockedValue { s -> (ByteBuffer?, [CheckedContinuation<Void, Never>]) in
+                    guard at >= s.memoryBase else { return (nil, []) }
+                    var out = ByteBufferAllocator().buffer(capacity: Int(end - at))
+                    var position = s.memoryBase
+                    for piece in s.memory {
+                        let pieceEnd = position + Int64(piece.readableBytes)
+                        if pieceEnd > at && position < end {
+                            let from = Int(max(at, position) - position), to = Int(min(end, pieceEnd) - position)
+                            out.writeImmutableBuffer(piece.getSlice(at: piece.readerIndex + from, length: to - from) ?? ByteBuffer())
+                        }
+                        position = pieceEnd
+                        if position >= end { break }
+                    }
+                    if let id { s.leases[id] = end }
+                    return (out, s.trimMemory())
+                }
+                wake.forEach { $0.resume() }
+                guard let chunk, chunk.readableBytes == Int(end - at) else {
+                    // Joined too late: the bytes it needs were passed through and dropped.
+                    throw FillError(.storage, "not cached: disk full, and these bytes were already passed on")
+                }
+                try await body(chunk)
+                offset = end
             case .read(let limit):
                 guard let file else { throw FillError(.storage, "fill has no file") }
                 let end = min(limit, upper ?? limit, offset + Int64(chunkSize))
@@ -134,6 +270,13 @@ public final class BlobFill: Sendable {
                 guard buffer.readableBytes == count else { throw FillError(.storage, "temp file shorter than written") }
                 try await body(buffer)
                 offset = end
+                if let id {
+                    let wake = locked.withLockedValue { s -> [CheckedContinuation<Void, Never>] in
+                        s.leases[id] = end
+                        return s.trimMemory()
+                    }
+                    wake.forEach { $0.resume() }
+                }
             }
         }
     }

@@ -304,6 +304,8 @@ public final class MirrorEngine: Sendable {
             }
         }
         let (fill, leader) = fills.join(digest) { BlobFill(digest: digest, threadPool: threadPool) }
+        // Leased before the leader starts, so a pass-through never runs with no client.
+        let lease = fill.lease()
         if leader {
             // A fill that finished between the lookup above and the join has already
             // committed (commit happens before the fill leaves the table).
@@ -317,7 +319,7 @@ public final class MirrorEngine: Sendable {
         }
         do {
             let size = try await fill.waitForStart()
-            return .filling(fill, size: size)
+            return .filling(fill, size: size, lease: lease)
         } catch {
             let attempts = fill.attempts
             switch error.kind {
@@ -373,9 +375,24 @@ public final class MirrorEngine: Sendable {
                 }
                 do {
                     for try await chunk in upstream.body {
-                        try writer.append(chunk)
-                        fill.bytesWritten(writer.written)
+                        if !fill.isPassThrough {
+                            do {
+                                try writer.append(chunk)
+                                fill.bytesWritten(writer.written)
+                                continue
+                            } catch let error as StoreError where error.isDiskFull {
+                                // The disk is full: keep streaming to the clients, store nothing.
+                                self.logger.warning("not cached: disk full; passing the blob through", metadata: ["digest": "\(digest)"])
+                                fill.diskFull()
+                            }
+                        }
+                        writer.appendHashOnly(chunk)
+                        guard await fill.passThrough(chunk, written: writer.written) else {
+                            throw UpstreamError(.invalidResponse, status: -1, "not cached: disk full, and no client is left")
+                        }
                     }
+                } catch let error as UpstreamError {
+                    throw error
                 } catch let error as StoreError {
                     // Local, not the tier's fault: report it apart.
                     throw UpstreamError(.invalidResponse, status: -1, "store: \(error)")
@@ -408,6 +425,19 @@ public final class MirrorEngine: Sendable {
             fill.failed(FillError(kind, "no tier could deliver it (\(exhausted))"), attempts: attempts)
             return
         }
+        if fill.isPassThrough {
+            do {
+                try writer.verify(expected: digest, expectedSize: total)
+                writer.discard()
+                fill.passedThrough(attempts: attempts, reason: "not cached: disk full")
+                logger.warning("blob served but not cached: disk full", metadata: ["digest": "\(digest)", "tier": "\(completedBy)"])
+            } catch {
+                writer.discard()
+                logger.error("blob failed verification; not stored", metadata: ["digest": "\(digest)", "error": "\(error)"])
+                fill.failed(FillError(.verification, "\(error)"), attempts: attempts)
+            }
+            return
+        }
         do {
             let stored = try await store.commit(writer, digest: digest, expectedSize: total)
             do {
@@ -425,6 +455,11 @@ public final class MirrorEngine: Sendable {
         } catch let error as StoreError where error.isVerificationFailure {
             logger.error("blob failed verification; not stored", metadata: ["digest": "\(digest)", "tier": "\(completedBy)", "error": "\(error)"])
             fill.failed(FillError(.verification, "\(error)"), attempts: attempts)
+        } catch let error as StoreError where error.isDiskFull {
+            // Verified, all in the temp file, but it cannot be installed: the clients
+            // still get every byte from the temp file.
+            logger.warning("blob served but not cached: disk full", metadata: ["digest": "\(digest)", "tier": "\(completedBy)"])
+            fill.passedThrough(attempts: attempts, reason: "not cached: disk full")
         } catch {
             logger.error("blob could not be stored", metadata: ["digest": "\(digest)", "error": "\(error)"])
             fill.failed(FillError(.storage, "\(error)"), attempts: attempts)

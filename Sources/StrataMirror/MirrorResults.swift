@@ -21,7 +21,7 @@ public enum BlobResult: Sendable {
     /// In the store.
     case stored(BlobReader)
     /// Being filled; the response streams as the fill goes.
-    case filling(BlobFill, size: Int64?)
+    case filling(BlobFill, size: Int64?, lease: BlobFill.Lease)
     /// A `HEAD` on a blob that is not cached, answered from a tier without filling.
     case upstreamHead(size: Int64?, tier: TierName, path: [String], attempts: [TierAttempt])
 }

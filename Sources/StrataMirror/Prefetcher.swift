@@ -75,7 +75,7 @@ public struct Prefetcher: Sendable {
                 switch result {
                 case .stored:
                     cached = true
-                case .filling(let fill, _):
+                case .filling(let fill, _, _):
                     do {
                         _ = try await fill.waitUntilDone()
                     } catch {

@@ -86,7 +86,7 @@ public struct RegistryResponder: HTTPResponder {
         record.tier = info.tier
         record.tierPath = info.tierPath
         record.attempts = info.fill.map { $0.attempts.map(LedgerRecord.Attempt.init) } ?? info.attempts
-        record.error = aborted ? "aborted" : info.error
+        record.error = aborted ? "aborted" : info.fill?.notCachedReason ?? info.error
         record.bytes = bytes
         record.seconds = seconds
         return record
@@ -224,7 +224,7 @@ public struct RegistryResponder: HTTPResponder {
             headers[Self.tierHeader] = TierName.cache.description
             headers[Self.pathHeader] = TierName.cache.description
             exchange.update { $0.tier = "cache"; $0.tierPath = ["cache"] }
-        case .filling(let fill, let total):
+        case .filling(let fill, let total, _):
             size = total
             headers[Self.tierHeader] = fill.tier.description
             headers[Self.pathHeader] = fill.path.joined(separator: ",")
@@ -268,11 +268,11 @@ public struct RegistryResponder: HTTPResponder {
                 try await reader.read(from, to ?? reader.blob.size) { try await writer.write($0) }
                 try await writer.finish(nil)
             }
-        case .filling(let fill, _):
+        case .filling(let fill, _, let lease):
             let log = logger
             body = ResponseBody(contentLength: contentLength) { writer in
                 do {
-                    try await fill.read(from: from, to: to) { try await writer.write($0) }
+                    try await fill.read(from: from, to: to, lease: lease) { try await writer.write($0) }
                 } catch {
                     // Cut the client off: finishing would pass off a partial or bad body as whole.
                     log.warning("blob response aborted", metadata: ["digest": "\(digest)", "error": "\(error)"])

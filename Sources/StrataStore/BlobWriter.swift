@@ -30,6 +30,12 @@ public final class BlobWriter: @unchecked Sendable {
         written += Int64(count)
     }
 
+    /// Hashes and counts bytes without writing them (the disk is full: they pass through).
+    public func appendHashOnly(_ buffer: ByteBuffer) {
+        buffer.withUnsafeReadableBytes { hasher.update($0) }
+        written += Int64(buffer.readableBytes)
+    }
+
     /// Finishes hashing and checks the result against what the blob must be.
     /// The writer must not be appended to afterwards.
     public func verify(expected: Digest, expectedSize: Int64?) throws(StoreError) {
