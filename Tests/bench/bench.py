@@ -1,0 +1,324 @@
+#!/usr/bin/env python3
+"""Strata's benchmark: Strata side by side with nginx (sendfile) and CNCF distribution
+(Debian's docker-registry) in proxy mode, on loopback, in one run.
+
+It starts everything itself: a plain docker-registry as the upstream, a second one in
+proxy mode (the peer), nginx serving the same blob files, and the release build of
+Strata. It prints a table and writes JSON. Run it through Tests/bench.sh.
+"""
+import argparse, hashlib, json, os, random, shutil, signal, socket, statistics, subprocess, sys, tempfile, threading, time
+import urllib.request
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def free_port():
+    s = socket.socket(); s.bind(("127.0.0.1", 0)); p = s.getsockname()[1]; s.close(); return p
+
+
+def wait_http(url, timeout=20):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            urllib.request.urlopen(url, timeout=2).read(); return
+        except urllib.error.HTTPError:
+            return
+        except Exception:
+            time.sleep(0.05)
+    raise SystemExit(f"{url} did not answer")
+
+
+class Proc:
+    def __init__(self, name, args, log):
+        self.name, self.log = name, log
+        self.p = subprocess.Popen(args, stdout=open(log, "ab"), stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+
+    def stop(self):
+        if self.p.poll() is None:
+            self.p.send_signal(signal.SIGTERM)
+            try: self.p.wait(10)
+            except subprocess.TimeoutExpired: self.p.kill(); self.p.wait()
+
+
+def registry_config(path, port, data, proxy=None):
+    cfg = f"""version: 0.1
+log:
+  level: error
+  accesslog:
+    disabled: false
+storage:
+  filesystem:
+    rootdirectory: {data}
+http:
+  addr: 127.0.0.1:{port}
+"""
+    if proxy:
+        cfg += f"proxy:\n  remoteurl: {proxy}\n"
+    open(path, "w").write(cfg)
+
+
+def blob_gets(log, digest):
+    """Upstream GETs of a blob and the bytes they sent, from a registry access log."""
+    n, total = 0, 0
+    for line in open(log, errors="replace"):
+        if f'"GET /v2/' in line and f"/blobs/{digest}" in line:
+            try:
+                status_bytes = line.split('" ', 1)[1].split()
+                n += 1; total += int(status_bytes[1])
+            except Exception:
+                pass
+    return n, total
+
+
+def push_blob(base, repo, path, digest):
+    req = urllib.request.Request(f"{base}/v2/{repo}/blobs/uploads/", method="POST")
+    loc = urllib.request.urlopen(req).headers["Location"]
+    if not loc.startswith("http"): loc = base + loc
+    size = os.path.getsize(path)
+    with open(path, "rb") as f:
+        req = urllib.request.Request(f"{loc}{'&' if '?' in loc else '?'}digest={digest}", data=f, method="PUT",
+                                     headers={"Content-Length": str(size), "Content-Type": "application/octet-stream"})
+        urllib.request.urlopen(req).read()
+
+
+def push_manifest(base, repo, ref, body, media):
+    req = urllib.request.Request(f"{base}/v2/{repo}/manifests/{ref}", data=body, method="PUT", headers={"Content-Type": media})
+    urllib.request.urlopen(req).read()
+
+
+def sha256_file(path):
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""): h.update(chunk)
+    return "sha256:" + h.hexdigest()
+
+
+def make_random(path, size):
+    with open(path, "wb") as f:
+        left = size
+        while left:
+            n = min(left, 8 << 20); f.write(os.urandom(n)); left -= n
+
+
+def make_tar_layer(path, size):
+    """An uncompressed tar of text files, like a layer of logs, sources and configs."""
+    rnd = random.Random(42)
+    words = ["GET", "POST", "/api/v1/items", "200", "404", "user", "session", "cache", "miss", "hit", "strata",
+             "layer", "alpine", "debian", "INFO", "WARN", "ERROR", "request", "completed", "duration_ms"]
+    import tarfile, io
+    with tarfile.open(path, "w", format=tarfile.USTAR_FORMAT) as tar:
+        n = 0
+        while os.path.getsize(path) < size:
+            lines = []
+            for _ in range(20000):
+                lines.append(f"2026-11-22T{rnd.randrange(24):02d}:{rnd.randrange(60):02d}:{rnd.randrange(60):02d}Z "
+                             + " ".join(rnd.choice(words) for _ in range(8)) + f" id={rnd.getrandbits(32):08x}\n")
+            data = "".join(lines).encode()
+            info = tarfile.TarInfo(f"var/log/app/{n:05d}.log"); info.size = len(data)
+            tar.addfile(info, io.BytesIO(data)); n += 1
+
+
+def curl_get(url, headers=()):
+    args = ["curl", "-s", "-o", "/dev/null", "-w", "%{size_download} %{time_total} %{http_code}"]
+    for h in headers: args += ["-H", h]
+    out = subprocess.run(args + [url], capture_output=True, text=True).stdout.split()
+    return int(out[0]), float(out[1]), int(out[2])
+
+
+def parallel_gets(url, n, headers=()):
+    results = [None] * n
+    def one(i): results[i] = curl_get(url, headers)
+    start = time.time()
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(n)]
+    for t in threads: t.start()
+    for t in threads: t.join()
+    return sum(r[0] for r in results), time.time() - start, [r[2] for r in results]
+
+
+def ab(url, n, c=32, head=False, accept=None):
+    args = ["ab", "-q", "-k", "-n", str(n), "-c", str(c)]
+    if head: args.append("-i")
+    if accept: args += ["-H", f"Accept: {accept}"]
+    out = subprocess.run(args + [url], capture_output=True, text=True).stdout
+    rps, failed, non2xx = None, 0, 0
+    for line in out.splitlines():
+        if line.startswith("Requests per second:"): rps = float(line.split()[3])
+        if line.startswith("Failed requests:"): failed = int(line.split()[2])
+        if line.startswith("Non-2xx responses:"): non2xx = int(line.split()[2])
+    if rps is None: raise SystemExit(f"ab failed on {url}: {out[-500:]}")
+    return rps, failed + non2xx
+
+
+def med(values): return statistics.median(values)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--strata", default=os.path.join(ROOT, ".build/release/strata"))
+    ap.add_argument("--blob-mib", type=int, default=500)
+    ap.add_argument("--tar-mib", type=int, default=200)
+    ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--json", default=os.path.join(ROOT, "bench-results.json"))
+    a = ap.parse_args()
+
+    work = tempfile.mkdtemp(prefix="strata-bench-")
+    procs = []
+    results = {"machine": {"cores": os.cpu_count(), "kernel": os.uname().release}, "runs": a.runs, "figures": {}}
+    fig = results["figures"]
+    try:
+        print(f"preparing blobs in {work} ...", flush=True)
+        big = os.path.join(work, "big.bin"); make_random(big, a.blob_mib << 20); big_digest = sha256_file(big)
+        tarl = os.path.join(work, "layer.tar"); make_tar_layer(tarl, a.tar_mib << 20); tar_digest = sha256_file(tarl)
+        config = json.dumps({"architecture": "amd64", "os": "linux", "rootfs": {"type": "layers", "diff_ids": [big_digest]}}).encode()
+        config_digest = "sha256:" + hashlib.sha256(config).hexdigest()
+        manifest = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                               "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config_digest, "size": len(config)},
+                               "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": big_digest, "size": os.path.getsize(big)}]},
+                              separators=(",", ":")).encode()
+        manifest_digest = "sha256:" + hashlib.sha256(manifest).hexdigest()
+        oci = "application/vnd.oci.image.manifest.v1+json"
+
+        up_port, proxy_port, strata_port, nginx_port = free_port(), free_port(), free_port(), free_port()
+        registry_config(f"{work}/up.yml", up_port, f"{work}/up-data")
+        procs.append(Proc("upstream", ["docker-registry", "serve", f"{work}/up.yml"], f"{work}/up.log"))
+        upstream = f"http://127.0.0.1:{up_port}"; wait_http(upstream + "/v2/")
+        cfgpath = f"{work}/cfg.json"
+        open(cfgpath, "wb").write(config)
+        for path, digest in [(big, big_digest), (tarl, tar_digest), (cfgpath, config_digest)]:
+            push_blob(upstream, "library/bench", path, digest)
+        push_manifest(upstream, "library/bench", "1", manifest, oci)
+
+        registry_config(f"{work}/proxy.yml", proxy_port, f"{work}/proxy-data", proxy=upstream)
+        procs.append(Proc("proxy", ["docker-registry", "serve", f"{work}/proxy.yml"], f"{work}/proxy.log"))
+        proxy = f"http://127.0.0.1:{proxy_port}"; wait_http(proxy + "/v2/")
+
+        os.makedirs(f"{work}/www", exist_ok=True)
+        os.link(big, f"{work}/www/big.bin")
+        open(f"{work}/www/manifest.json", "wb").write(manifest)
+        open(f"{work}/nginx.conf", "w").write(f"""daemon off; worker_processes 2; pid {work}/nginx.pid; error_log {work}/nginx-error.log;
+events {{ worker_connections 1024; }}
+http {{ access_log off; sendfile on; tcp_nopush on; keepalive_requests 1000000;
+  server {{ listen 127.0.0.1:{nginx_port}; root {work}/www; }} }}
+""")
+        procs.append(Proc("nginx", ["nginx", "-c", f"{work}/nginx.conf"], f"{work}/nginx.log"))
+        nginx = f"http://127.0.0.1:{nginx_port}"; wait_http(nginx + "/manifest.json")
+
+        def start_strata(cache):
+            p = Proc("strata", [a.strata, "serve", "--listen", f"127.0.0.1:{strata_port}", "--admin-listen", "off",
+                                "--cache-dir", cache, "--canonical", upstream, "--log-level", "error"], f"{work}/strata.log")
+            wait_http(f"http://127.0.0.1:{strata_port}/v2/")
+            return p
+        strata = f"http://127.0.0.1:{strata_port}"
+        blob_path = f"/v2/library/bench/blobs/{big_digest}"
+
+        # 1. Cold 500 MiB blob: through Strata vs straight from the upstream; upstream bytes.
+        print("cold blob ...", flush=True)
+        cold, direct = [], []
+        for run in range(a.runs):
+            p = start_strata(f"{work}/cache-cold-{run}")
+            before = blob_gets(f"{work}/up.log", big_digest)
+            size, t, code = curl_get(strata + blob_path); assert code == 200 and size == a.blob_mib << 20
+            after = blob_gets(f"{work}/up.log", big_digest)
+            cold.append(t); p.stop()
+            _, t, _ = curl_get(upstream + blob_path); direct.append(t)
+        time.sleep(0.2)
+        fig["cold_blob_seconds"] = {"strata": med(cold), "direct": med(direct), "ratio": med(cold) / med(direct),
+                                    "upstream_gets_last_run": after[0] - before[0],
+                                    "upstream_bytes_per_cold_blob": (after[1] - before[1]) / (a.blob_mib << 20)}
+        before = blob_gets(f"{work}/up.log", big_digest)
+        size, t, code = curl_get(proxy + blob_path); assert code == 200
+        time.sleep(1.0)
+        after = blob_gets(f"{work}/up.log", big_digest)
+        fig["cold_blob_seconds"]["distribution_proxy"] = t
+        fig["cold_blob_seconds"]["distribution_upstream_bytes_per_cold_blob"] = (after[1] - before[1]) / (a.blob_mib << 20)
+
+        # 2. 32 concurrent cold pulls of the blob: upstream GETs and Strata's peak RSS.
+        print("32 concurrent cold pulls ...", flush=True)
+        p = start_strata(f"{work}/cache-32")
+        before = blob_gets(f"{work}/up.log", big_digest)
+        total, t, codes = parallel_gets(strata + blob_path, 32)
+        time.sleep(0.3)
+        after = blob_gets(f"{work}/up.log", big_digest)
+        rss = 0
+        for line in open(f"/proc/{p.p.pid}/status"):
+            if line.startswith("VmHWM:"): rss = int(line.split()[1]) / 1024
+        fig["concurrent_cold_32"] = {"upstream_gets": after[0] - before[0], "all_ok": all(c == 200 for c in codes) and total == 32 * (a.blob_mib << 20),
+                                     "seconds": t, "strata_peak_rss_mib": rss}
+
+        # 3. Cache-hit GET of the blob, 1 and 4 streams (Strata warm from step 2).
+        print("cache-hit throughput ...", flush=True)
+        curl_get(proxy + blob_path)
+        hit = {}
+        for name, base, path in [("strata", strata, blob_path), ("nginx", nginx, "/big.bin"), ("distribution_proxy", proxy, blob_path)]:
+            one = [ (lambda r: r[0] / r[1] / 2**20)(curl_get(base + path)) for _ in range(a.runs)]
+            four = [ (lambda r: r[0] / r[1] / 2**20)(parallel_gets(base + path, 4)) for _ in range(a.runs)]
+            hit[name] = {"one_stream_mib_s": med(one), "four_streams_mib_s": med(four)}
+        fig["cache_hit_blob"] = hit
+
+        # 4. Cached manifest by tag and by digest, 32 connections.
+        print("manifest requests ...", flush=True)
+        tag_url, digest_url = strata + "/v2/library/bench/manifests/1", strata + f"/v2/library/bench/manifests/{manifest_digest}"
+        curl_get(tag_url, [f"Accept: {oci}"]); curl_get(proxy + "/v2/library/bench/manifests/1", [f"Accept: {oci}"])
+        m = {}
+        for label, url, n, head in [("strata_tag_head", tag_url, 50000, True), ("strata_tag_get", tag_url, 50000, False),
+                                    ("strata_digest_get", digest_url, 50000, False),
+                                    ("nginx_small_file_get", nginx + "/manifest.json", 50000, False),
+                                    ("distribution_proxy_tag_head", proxy + "/v2/library/bench/manifests/1", 1500, True),
+                                    ("distribution_proxy_tag_get", proxy + "/v2/library/bench/manifests/1", 1500, False)]:
+            runs = [ab(url, n, head=head, accept=oci) for _ in range(a.runs)]
+            m[label] = {"req_per_s": med([r[0] for r in runs]), "errors": sum(r[1] for r in runs)}
+        fig["manifests_32_connections"] = m
+        fig["manifests_32_connections"]["load_generator"] = "ab -k -c 32 (one process: one of the 2 cores)"
+        p.stop()
+
+        # 5. An uncompressed tar layer in the zstd store, and Range reads from it.
+        print("compressed layer ...", flush=True)
+        p = start_strata(f"{work}/cache-zstd")
+        tar_path = f"/v2/library/bench/blobs/{tar_digest}"
+        curl_get(strata + tar_path)
+        shard = f"{work}/cache-zstd/blobs/sha256/{tar_digest[7:9]}/{tar_digest[7:]}"
+        stored = os.path.getsize(f"{shard}/data.zst") if os.path.exists(f"{shard}/data.zst") else os.path.getsize(f"{shard}/data")
+        tar_size = os.path.getsize(tarl)
+        whole = [ (lambda r: r[0] / r[1] / 1e9)(curl_get(strata + tar_path)) for _ in range(a.runs)]
+        rnd = random.Random(7); ranged = []
+        for _ in range(a.runs):
+            start, got = time.time(), 0
+            for _ in range(64):
+                lo = rnd.randrange(0, tar_size - (4 << 20)); hi = lo + (4 << 20) - 1
+                size, _, code = curl_get(strata + tar_path, [f"Range: bytes={lo}-{hi}"]); assert code == 206; got += size
+            ranged.append(got / (time.time() - start) / 1e9)
+        fig["zstd_tar_layer"] = {"size_bytes": tar_size, "stored_bytes": stored, "stored_ratio": stored / tar_size,
+                                 "whole_read_gb_s": med(whole), "range_4mib_reads_gb_s": med(ranged)}
+        p.stop()
+    finally:
+        for p in reversed(procs): p.stop()
+        results["work"] = work
+        json.dump(results, open(a.json, "w"), indent=2)
+        shutil.rmtree(work, ignore_errors=True)
+
+    c, h, mm, z, k = fig["cold_blob_seconds"], fig["cache_hit_blob"], fig["manifests_32_connections"], fig["zstd_tar_layer"], fig["concurrent_cold_32"]
+    rows = [
+        ("cache-hit GET 500 MiB, 1 stream (MiB/s)", f"strata {h['strata']['one_stream_mib_s']:.0f} | nginx {h['nginx']['one_stream_mib_s']:.0f} | proxy {h['distribution_proxy']['one_stream_mib_s']:.0f}",
+         f"{h['strata']['one_stream_mib_s']/h['nginx']['one_stream_mib_s']:.2f}x nginx, {h['strata']['one_stream_mib_s']/h['distribution_proxy']['one_stream_mib_s']:.2f}x proxy"),
+        ("cache-hit GET 500 MiB, 4 streams (MiB/s)", f"strata {h['strata']['four_streams_mib_s']:.0f} | nginx {h['nginx']['four_streams_mib_s']:.0f} | proxy {h['distribution_proxy']['four_streams_mib_s']:.0f}",
+         f"{h['strata']['four_streams_mib_s']/h['nginx']['four_streams_mib_s']:.2f}x nginx, {h['strata']['four_streams_mib_s']/h['distribution_proxy']['four_streams_mib_s']:.2f}x proxy"),
+        ("manifest by tag, HEAD, 32 conns (req/s)", f"strata {mm['strata_tag_head']['req_per_s']:.0f} | proxy {mm['distribution_proxy_tag_head']['req_per_s']:.0f}",
+         f"{mm['strata_tag_head']['req_per_s']/mm['distribution_proxy_tag_head']['req_per_s']:.0f}x proxy"),
+        ("manifest by tag, GET, 32 conns (req/s)", f"strata {mm['strata_tag_get']['req_per_s']:.0f} | proxy {mm['distribution_proxy_tag_get']['req_per_s']:.0f} | nginx small file {mm['nginx_small_file_get']['req_per_s']:.0f}",
+         f"{mm['strata_tag_get']['req_per_s']/mm['distribution_proxy_tag_get']['req_per_s']:.0f}x proxy"),
+        ("manifest by digest, GET, 32 conns (req/s)", f"strata {mm['strata_digest_get']['req_per_s']:.0f}", ""),
+        ("cold 500 MiB blob (s)", f"strata {c['strata']:.2f} | direct {c['direct']:.2f} | proxy {c['distribution_proxy']:.2f}", f"{c['ratio']:.2f}x direct"),
+        ("upstream bytes per cold blob", f"strata {c['upstream_bytes_per_cold_blob']:.2f}x | proxy {c['distribution_upstream_bytes_per_cold_blob']:.2f}x", ""),
+        ("32 concurrent cold pulls of one blob", f"upstream GETs {k['upstream_gets']} | all whole {k['all_ok']} | peak RSS {k['strata_peak_rss_mib']:.0f} MiB", ""),
+        ("uncompressed tar layer in the zstd store", f"stored {z['stored_ratio']:.3f}x | whole read {z['whole_read_gb_s']:.2f} GB/s | 4 MiB ranges {z['range_4mib_reads_gb_s']:.2f} GB/s", ""),
+    ]
+    width = max(len(r[0]) for r in rows)
+    print()
+    print(f"Strata benchmark: {os.cpu_count()} cores, median of {a.runs} runs, loopback")
+    for name, value, ratio in rows:
+        print(f"{name.ljust(width)}  {value}" + (f"  ({ratio})" if ratio else ""))
+    print(f"\nJSON: {a.json}")
+
+
+if __name__ == "__main__":
+    main()
