@@ -82,8 +82,8 @@ let package = Package(
         ]),
         .testTarget(name: "StrataCoreTests", dependencies: ["StrataCore"]),
         .testTarget(name: "StrataStoreTests", dependencies: ["StrataStore", "StrataCore", "StrataTesting"]),
-        .testTarget(name: "StrataUpstreamTests", dependencies: ["StrataUpstream", "StrataCore"]),
-        .testTarget(name: "StrataMirrorTests", dependencies: ["StrataMirror", "StrataCore", "StrataStore"]),
+        .testTarget(name: "StrataUpstreamTests", dependencies: ["StrataUpstream", "StrataCore", "StrataTesting"]),
+        .testTarget(name: "StrataMirrorTests", dependencies: ["StrataMirror", "StrataCore", "StrataStore", "StrataTesting"]),
         .testTarget(name: "StrataIntegrationTests", dependencies: [
             "StrataServer", "StrataCore", "StrataTesting", "StrataMirror",
             .product(name: "AsyncHTTPClient", package: "async-http-client"),

@@ -4,7 +4,7 @@
 #   Tests/bench.sh [--runs 5] [--blob-mib 500] [--json bench-results.json]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-packages=(docker-registry nginx-light apache2-utils curl python3)
+packages=(docker-registry nginx-light hey curl python3)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -1,3 +1,4 @@
+import AsyncHTTPClient
 import CCrypto
 import Foundation
 import Hummingbird
@@ -91,6 +92,24 @@ public final class TokenServer: @unchecked Sendable {
 
     public func stop() {
         task?.cancel()
+    }
+
+    /// The registry settings that make distribution trust this server's tokens.
+    public var registryMode: DistributionRegistry.Mode {
+        .token(realm: realm, service: service, issuer: issuer, certificatePath: certificatePath)
+    }
+
+    /// Logs in as `user` and returns a token for `scope`, as `docker login` + push would.
+    public func token(user: String, password: String, scope: String) async throws -> String {
+        var request = HTTPClientRequest(url: "\(realm)?service=\(service)&scope=\(scope)")
+        request.headers.add(name: "Authorization", value: "Basic " + Data("\(user):\(password)".utf8).base64EncodedString())
+        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(10))
+        let body = try await response.body.collect(upTo: 1 << 20)
+        struct Answer: Decodable { let token: String }
+        guard response.status == .ok, let answer = try? JSONDecoder().decode(Answer.self, from: Data(body.readableBytesView)) else {
+            throw TestSupportError("token server refused \(user) for \(scope): \(response.status)")
+        }
+        return answer.token
     }
 
     static func base64URL(_ data: Data) -> String {

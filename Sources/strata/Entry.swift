@@ -39,6 +39,17 @@ struct Serve: AsyncParsableCommand {
     var logLevel: String?
 
     func run() async throws {
+        #if canImport(Glibc)
+        // Blob chunks are 1 MiB buffers allocated on one thread and freed on another.
+        // glibc's sliding mmap threshold would move them into per-thread arenas that
+        // never shrink (32 concurrent cache hits of one blob reached 295 MiB peak RSS);
+        // a fixed threshold keeps them mmapped and returned (77 MiB).
+        // mallopt is not in Swift's Glibc module; call it through dlsym (RTLD_DEFAULT).
+        if let symbol = dlsym(nil, "mallopt") {
+            typealias Mallopt = @convention(c) (Int32, Int32) -> Int32
+            _ = unsafeBitCast(symbol, to: Mallopt.self)(-3 /* M_MMAP_THRESHOLD */, 128 << 10)
+        }
+        #endif
         do {
             var settings = try config.map { path throws(StrataConfiguration.Error) in try StrataConfiguration.load(path: path) } ?? StrataConfiguration()
             if let listen {

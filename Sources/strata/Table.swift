@@ -15,17 +15,11 @@ struct Table {
 }
 
 import Foundation
+import StrataAdminAPI
 
 enum Format {
     static func bytes(_ n: Int64) -> String {
-        let units = ["B", "KiB", "MiB", "GiB", "TiB"]
-        var value = Double(n)
-        var unit = 0
-        while value >= 1024 && unit < units.count - 1 {
-            value /= 1024
-            unit += 1
-        }
-        return unit == 0 ? "\(n) B" : String(format: "%.1f %@", value, units[unit])
+        ByteFormat.format(n)
     }
 
     static func percent(_ ratio: Double?) -> String {

@@ -12,15 +12,11 @@ extension Integration {
             let tokens = TokenServer(users: ["alice": "wonderland"], privatePrefixes: ["private/"])
             try await tokens.start()
             defer { tokens.stop() }
-            let registry = DistributionRegistry(mode: .token(realm: tokens.realm, service: tokens.service, issuer: tokens.issuer,
-                                                             certificatePath: tokens.certificatePath))
+            let registry = DistributionRegistry(mode: tokens.registryMode)
             try await registry.start()
             defer { registry.stop() }
             let image = try ImageFixture.image(layers: [.random(50_000)], label: "private")
-            let login = try await fetch("\(tokens.realm)?service=\(tokens.service)&scope=repository:private/app:pull,push",
-                                        headers: [("Authorization", "Basic " + Data("alice:wonderland".utf8).base64EncodedString())])
-            struct Token: Decodable { let token: String }
-            let token = try JSONDecoder().decode(Token.self, from: Data(login.body)).token
+            let token = try await tokens.token(user: "alice", password: "wonderland", scope: "repository:private/app:pull,push")
             try await RegistryPusher(baseURL: registry.url, authorization: "Bearer \(token)").push(image, repository: "private/app", tags: ["1"])
 
             let anonymous = try await StrataInstance.start(canonical: registry.url)

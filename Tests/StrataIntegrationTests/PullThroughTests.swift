@@ -85,15 +85,12 @@ extension Integration {
             let tokens = TokenServer(users: ["pusher": "secret"])
             try await tokens.start()
             defer { tokens.stop() }
-            let registry = DistributionRegistry(mode: .token(realm: tokens.realm, service: tokens.service, issuer: tokens.issuer,
-                                                             certificatePath: tokens.certificatePath))
+            let registry = DistributionRegistry(mode: tokens.registryMode)
             try await registry.start()
             defer { registry.stop() }
             let images = try TestImages.make(bigLayer: 1 << 20)
             // Push with a token obtained by logging in, as docker push would.
-            let login = try await fetch("\(tokens.realm)?service=\(tokens.service)&scope=repository:library/small:pull,push",
-                                        headers: [("Authorization", "Basic " + Data("pusher:secret".utf8).base64EncodedString())])
-            let token = try #require(String(decoding: login.body, as: UTF8.self).split(separator: "\"").dropFirst(3).first.map(String.init))
+            let token = try await tokens.token(user: "pusher", password: "secret", scope: "repository:library/small:pull,push")
             try await RegistryPusher(baseURL: registry.url, authorization: "Bearer \(token)").push(images.small, repository: "library/small", tags: ["1"])
 
             // Anonymous access to the registry is refused...

@@ -14,8 +14,7 @@ extension Integration {
             let tokens = TokenServer(users: ["pusher": "secret"])
             try await tokens.start()
             defer { tokens.stop() }
-            let canonical = DistributionRegistry(mode: .token(realm: tokens.realm, service: tokens.service, issuer: tokens.issuer,
-                                                              certificatePath: tokens.certificatePath))
+            let canonical = DistributionRegistry(mode: tokens.registryMode)
             try await canonical.start()
             defer { canonical.stop() }
             let tier1 = DistributionRegistry()
@@ -27,10 +26,7 @@ extension Integration {
 
             let images = try TestImages.make(bigLayer: 1 << 20)
             for (repository, image) in [("library/small", images.small), ("library/multi", images.multi), ("library/docker-v2s2", images.docker)] {
-                let login = try await fetch("\(tokens.realm)?service=\(tokens.service)&scope=repository:\(repository):pull,push",
-                                            headers: [("Authorization", "Basic " + Data("pusher:secret".utf8).base64EncodedString())])
-                struct Token: Decodable { let token: String }
-                let token = try JSONDecoder().decode(Token.self, from: Data(login.body)).token
+                let token = try await tokens.token(user: "pusher", password: "secret", scope: "repository:\(repository):pull,push")
                 try await RegistryPusher(baseURL: canonical.url, authorization: "Bearer \(token)").push(image, repository: repository, tags: ["1"])
             }
 

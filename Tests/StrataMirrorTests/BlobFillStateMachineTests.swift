@@ -1,5 +1,6 @@
 import StrataCore
 import StrataStore
+import StrataTesting
 import Testing
 @testable import StrataMirror
 
@@ -143,27 +144,18 @@ import Foundation
 
 @Suite struct NegativeCacheTests {
     @Test func remembersForTheTTLOnly() {
-        let box = DateBox(Date(timeIntervalSince1970: 100))
-        let cache = NegativeCache(ttl: 30, now: { box.value })
+        let clock = TestClock(Date(timeIntervalSince1970: 100))
+        let cache = NegativeCache(ttl: 30, now: clock.closure)
         #expect(!cache.contains("k"))
         cache.insert("k")
         #expect(cache.contains("k"))
-        box.value = Date(timeIntervalSince1970: 129)
+        clock.advance(by: 29)
         #expect(cache.contains("k"))
-        box.value = Date(timeIntervalSince1970: 130)
+        clock.advance(by: 1)
         #expect(!cache.contains("k"))
-        let off = NegativeCache(ttl: 0, now: { box.value })
+        let off = NegativeCache(ttl: 0, now: clock.closure)
         off.insert("k")
         #expect(!off.contains("k"))
     }
 }
 
-final class DateBox: @unchecked Sendable {
-    private let lock = NSLock()
-    private var date: Date
-    init(_ date: Date) { self.date = date }
-    var value: Date {
-        get { lock.lock(); defer { lock.unlock() }; return date }
-        set { lock.lock(); date = newValue; lock.unlock() }
-    }
-}

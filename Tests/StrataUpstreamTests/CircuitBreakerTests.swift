@@ -1,4 +1,5 @@
 import Foundation
+import StrataTesting
 import Testing
 @testable import StrataUpstream
 
@@ -58,8 +59,8 @@ import Testing
     }
 
     @Test func healthCountsNotFoundAsWorkingAndRefusalAsMisconfigured() {
-        let clock = LockedDate(t0)
-        let health = TierHealth(breaker: CircuitBreaker(failureThreshold: 2, coolOff: 30), now: { clock.value })
+        let clock = TestClock(t0)
+        let health = TierHealth(breaker: CircuitBreaker(failureThreshold: 2, coolOff: 30), now: clock.closure)
         health.record(UpstreamError(.notFound, status: 404, "x"), seconds: 0.01)
         health.record(UpstreamError(.notFound, status: 404, "x"), seconds: 0.01)
         #expect(health.snapshot.breaker == "closed")
@@ -71,7 +72,7 @@ import Testing
         #expect(health.snapshot.breaker == "open")
         #expect(health.decide() == .skip)
         #expect(health.snapshot.lastError?.contains("502") == true)
-        clock.value = t0.addingTimeInterval(30)
+        clock.advance(by: 30)
         #expect(health.decide() == .probe)
         health.record(nil, seconds: 0.02)
         #expect(health.snapshot.breaker == "closed")
@@ -89,12 +90,3 @@ import Testing
     }
 }
 
-final class LockedDate: @unchecked Sendable {
-    private let lock = NSLock()
-    private var date: Date
-    init(_ date: Date) { self.date = date }
-    var value: Date {
-        get { lock.lock(); defer { lock.unlock() }; return date }
-        set { lock.lock(); date = newValue; lock.unlock() }
-    }
-}
