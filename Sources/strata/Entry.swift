@@ -8,7 +8,7 @@ struct Strata: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "strata",
         abstract: "A tiered pull-through cache for container images.",
-        subcommands: [Serve.self, Status.self, List.self, Requests.self, Prefetch.self, Verify.self, Export.self, Import.self])
+        subcommands: [Serve.self, Status.self, List.self, Requests.self, Prefetch.self, Verify.self, Export.self, Import.self, Configure.self])
 }
 
 struct Serve: AsyncParsableCommand {
