@@ -87,6 +87,7 @@ let package = Package(
         .testTarget(name: "StrataIntegrationTests", dependencies: [
             "StrataServer", "StrataCore", "StrataTesting", "StrataMirror",
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "Yams", package: "Yams"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
         ]),

@@ -1,0 +1,77 @@
+import Foundation
+import StrataServer
+import StrataTesting
+import Testing
+import Yams
+
+/// The files in Deploy/ are checked as far as this machine allows: the systemd unit by
+/// `systemd-analyze verify`, every YAML file parsed, every Strata config in them
+/// parsed by Strata's own config loader.
+@Suite struct DeployFiles {
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+
+    func text(_ path: String) throws -> String {
+        try String(contentsOfFile: "\(Self.root)/\(path)", encoding: .utf8)
+    }
+
+    @Test func systemdUnitVerifies() throws {
+        let analyze = try #require(which("systemd-analyze"), "systemd-analyze is not installed (apt-get install systemd)")
+        let binary = try #require(Integration.CommandLine.binary)
+        // The unit names the installed path; check it against the built binary.
+        let unit = try text("Deploy/strata.service").replacingOccurrences(of: "/usr/local/bin/strata", with: binary)
+        let dir = makeTempDirectory("unit")
+        try unit.write(toFile: "\(dir)/strata.service", atomically: true, encoding: .utf8)
+        let result = try runCommand(analyze, ["verify", "\(dir)/strata.service"])
+        #expect(result.status == 0)
+        #expect(result.output.isEmpty, "systemd-analyze: \(result.output)")
+        for key in ["DynamicUser=yes", "StateDirectory=strata", "ProtectSystem=strict", "NoNewPrivileges=yes"] {
+            #expect(unit.contains(key))
+        }
+    }
+
+    @Test func exampleConfigLoads() throws {
+        let config = try StrataConfiguration.load(path: "\(Self.root)/Deploy/strata.yml")
+        #expect(config.listen == "0.0.0.0:5000")
+        #expect(config.maxSize == 50 << 30)
+        #expect(config.tiers.map(\.name) == ["central"])
+        #expect(config.canonical["docker.io"] == "https://registry-1.docker.io")
+        #expect(config.prefixes["ghcr"] == "ghcr.io")
+    }
+
+    @Test func composeFileDescribesEdgeInFrontOfCentral() throws {
+        let compose = try #require(try Yams.load(yaml: try text("Deploy/compose.yaml")) as? [String: Any])
+        let services = try #require(compose["services"] as? [String: Any])
+        #expect(Set(services.keys) == ["central", "edge"])
+        let configs = try #require(compose["configs"] as? [String: [String: Any]])
+        let edge = try StrataConfiguration.parse(yaml: try #require(configs["edge"]?["content"] as? String))
+        let central = try StrataConfiguration.parse(yaml: try #require(configs["central"]?["content"] as? String))
+        #expect(edge.tiers.map(\.url) == ["http://central:5000"])
+        #expect(central.tiers.isEmpty)
+        #expect(central.canonical["docker.io"] == "https://registry-1.docker.io")
+    }
+
+    @Test func kubernetesManifestsParse() throws {
+        var kinds: [String] = []
+        for file in ["Deploy/kubernetes/strata.yaml", "Deploy/kubernetes/strata-daemonset.yaml"] {
+            for document in try Yams.load_all(yaml: try text(file)) {
+                let object = try #require(document as? [String: Any], "\(file)")
+                let kind = try #require(object["kind"] as? String)
+                #expect(object["apiVersion"] is String)
+                kinds.append(kind)
+                if kind == "ConfigMap", let data = object["data"] as? [String: String], let yaml = data["strata.yml"] {
+                    _ = try StrataConfiguration.parse(yaml: yaml)
+                }
+            }
+        }
+        #expect(kinds.sorted() == ["ConfigMap", "ConfigMap", "DaemonSet", "Deployment", "Namespace", "PersistentVolumeClaim", "Service"])
+    }
+
+    @Test func dockerfileCopiesWhatExists() throws {
+        let dockerfile = try text("Deploy/Dockerfile")
+        #expect(dockerfile.contains("FROM debian:bookworm-slim"))
+        for line in dockerfile.split(separator: "\n") where line.hasPrefix("COPY ") && !line.contains("--from") {
+            let source = line.split(separator: " ")[1]
+            #expect(FileManager.default.fileExists(atPath: "\(Self.root)/\(source)"), "\(line)")
+        }
+    }
+}
