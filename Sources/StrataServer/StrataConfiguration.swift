@@ -89,7 +89,7 @@ public struct StrataConfiguration: Sendable, Equatable {
         "breaker.failures", "breaker.cool_off",
         "prefetch.images", "prefetch.platforms", "prefetch.refresh",
         "prefixes.<prefix>",
-        "tiers[].name", "tiers[].url", "tiers[].registries", "tiers[].connect_timeout", "tiers[].first_byte_timeout",
+        "tiers", "tiers[].name", "tiers[].url", "tiers[].registries", "tiers[].connect_timeout", "tiers[].first_byte_timeout",
         "tiers[].credentials.username", "tiers[].credentials.password", "tiers[].credentials.password_file",
         "canonical.<registry>",
         "credentials.<host>.username", "credentials.<host>.password", "credentials.<host>.password_file",

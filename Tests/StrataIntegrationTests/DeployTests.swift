@@ -75,3 +75,26 @@ import Yams
         }
     }
 }
+
+/// The configuration reference covers every key the config loader accepts.
+@Suite struct ConfigurationReference {
+    @Test func everyKeyIsDocumentedAndEveryDocumentedKeyExists() throws {
+        let doc = try String(contentsOfFile: "\(DeployFiles.root)/Docs/configuration.md", encoding: .utf8)
+        // Keys are the first cell of each table row: | `cache.max_size` | default | meaning |
+        var documented = Set<String>()
+        for line in doc.split(separator: "\n") where line.hasPrefix("| `") {
+            let cell = line.dropFirst(3).prefix { $0 != "`" }
+            documented.insert(String(cell))
+        }
+        let flags = documented.filter { $0.hasPrefix("--") }
+        documented.subtract(flags)
+        for key in StrataConfiguration.knownKeys {
+            #expect(documented.contains(key), "\(key) is not in Docs/configuration.md")
+        }
+        for key in documented {
+            #expect(StrataConfiguration.knownKeys.contains(key), "Docs/configuration.md documents \(key), which the loader does not know")
+        }
+        // And the loader really takes each documented top-level key.
+        #expect(throws: StrataConfiguration.Error.self) { try StrataConfiguration.parse(yaml: "no_such_key: 1") }
+    }
+}
