@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(pkg-config libzstd-dev libssl-dev libsqlite3-dev openssl gzip tar docker-registry skopeo chromium systemd)
+packages=(pkg-config libzstd-dev libssl-dev libsqlite3-dev openssl gzip tar curl iproute2 util-linux docker-registry skopeo chromium systemd docker.io containerd podman)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

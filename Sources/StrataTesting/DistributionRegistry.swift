@@ -66,6 +66,7 @@ public final class DistributionRegistry: @unchecked Sendable {
 
                 """
         }
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let configPath = "\(directory)/config.yml"
         try config.write(toFile: configPath, atomically: true, encoding: .utf8)
         child = try ChildProcess(name: "docker-registry", executable: executable, arguments: ["serve", configPath],

@@ -30,14 +30,16 @@ public struct ImageFixture: Sendable {
     public static func image(format: Format = .oci, layers: [LayerContent], platform: (os: String, arch: String) = ("linux", "amd64"), label: String = "test") throws -> ImageFixture {
         var blobs: [Digest: [UInt8]] = [:]
         var layerDescriptors: [String] = []
+        var diffIDs: [String] = []
         for (i, content) in layers.enumerated() {
-            let (bytes, type) = try layerBytes(content, format: format, name: "\(label)-\(i)")
+            let (bytes, type, diffID) = try layerBytes(content, format: format, name: "\(label)-\(i)")
             let digest = ContentHasher.digest(of: bytes)
             blobs[digest] = bytes
+            diffIDs.append("\"\(diffID)\"")
             layerDescriptors.append(#"{"mediaType":"\#(type)","digest":"\#(digest)","size":\#(bytes.count)}"#)
         }
-        let diffIDs = blobs.keys.map { "\"\($0)\"" }.joined(separator: ",")
-        let config = Array(#"{"architecture":"\#(platform.arch)","os":"\#(platform.os)","config":{"Labels":{"fixture":"\#(label)","nonce":"\#(UUID().uuidString)"}},"rootfs":{"type":"layers","diff_ids":[\#(diffIDs)]}}"#.utf8)
+        let diffIDList = diffIDs.joined(separator: ",")
+        let config = Array(#"{"architecture":"\#(platform.arch)","os":"\#(platform.os)","config":{"Labels":{"fixture":"\#(label)","nonce":"\#(UUID().uuidString)"}},"rootfs":{"type":"layers","diff_ids":[\#(diffIDList)]}}"#.utf8)
         let configDigest = ContentHasher.digest(of: config)
         blobs[configDigest] = config
         let configType = format == .oci ? MediaType.ociConfig.value : MediaType.dockerConfig.value
@@ -65,10 +67,13 @@ public struct ImageFixture: Sendable {
         children.reduce(into: blobs) { all, child in all.merge(child.allBlobs) { a, _ in a } }
     }
 
-    static func layerBytes(_ content: LayerContent, format: Format, name: String) throws -> ([UInt8], String) {
+    /// A layer's bytes, its media type, and its diff ID (the digest of the uncompressed tar).
+    static func layerBytes(_ content: LayerContent, format: Format, name: String) throws -> ([UInt8], String, Digest) {
+        let plainType = format == .oci ? MediaType.ociLayerTar.value : "application/vnd.docker.image.rootfs.diff.tar"
         switch content {
         case .random(let size):
-            return (Tar.single(name: "\(name).bin", content: randomBytes(size)), format == .oci ? MediaType.ociLayerTar.value : "application/vnd.docker.image.rootfs.diff.tar")
+            let tar = Tar.single(name: "\(name).bin", content: randomBytes(size))
+            return (tar, plainType, ContentHasher.digest(of: tar))
         case .text(let size):
             var text = [UInt8]()
             text.reserveCapacity(size)
@@ -77,11 +82,12 @@ public struct ImageFixture: Sendable {
                 text.append(contentsOf: "line \(line) of \(name): the quick brown fox jumps over the lazy dog\n".utf8)
                 line += 1
             }
-            return (Tar.single(name: "\(name).txt", content: Array(text.prefix(size))), format == .oci ? MediaType.ociLayerTar.value : "application/vnd.docker.image.rootfs.diff.tar")
+            let tar = Tar.single(name: "\(name).txt", content: Array(text.prefix(size)))
+            return (tar, plainType, ContentHasher.digest(of: tar))
         case .gzipRandom(let size):
             let tar = Tar.single(name: "\(name).bin", content: randomBytes(size))
             let gz = try gzip(tar)
-            return (gz, format == .oci ? MediaType.ociLayerGzip.value : MediaType.dockerLayerGzip.value)
+            return (gz, format == .oci ? MediaType.ociLayerGzip.value : MediaType.dockerLayerGzip.value, ContentHasher.digest(of: tar))
         }
     }
 
