@@ -24,8 +24,12 @@ public struct RegistryResponder: HTTPResponder {
     let ledger: Ledger?
     private let now: @Sendable () -> Date
 
+    /// When set, every request needs a valid Basic login.
+    let authenticator: ClientAuthenticator?
+
     public init(engine: MirrorEngine, logger: Logger, instanceID: String, prefixes: [String: String] = [:],
-                ledger: Ledger? = nil, now: @escaping @Sendable () -> Date = Date.init) {
+                ledger: Ledger? = nil, authenticator: ClientAuthenticator? = nil, now: @escaping @Sendable () -> Date = Date.init) {
+        self.authenticator = authenticator
         self.engine = engine
         self.logger = logger
         self.instanceID = instanceID
@@ -103,6 +107,9 @@ public struct RegistryResponder: HTTPResponder {
     }
 
     private func route(_ request: Request, _ exchange: Exchange) async throws -> Response {
+        if let authenticator, !authenticator.isAuthorized(request.headers[.authorization]) {
+            throw RegistryError(.unauthorized, "authentication required")
+        }
         guard let parsed = try RegistryPath(path: request.uri.path) else {
             throw RegistryError(.nameUnknown, "no such endpoint: \(request.uri.path)", status: 404)
         }
@@ -313,6 +320,7 @@ public struct RegistryResponder: HTTPResponder {
         let body = ByteBuffer(string: error.jsonBody)
         headers[.contentLength] = String(body.readableBytes)
         if error.code == .unsupported { headers[.allow] = "GET, HEAD" }
+        if error.code == .unauthorized { headers[.wwwAuthenticate] = "Basic realm=\"strata\"" }
         return Response(status: .init(code: error.status), headers: headers, body: head ? .init() : .init(byteBuffer: body))
     }
 

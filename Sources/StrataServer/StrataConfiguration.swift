@@ -71,6 +71,11 @@ public struct StrataConfiguration: Sendable, Equatable {
     public var prefetchImages: [String] = []
     public var prefetchPlatforms: [String]? = nil
     public var prefetchRefresh: TimeInterval = 6 * 3600
+    /// A certificate chain and key (PEM) to serve the registry and admin ports over TLS.
+    public var tlsCertificate: String?
+    public var tlsKey: String?
+    /// An htpasswd file (bcrypt) that clients of the registry port must log in against.
+    public var htpasswd: String?
     /// The admin port; nil turns it off.
     public var adminListen: String? = "127.0.0.1:5050"
     /// A file holding the admin bearer token; required when `adminListen` is not loopback.
@@ -88,7 +93,7 @@ public struct StrataConfiguration: Sendable, Equatable {
         "cache.dir", "cache.tag_ttl", "cache.negative_ttl", "cache.max_size", "cache.max_idle", "cache.pins", "cache.eviction_interval",
         "breaker.failures", "breaker.cool_off",
         "prefetch.images", "prefetch.platforms", "prefetch.refresh",
-        "prefixes.<prefix>",
+        "prefixes.<prefix>", "tls.cert", "tls.key", "auth.htpasswd",
         "tiers", "tiers[].name", "tiers[].url", "tiers[].registries", "tiers[].connect_timeout", "tiers[].first_byte_timeout",
         "tiers[].credentials.username", "tiers[].credentials.password", "tiers[].credentials.password_file",
         "canonical.<registry>",
@@ -181,6 +186,22 @@ public struct StrataConfiguration: Sendable, Equatable {
                             config.prefetchPlatforms = list
                         }
                     default: throw Error("config: unknown key \"prefetch.\(pkey)\"")
+                    }
+                }
+            case "tls":
+                for (tkey, tvalue) in try mapping(value, key) {
+                    switch tkey {
+                    case "cert": config.tlsCertificate = try string(tvalue, "tls.cert")
+                    case "key": config.tlsKey = try string(tvalue, "tls.key")
+                    default: throw Error("config: unknown key \"tls.\(tkey)\"")
+                    }
+                }
+                guard (config.tlsCertificate == nil) == (config.tlsKey == nil) else { throw Error("config: tls needs both cert and key") }
+            case "auth":
+                for (akey, avalue) in try mapping(value, key) {
+                    switch akey {
+                    case "htpasswd": config.htpasswd = try string(avalue, "auth.htpasswd")
+                    default: throw Error("config: unknown key \"auth.\(akey)\"")
                     }
                 }
             case "breaker":

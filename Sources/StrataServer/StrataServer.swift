@@ -1,6 +1,9 @@
 import AsyncHTTPClient
 import Foundation
 import Hummingbird
+import HummingbirdTLS
+import HummingbirdCore
+import NIOSSL
 import Logging
 import NIOCore
 import NIOPosix
@@ -137,6 +140,24 @@ public final class StrataServer: Sendable {
                                                defaultRegistry: configuration.defaultRegistry, chains: chains,
                                                negativeTTL: configuration.negativeTTL),
             logger: logger, now: now)
+        var server: HTTPServerBuilder = .http1()
+        if let certificate = configuration.tlsCertificate, let key = configuration.tlsKey {
+            do {
+                let chain = try NIOSSLCertificate.fromPEMFile(certificate).map { NIOSSLCertificateSource.certificate($0) }
+                let tls = TLSConfiguration.makeServerConfiguration(certificateChain: chain, privateKey: .privateKey(try NIOSSLPrivateKey(file: key, format: .pem)))
+                server = try .tls(.http1(), tlsConfiguration: tls)
+            } catch {
+                throw StartupError(description: "cannot use tls.cert \(certificate) and tls.key \(key): \(error)")
+            }
+        }
+        var authenticator: ClientAuthenticator? = nil
+        if let htpasswd = configuration.htpasswd {
+            do {
+                authenticator = try ClientAuthenticator(htpasswdPath: htpasswd, now: now)
+            } catch {
+                throw StartupError(description: error.description)
+            }
+        }
         let ledger = Ledger(capacity: configuration.ledgerSize, now: now)
         let metrics = StrataMetrics(engine: engine, ledger: ledger)
         self.configuration = configuration
@@ -148,7 +169,8 @@ public final class StrataServer: Sendable {
         var services: [any Service] = [
             Application(
                 responder: RegistryResponder(engine: engine, logger: logger, instanceID: instanceID, prefixes: configuration.prefixes,
-                                             ledger: ledger, now: now),
+                                             ledger: ledger, authenticator: authenticator, now: now),
+                server: server,
                 configuration: .init(address: .hostname(address.host, port: address.port), serverName: nil),
                 onServerRunning: { channel in onListening(channel.localAddress?.port ?? address.port) },
                 logger: logger),
@@ -177,6 +199,7 @@ public final class StrataServer: Sendable {
             let routes = AdminRoutes(engine: engine, ledger: ledger, metrics: metrics, instanceID: instanceID)
             services.append(Application(
                 router: routes.router(token: adminToken),
+                server: server,
                 configuration: .init(address: .hostname(adminAddress.host, port: adminAddress.port), serverName: nil),
                 onServerRunning: { channel in onAdminListening(channel.localAddress?.port ?? adminAddress.port) },
                 logger: logger))
