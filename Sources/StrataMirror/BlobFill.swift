@@ -15,7 +15,9 @@ public final class BlobFill: Sendable {
     public let digest: Digest
     fileprivate struct Locked {
         var machine = StateMachine()
-        var waiters: [CheckedContinuation<Void, Never>] = []
+        /// Readers waiting, each for the fill to have written at least `threshold` bytes
+        /// (or for any other event).
+        var waiters: [(threshold: Int64, continuation: CheckedContinuation<Void, Never>)] = []
         var file: StoreFile?
         var tier: TierName = .none
         var path: [String] = []
@@ -32,7 +34,18 @@ public final class BlobFill: Sendable {
 
         mutating func takeWaiters() -> [CheckedContinuation<Void, Never>] {
             defer { waiters = [] }
-            return waiters
+            return waiters.map(\.continuation)
+        }
+
+        /// The waiters whose threshold `written` reaches.
+        mutating func takeWaiters(written: Int64) -> [CheckedContinuation<Void, Never>] {
+            var ready: [CheckedContinuation<Void, Never>] = []
+            waiters.removeAll { waiter in
+                guard waiter.threshold <= written else { return false }
+                ready.append(waiter.continuation)
+                return true
+            }
+            return ready
         }
 
         /// Drops memory chunks every lease has read past; wakes the leader if that made room.
@@ -103,9 +116,23 @@ public final class BlobFill: Sendable {
     func bytesWritten(_ written: Int64) {
         let waiters = locked.withLockedValue { s -> [CheckedContinuation<Void, Never>] in
             s.machine.bytesWritten(written)
-            return s.takeWaiters()
+            return s.takeWaiters(written: written)
         }
         waiters.forEach { $0.resume() }
+    }
+
+    /// Readers that caught up with the writer wait for this many new bytes (or the end)
+    /// before reading again, so a fast client does not chase the writer chunk by chunk.
+    static let readBatch: Int64 = 256 << 10
+
+    /// While the fill streams to the temp file: how many bytes must be written before a
+    /// reader at `offset` with `limit` available should read; nil to read now.
+    private static func batchThreshold(_ state: StateMachine.State, offset: Int64, limit: Int64?) -> Int64? {
+        guard case .streaming(_, let total) = state else { return nil }
+        var wanted = offset + readBatch
+        if let total { wanted = min(wanted, total) }
+        if let limit, limit >= wanted || (total.map { limit >= $0 - 1 } ?? false) { return nil }
+        return wanted
     }
 
     /// The disk is full: the fill goes on for the clients, through memory, unstored.
@@ -209,7 +236,7 @@ public final class BlobFill: Sendable {
             case .committed(let blob): return blob
             case .failed(let error): throw error
             case .passedThrough: throw FillError(.storage, "not cached: disk full")
-            case .connecting, .streaming, .passThrough: await waitForEvent { !$0.machine.isTerminal }
+            case .connecting, .streaming, .passThrough: await waitForEvent(threshold: .max) { !$0.machine.isTerminal }
             }
         }
     }
@@ -230,7 +257,8 @@ public final class BlobFill: Sendable {
                 return
             case .wait:
                 let at = offset
-                await waitForEvent { $0.machine.readAction(at: at) == .wait }
+                let threshold = locked.withLockedValue { Self.batchThreshold($0.machine.state, offset: at, limit: nil) } ?? 0
+                await waitForEvent(threshold: threshold) { $0.machine.readAction(at: at) == .wait }
             case .readMemory(let limit):
                 let end = min(limit, upper ?? limit, offset + Int64(chunkSize))
                 let at = offset
@@ -259,9 +287,19 @@ public final class BlobFill: Sendable {
                 offset = end
             case .read(let limit):
                 guard let file else { throw FillError(.storage, "fill has no file") }
+                let at = offset
+                if upper.map({ limit < $0 }) ?? true,
+                   let threshold = locked.withLockedValue({ Self.batchThreshold($0.machine.state, offset: at, limit: limit) }) {
+                    await waitForEvent(threshold: threshold) { s in
+                        Self.batchThreshold(s.machine.state, offset: at, limit: {
+                            if case .read(let l) = s.machine.readAction(at: at) { return l }
+                            return nil
+                        }()) != nil
+                    }
+                    continue
+                }
                 let end = min(limit, upper ?? limit, offset + Int64(chunkSize))
                 let count = Int(end - offset)
-                let at = offset
                 let buffer = try await threadPool.runIfActive { () throws -> ByteBuffer in
                     var buffer = ByteBufferAllocator().buffer(capacity: count)
                     try file.read(at: at, count: count, into: &buffer)
@@ -283,11 +321,11 @@ public final class BlobFill: Sendable {
 
     /// Suspends until the next event, unless `stillWaiting` already says otherwise.
     /// Checking under the same lock that events take means no event is missed.
-    private func waitForEvent(_ stillWaiting: @escaping @Sendable (Locked) -> Bool) async {
+    private func waitForEvent(threshold: Int64 = 0, _ stillWaiting: @escaping @Sendable (Locked) -> Bool) async {
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             let resumeNow = locked.withLockedValue { s -> Bool in
                 guard stillWaiting(s) else { return true }
-                s.waiters.append(continuation)
+                s.waiters.append((threshold, continuation))
                 return false
             }
             if resumeNow { continuation.resume() }
