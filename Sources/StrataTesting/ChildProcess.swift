@@ -68,28 +68,44 @@ public func which(_ program: String) -> String? {
     return nil
 }
 
-/// A fresh temp directory for one test.
+/// A fresh temp directory for one test, under one folder per test process that is
+/// removed when the process exits.
 public func makeTempDirectory(_ label: String) -> String {
-    let path = NSTemporaryDirectory() + "strata-test-\(label)-\(UUID().uuidString.prefix(8))"
+    let path = LiveChildren.temporaryRoot + "/\(label)-\(UUID().uuidString.prefix(8))"
     try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
     return path
 }
 
 /// Children still running when the test process exits are stopped by their pids, so
-/// no registry outlives the test run.
+/// no registry outlives the test run; then the process's temp folder is removed.
 enum LiveChildren {
     nonisolated(unsafe) private static var pids = Set<Int32>()
     private static let lock = NSLock()
     nonisolated(unsafe) private static var installed = false
 
+    /// `<tmp>/strata-test-<pid>`: every temp directory of this test process.
+    static let temporaryRoot: String = {
+        let root = NSTemporaryDirectory() + "strata-test-\(getpid())"
+        installOnce()
+        return root
+    }()
+
+    private static func installOnce() {
+        lock.lock()
+        defer { lock.unlock() }
+        guard !installed else { return }
+        installed = true
+        atexit {
+            LiveChildren.stopAll()
+            try? FileManager.default.removeItem(atPath: LiveChildren.temporaryRoot)
+        }
+    }
+
     static func add(_ pid: Int32) {
+        _ = temporaryRoot
         lock.lock()
         defer { lock.unlock() }
         pids.insert(pid)
-        if !installed {
-            installed = true
-            atexit { LiveChildren.stopAll() }
-        }
     }
 
     static func remove(_ pid: Int32) {
