@@ -57,6 +57,7 @@ let package = Package(
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "HTTPTypes", package: "swift-http-types"),
             .product(name: "Prometheus", package: "swift-prometheus"),
+            .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
         ]),
         .target(name: "StrataServer", dependencies: [
             "StrataCore", "StrataStore", "StrataUpstream", "StrataMirror", "StrataRegistryAPI", "StrataAdminAPI",

@@ -1,4 +1,5 @@
 import Foundation
+import NIOConcurrencyHelpers
 import Prometheus
 import StrataMirror
 
@@ -15,13 +16,24 @@ public final class StrataMetrics: Sendable {
             buckets: [.milliseconds(1), .milliseconds(5), .milliseconds(25), .milliseconds(100), .milliseconds(500),
                       .seconds(2), .seconds(10), .seconds(60)],
             help: "Time from request to the last byte of the answer.")
+        // Counters by label set, looked up once: the registry's own lookup builds keys per call.
+        let counters = NIOLockedValueBox([String: (requests: Counter, bytes: Counter)]())
         ledger.observe { [registry, durations] record in
             let status = "\(record.status / 100)xx"
-            registry.makeCounter(name: "strata_requests_total",
-                                 labels: [("tier", record.tier), ("kind", record.kind.rawValue), ("status", status)],
-                                 help: "Requests on the registry port, by the tier that served them.").increment()
-            registry.makeCounter(name: "strata_served_bytes_total", labels: [("tier", record.tier)],
-                                 help: "Body bytes sent to clients, by the tier that served them.").increment(by: record.bytes)
+            let key = "\(record.tier)|\(record.kind.rawValue)|\(status)"
+            let pair = counters.withLockedValue { table in
+                if let pair = table[key] { return pair }
+                let pair = (
+                    registry.makeCounter(name: "strata_requests_total",
+                                         labels: [("tier", record.tier), ("kind", record.kind.rawValue), ("status", status)],
+                                         help: "Requests on the registry port, by the tier that served them."),
+                    registry.makeCounter(name: "strata_served_bytes_total", labels: [("tier", record.tier)],
+                                         help: "Body bytes sent to clients, by the tier that served them."))
+                table[key] = pair
+                return pair
+            }
+            pair.requests.increment()
+            pair.bytes.increment(by: record.bytes)
             for attempt in record.attempts {
                 registry.makeCounter(name: "strata_upstream_attempts_total", labels: [("tier", attempt.tier), ("outcome", attempt.outcome)],
                                      help: "Requests to upstream tiers, by outcome.").increment()

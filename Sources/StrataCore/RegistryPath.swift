@@ -1,5 +1,3 @@
-import Foundation
-
 /// A request path on the registry port, parsed into what it names.
 ///
 /// `/v2/<name>/manifests/<reference>` and friends: the name may contain `/`, so the
@@ -25,21 +23,41 @@ public enum RegistryPath: Hashable, Sendable {
             self = .tagsList(try RepositoryName(String(rest.dropLast("/tags/list".count))))
             return
         }
-        if let range = rest.range(of: "/blobs/uploads") {
+        if let range = Self.find("/blobs/uploads", in: rest, last: false) {
             let tail = rest[range.upperBound...]
             guard tail.isEmpty || tail.first == "/" else { return nil }
             self = .blobUpload(try RepositoryName(String(rest[..<range.lowerBound])))
             return
         }
-        if let range = rest.range(of: "/manifests/", options: .backwards) {
+        if let range = Self.find("/manifests/", in: rest, last: true) {
             let name = try RepositoryName(String(rest[..<range.lowerBound]))
             self = .manifest(name, try Reference(parsing: String(rest[range.upperBound...])))
             return
         }
-        if let range = rest.range(of: "/blobs/", options: .backwards) {
+        if let range = Self.find("/blobs/", in: rest, last: true) {
             let name = try RepositoryName(String(rest[..<range.lowerBound]))
             self = .blob(name, try Digest(parsing: String(rest[range.upperBound...])))
             return
+        }
+        return nil
+    }
+
+    /// The first or last occurrence of an ASCII `needle`, searched on UTF-8 bytes
+    /// (Foundation's `range(of:)` bridges through NSString on every request).
+    static func find(_ needle: StaticString, in haystack: Substring, last: Bool) -> Range<Substring.Index>? {
+        let pattern = UnsafeBufferPointer(start: needle.utf8Start, count: needle.utf8CodeUnitCount)
+        let bytes = haystack.utf8
+        guard bytes.count >= pattern.count else { return nil }
+        var indices = Array(bytes.indices.dropLast(pattern.count - 1))
+        if last { indices.reverse() }
+        for start in indices {
+            var i = start
+            var matched = true
+            for b in pattern {
+                if bytes[i] != b { matched = false; break }
+                i = bytes.index(after: i)
+            }
+            if matched { return start..<i }
         }
         return nil
     }

@@ -144,7 +144,7 @@ public struct RegistryResponder: HTTPResponder {
         }
         var response = try await answer(request, path: path, registry: registry, via: via.isEmpty ? nil : via, exchange: exchange)
         if namespaced || registry != engine.configuration.defaultRegistry {
-            response.headers[HTTPField.Name("OCI-Namespace")!] = registry
+            response.headers[Self.namespaceHeader] = registry
         }
         return response
     }
@@ -182,7 +182,7 @@ public struct RegistryResponder: HTTPResponder {
             let all = try engine.repositories(registry: registry).map(\.value)
             let (page, next) = Self.page(all, request)
             var headers = Self.baseHeaders(contentType: "application/json")
-            if let next { headers[HTTPField.Name("Link")!] = "</v2/_catalog?last=\(next)&n=\(page.count)>; rel=\"next\"" }
+            if let next { headers[Self.linkHeader] = "</v2/_catalog?last=\(next)&n=\(page.count)>; rel=\"next\"" }
             let body = "{\"repositories\":[\(page.map(JSONString.quote).joined(separator: ","))]}"
             return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: body)))
         case .tagsList(let name):
@@ -190,7 +190,7 @@ public struct RegistryResponder: HTTPResponder {
             guard !all.isEmpty else { throw RegistryError(.nameUnknown, "repository \(name) has no cached tags") }
             let (page, next) = Self.page(all, request)
             var headers = Self.baseHeaders(contentType: "application/json")
-            if let next { headers[HTTPField.Name("Link")!] = "</v2/\(name)/tags/list?last=\(next)&n=\(page.count)>; rel=\"next\"" }
+            if let next { headers[Self.linkHeader] = "</v2/\(name)/tags/list?last=\(next)&n=\(page.count)>; rel=\"next\"" }
             let body = "{\"name\":\(JSONString.quote(name.value)),\"tags\":[\(page.map(JSONString.quote).joined(separator: ","))]}"
             return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: body)))
         case .manifest(let name, let reference):
@@ -203,11 +203,11 @@ public struct RegistryResponder: HTTPResponder {
             }
             var headers = Self.baseHeaders(contentType: result.mediaType)
             headers[.contentLength] = String(result.bytes.count)
-            headers[HTTPField.Name("Docker-Content-Digest")!] = result.digest.description
+            headers[Self.digestHeader] = result.digest.description
             headers[.eTag] = "\"\(result.digest)\""
             headers[Self.tierHeader] = result.tier.description
             headers[Self.pathHeader] = result.path.joined(separator: ",")
-            if result.stale { headers[HTTPField.Name("Warning")!] = "110 strata \"Response is stale\"" }
+            if result.stale { headers[Self.warningHeader] = "110 strata \"Response is stale\"" }
             if method == .head { return Response(status: .ok, headers: headers, body: .init()) }
             return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: result.bytes)))
         case .blob(let name, let digest):
@@ -221,7 +221,7 @@ public struct RegistryResponder: HTTPResponder {
         let head = request.method == .head
         let result = try await engine.blob(registry: registry, repository: name, digest: digest, headOnly: head, via: via)
         var headers = Self.baseHeaders(contentType: "application/octet-stream")
-        headers[HTTPField.Name("Docker-Content-Digest")!] = digest.description
+        headers[Self.digestHeader] = digest.description
         headers[.eTag] = "\"\(digest)\""
         headers[.acceptRanges] = "bytes"
         let size: Int64?
@@ -305,13 +305,19 @@ public struct RegistryResponder: HTTPResponder {
         return ns.lowercased()
     }
 
+    // Header names, parsed once rather than per request.
     static let tierHeader = HTTPField.Name("X-Strata-Tier")!
     static let pathHeader = HTTPField.Name("X-Strata-Path")!
+    static let namespaceHeader = HTTPField.Name("OCI-Namespace")!
+    static let linkHeader = HTTPField.Name("Link")!
+    static let digestHeader = HTTPField.Name("Docker-Content-Digest")!
+    static let warningHeader = HTTPField.Name("Warning")!
+    static let apiVersionHeader = HTTPField.Name("Docker-Distribution-Api-Version")!
 
     static func baseHeaders(contentType: String) -> HTTPFields {
         var headers = HTTPFields()
         headers[.contentType] = contentType
-        headers[HTTPField.Name("Docker-Distribution-Api-Version")!] = "registry/2.0"
+        headers[Self.apiVersionHeader] = "registry/2.0"
         return headers
     }
 
