@@ -5,6 +5,9 @@
 #   Tests/run.sh --filter NAME   a subset (passed to swift test)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# Daemons (dockerd, ip) live in sbin; Swift may be installed under /opt/swift.
+export PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin"
+command -v swift >/dev/null || { [ -x /opt/swift/usr/bin/swift ] && export PATH="$PATH:/opt/swift/usr/bin"; }
 
 packages=(pkg-config libzstd-dev libssl-dev libsqlite3-dev openssl gzip tar curl iproute2 util-linux docker-registry skopeo chromium systemd docker.io containerd podman)
 missing=()

@@ -6,6 +6,7 @@
 # strata binary), CLIENT (docker | containerd | podman), IMAGES (what to pull).
 # Leaves WORK/requests.json (the admin API's ledger) and WORK/client.log.
 set -euo pipefail
+export PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin"
 : "${WORK:?}" "${STRATA:?}" "${CLIENT:?}" "${IMAGES:?}"
 ip link set lo up
 
