@@ -28,6 +28,7 @@ let package = Package(
         .target(name: "StrataStore", dependencies: [
             "StrataCore", "CZstd",
             .product(name: "GRDB", package: "GRDB.swift"),
+            .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),

@@ -35,7 +35,6 @@ public struct MediaType: Hashable, Sendable, CustomStringConvertible {
     /// The manifest types a mirror asks for when the client names none.
     public static let allManifestTypes: [MediaType] = [.ociIndex, .ociManifest, .dockerManifestList, .dockerManifest]
 
-    public var isIndex: Bool { self == .ociIndex || self == .dockerManifestList }
 }
 
 extension Substring {

@@ -46,19 +46,27 @@ public enum RegistryPath: Hashable, Sendable {
     /// (Foundation's `range(of:)` bridges through NSString on every request).
     static func find(_ needle: StaticString, in haystack: Substring, last: Bool) -> Range<Substring.Index>? {
         let pattern = UnsafeBufferPointer(start: needle.utf8Start, count: needle.utf8CodeUnitCount)
-        let bytes = haystack.utf8
-        guard bytes.count >= pattern.count else { return nil }
-        var indices = Array(bytes.indices.dropLast(pattern.count - 1))
-        if last { indices.reverse() }
-        for start in indices {
-            var i = start
-            var matched = true
-            for b in pattern {
-                if bytes[i] != b { matched = false; break }
-                i = bytes.index(after: i)
-            }
-            if matched { return start..<i }
+        let offset = haystack.utf8.withContiguousStorageIfAvailable { position(of: pattern, in: $0, last: last) }
+            ?? position(of: pattern, in: Array(haystack.utf8), last: last)
+        guard let offset else { return nil }
+        let start = haystack.utf8.index(haystack.startIndex, offsetBy: offset)
+        return start..<haystack.utf8.index(start, offsetBy: pattern.count)
+    }
+
+    private static func position(
+        of pattern: UnsafeBufferPointer<UInt8>, in bytes: some RandomAccessCollection<UInt8>, last: Bool
+    ) -> Int? {
+        let n = pattern.count, count = bytes.count
+        guard count >= n else { return nil }
+        let base = bytes.startIndex
+        func matches(at start: Int) -> Bool {
+            for k in 0..<n where bytes[bytes.index(base, offsetBy: start + k)] != pattern[k] { return false }
+            return true
         }
-        return nil
+        let starts = 0...(count - n)
+        if last {
+            return starts.reversed().first(where: matches)
+        }
+        return starts.first(where: matches)
     }
 }

@@ -15,15 +15,4 @@ public enum TierName: Hashable, Sendable, CustomStringConvertible {
         case .none: "none"
         }
     }
-
-    public init(parsing s: String) {
-        switch s {
-        case "cache": self = .cache
-        case "canonical": self = .canonical
-        case "stale": self = .stale
-        case "none": self = .none
-        default:
-            self = s.hasPrefix("mirror/") ? .mirror(String(s.dropFirst(7))) : .none
-        }
-    }
 }

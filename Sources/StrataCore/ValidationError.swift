@@ -4,7 +4,7 @@
 /// `MANIFEST_INVALID`; the command line prints ``description``.
 public struct ValidationError: Error, Hashable, Sendable, CustomStringConvertible {
     private enum Code: Hashable, Sendable {
-        case name, tag, digest, reference, mediaType
+        case name, tag, digest, mediaType
     }
 
     private let code: Code
@@ -19,14 +19,13 @@ public struct ValidationError: Error, Hashable, Sendable, CustomStringConvertibl
     public static func nameInvalid(_ input: String) -> Self { .init(.name, input) }
     public static func tagInvalid(_ input: String) -> Self { .init(.tag, input) }
     public static func digestInvalid(_ input: String) -> Self { .init(.digest, input) }
-    public static func referenceInvalid(_ input: String) -> Self { .init(.reference, input) }
     public static func mediaTypeInvalid(_ input: String) -> Self { .init(.mediaType, input) }
 
     /// The registry error code this maps to.
     public var registryCode: RegistryErrorCode {
         switch code {
         case .name: .nameInvalid
-        case .tag, .reference: .tagInvalid
+        case .tag: .tagInvalid
         case .digest: .digestInvalid
         case .mediaType: .manifestInvalid
         }
@@ -38,7 +37,6 @@ public struct ValidationError: Error, Hashable, Sendable, CustomStringConvertibl
         case .name: return "invalid repository name \"\(shown)\""
         case .tag: return "invalid tag \"\(shown)\""
         case .digest: return "invalid digest \"\(shown)\""
-        case .reference: return "invalid reference \"\(shown)\""
         case .mediaType: return "invalid media type \"\(shown)\""
         }
     }

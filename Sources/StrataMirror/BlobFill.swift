@@ -97,9 +97,6 @@ public final class BlobFill: Sendable {
         waiters.forEach { $0.resume() }
     }
 
-    /// Leases still held.
-    var leaseCount: Int { locked.withLockedValue { $0.leases.count } }
-
     // MARK: Events from the leader
 
     func responseStarted(total: Int64?, file: StoreFile, tier: TierName, path: [String]) {

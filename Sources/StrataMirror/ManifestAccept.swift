@@ -34,4 +34,3 @@ public struct ManifestAccept: Sendable, Hashable {
     }
 }
 
-import Foundation

@@ -388,14 +388,14 @@ public final class MirrorEngine: Sendable {
                         }
                         writer.appendHashOnly(chunk)
                         guard await fill.passThrough(chunk, written: writer.written) else {
-                            throw UpstreamError(.invalidResponse, status: -1, "not cached: disk full, and no client is left")
+                            throw UpstreamError(.local, "not cached: disk full, and no client is left")
                         }
                     }
                 } catch let error as UpstreamError {
                     throw error
                 } catch let error as StoreError {
                     // Local, not the tier's fault: report it apart.
-                    throw UpstreamError(.invalidResponse, status: -1, "store: \(error)")
+                    throw UpstreamError(.local, "store: \(error)")
                 } catch {
                     throw UpstreamError(.transport, "body ended after \(writer.written) bytes: \(error)")
                 }
@@ -406,7 +406,7 @@ public final class MirrorEngine: Sendable {
             }
             attempts.append(attempt)
             if case .failure(let error) = result {
-                if error.status == -1 {
+                if error.kind == .local {
                     writer.discard()
                     fill.failed(FillError(.storage, error.message), attempts: attempts)
                     return

@@ -75,7 +75,7 @@ public struct RegistryResponder: HTTPResponder {
                 failure = error
             }
             ledger.record(Self.finish(base, exchange.info, bytes: sent.withLockedValue { $0 },
-                                      seconds: Self.seconds(since: clock), aborted: failure != nil))
+                                      seconds: (ContinuousClock.now - clock).inSeconds, aborted: failure != nil))
             if let failure { throw failure }
         }
         return response
@@ -99,11 +99,6 @@ public struct RegistryResponder: HTTPResponder {
     static func clientAddress(_ context: Context) -> String {
         guard let address = context.remoteAddress else { return "" }
         return address.ipAddress ?? "\(address)"
-    }
-
-    static func seconds(since start: ContinuousClock.Instant) -> Double {
-        let d = ContinuousClock.now - start
-        return Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
     }
 
     private func route(_ request: Request, _ exchange: Exchange) async throws -> Response {

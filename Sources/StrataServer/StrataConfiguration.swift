@@ -173,18 +173,8 @@ public struct StrataConfiguration: Sendable, Equatable {
                 for (pkey, pvalue) in try mapping(value, key) {
                     switch pkey {
                     case "refresh": config.prefetchRefresh = try duration(pvalue, "prefetch.refresh")
-                    case "images", "platforms":
-                        guard case .sequence(let items) = pvalue else { throw Error("config: prefetch.\(pkey) must be a list") }
-                        var list: [String] = []
-                        for item in items { list.append(try string(item, "prefetch.\(pkey)")) }
-                        if pkey == "images" {
-                            for image in list where ImageReference(parsing: image) == nil {
-                                throw Error("config: prefetch.images: \"\(image)\" is not an image reference")
-                            }
-                            config.prefetchImages = list
-                        } else {
-                            config.prefetchPlatforms = list
-                        }
+                    case "images": config.prefetchImages = try images(pvalue, "prefetch.images")
+                    case "platforms": config.prefetchPlatforms = try strings(pvalue, "prefetch.platforms")
                     default: throw Error("config: unknown key \"prefetch.\(pkey)\"")
                     }
                 }
@@ -228,15 +218,7 @@ public struct StrataConfiguration: Sendable, Equatable {
                         config.maxSize = size
                     case "max_idle": config.maxIdle = try duration(cvalue, "cache.max_idle")
                     case "eviction_interval": config.evictionInterval = try duration(cvalue, "cache.eviction_interval")
-                    case "pins":
-                        guard case .sequence(let items) = cvalue else { throw Error("config: cache.pins must be a list of images") }
-                        var pins: [String] = []
-                        for item in items {
-                            let pin = try string(item, "cache.pins")
-                            guard ImageReference(parsing: pin) != nil else { throw Error("config: cache.pins: \"\(pin)\" is not an image reference") }
-                            pins.append(pin)
-                        }
-                        config.pins = pins
+                    case "pins": config.pins = try images(cvalue, "cache.pins")
                     default: throw Error("config: unknown key \"cache.\(ckey)\"")
                     }
                 }
@@ -286,6 +268,22 @@ public struct StrataConfiguration: Sendable, Equatable {
     private static func string(_ node: Node, _ key: String) throws(Error) -> String {
         guard case .scalar(let scalar) = node else { throw Error("config: \(key) must be a string") }
         return scalar.string
+    }
+
+    private static func strings(_ node: Node, _ key: String) throws(Error) -> [String] {
+        guard case .sequence(let items) = node else { throw Error("config: \(key) must be a list") }
+        var list: [String] = []
+        for item in items { list.append(try string(item, key)) }
+        return list
+    }
+
+    /// A list of image references, each checked as one.
+    private static func images(_ node: Node, _ key: String) throws(Error) -> [String] {
+        let list = try strings(node, key)
+        for image in list where ImageReference(parsing: image) == nil {
+            throw Error("config: \(key): \"\(image)\" is not an image reference")
+        }
+        return list
     }
 
     private static func duration(_ node: Node, _ key: String) throws(Error) -> TimeInterval {
@@ -339,10 +337,7 @@ public struct StrataConfiguration: Sendable, Equatable {
             case "connect_timeout": tier.connectTimeout = try duration(v, "\(key).connect_timeout")
             case "first_byte_timeout": tier.firstByteTimeout = try duration(v, "\(key).first_byte_timeout")
             case "registries":
-                guard case .sequence(let items) = v else { throw Error("config: \(key).registries must be a list") }
-                var registries: [String] = []
-                for item in items { registries.append(try string(item, "\(key).registries")) }
-                tier.registries = registries
+                tier.registries = try strings(v, "\(key).registries")
             case "credentials":
                 let login = try login(v, "\(key).credentials")
                 tier.username = login.username

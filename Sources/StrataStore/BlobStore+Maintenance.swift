@@ -39,6 +39,7 @@ extension BlobStore {
     public func quarantine(_ digest: Digest) throws(StoreError) {
         let directory = "\(layout.root)/quarantine"
         try FS.makeDirectories(directory)
+        forgetFrameIndex(digest)
         let target = "\(directory)/\(digest.algorithm.rawValue)-\(digest.hex)-\(Int(Date().timeIntervalSince1970))"
         try FS.rename(layout.blobDirectory(digest), target)
     }

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import StrataCore
@@ -17,6 +18,9 @@ public final class BlobStore: Sendable {
     /// Store compressed only when a sample compresses to at most this fraction.
     public let compressionThreshold: Double
     public let compressionLevel: Int32
+    /// Frame indexes of compressed blobs, read once: content by digest never changes,
+    /// and a removed blob drops its entry.
+    private let frameIndexes = NIOLockedValueBox([Digest: FrameIndex]())
 
     public init(
         root: String, threadPool: NIOThreadPool = .singleton,
@@ -101,8 +105,10 @@ public final class BlobStore: Sendable {
         defer { FS.removeTree(staging) }
 
         let blob: StoredBlob
+        var compressedIndex: FrameIndex? = nil
         if try shouldCompress(writer.file, size: size) {
             let index = try writeFrames(from: writer.file, size: size, into: staging)
+            compressedIndex = index
             writer.discard()
             blob = StoredBlob(digest: digest, size: size, storedSize: index.compressedSize, compressed: true)
         } else {
@@ -120,6 +126,7 @@ public final class BlobStore: Sendable {
             throw StoreError.io("rename", target, errno: errno)
         }
         FS.fsyncDirectory(layout.shardDirectory(digest))
+        if let index = compressedIndex { frameIndexes.withLockedValue { $0[digest] = index } }
         return blob
     }
 
@@ -169,8 +176,19 @@ public final class BlobStore: Sendable {
         if let size = FS.fileSize("\(directory)/\(StoreLayout.rawFile)") {
             return StoredBlob(digest: digest, size: size, storedSize: size, compressed: false)
         }
-        guard let index = try? readFrameIndex(directory) else { return nil }
+        // Another process (strata verify, a person) may have removed it: check the frames are there.
+        guard let index = try? frameIndex(digest), FS.fileSize("\(directory)/\(StoreLayout.compressedFile)") != nil else {
+            forgetFrameIndex(digest)
+            return nil
+        }
         return StoredBlob(digest: digest, size: index.uncompressedSize, storedSize: index.compressedSize, compressed: true)
+    }
+
+    private func frameIndex(_ digest: Digest) throws -> FrameIndex {
+        if let cached = frameIndexes.withLockedValue({ $0[digest] }) { return cached }
+        let index = try readFrameIndex(layout.blobDirectory(digest))
+        frameIndexes.withLockedValue { $0[digest] = index }
+        return index
     }
 
     private func readFrameIndex(_ directory: String) throws -> FrameIndex {
@@ -189,9 +207,17 @@ public final class BlobStore: Sendable {
             let size = try file.size()
             return .raw(StoredBlob(digest: digest, size: size, storedSize: size, compressed: false), file: file, threadPool: threadPool)
         }
-        guard let index = try? readFrameIndex(directory),
+        guard var index = try? frameIndex(digest),
               let file = try? StoreFile(path: "\(directory)/\(StoreLayout.compressedFile)", flags: O_RDONLY)
-        else { throw StoreError.notFound(digest) }
+        else {
+            forgetFrameIndex(digest)
+            throw StoreError.notFound(digest)
+        }
+        if try file.size() != index.compressedSize {
+            // Written again by another process since the index was cached: read it anew.
+            forgetFrameIndex(digest)
+            index = try frameIndex(digest)
+        }
         guard try file.size() == index.compressedSize else { throw StoreError.corrupt("\(file.path) does not match its frame index") }
         let blob = StoredBlob(digest: digest, size: index.uncompressedSize, storedSize: index.compressedSize, compressed: true)
         return .frames(blob, file: file, index: index, threadPool: threadPool)
@@ -204,9 +230,14 @@ public final class BlobStore: Sendable {
 
     /// Removes a blob from the store.
     public func remove(_ digest: Digest) {
+        forgetFrameIndex(digest)
         let target = layout.blobDirectory(digest)
         let doomed = "\(layout.tmpDirectory)/\(UUID().uuidString).rm"
         // Rename first so a reader never sees a half-deleted directory.
         if rename(target, doomed) == 0 { FS.removeTree(doomed) }
+    }
+
+    func forgetFrameIndex(_ digest: Digest) {
+        _ = frameIndexes.withLockedValue { $0.removeValue(forKey: digest) }
     }
 }

@@ -30,17 +30,6 @@ public struct StoreError: Error, Sendable, CustomStringConvertible {
         return false
     }
 
-    /// Short label, fit for a metric or a log field.
-    public var label: String {
-        switch code {
-        case .digestMismatch: "digest_mismatch"
-        case .sizeMismatch: "size_mismatch"
-        case .io: "io"
-        case .corrupt: "corrupt"
-        case .notFound: "not_found"
-        }
-    }
-
     public var description: String {
         switch code {
         case .digestMismatch(let e, let a): "digest mismatch: expected \(e), got \(a)"

@@ -78,11 +78,6 @@ enum FS {
         }
     }
 
-    static func exists(_ path: String) -> Bool {
-        var st = stat()
-        return stat(path, &st) == 0
-    }
-
     static func rename(_ from: String, _ to: String) throws(StoreError) {
         guard Glibc.rename(from, to) == 0 else { throw .io("rename", to, errno: errno) }
     }

@@ -10,8 +10,6 @@ public struct ImageFixture: Sendable {
     /// Platform manifests of an index, pushed by digest before the index.
     public let children: [ImageFixture]
 
-    public var layerDigests: [Digest] { Array(blobs.keys).sorted() }
-
     public enum Format: Sendable {
         case oci
         case docker

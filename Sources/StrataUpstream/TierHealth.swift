@@ -44,8 +44,6 @@ public final class TierHealth: Sendable {
         }
     }
 
-    public var breakerState: CircuitBreaker.State { state.withLockedValue { $0.breaker.state } }
-
     func decide() -> CircuitBreaker.Decision {
         let time = now()
         return state.withLockedValue { $0.breaker.decide(now: time) }
@@ -83,7 +81,7 @@ public final class TierHealth: Sendable {
                 s.failures += 1
                 s.lastError = error.description
                 s.lastErrorAt = time
-            case .skipped:
+            case .skipped, .local:
                 break
             }
         }

@@ -26,8 +26,4 @@ actor TokenCache {
         tokens[key] = (token, now.addingTimeInterval(life - margin))
     }
 
-    /// The scope key of any token for this realm, for a request without a challenge yet.
-    func anyKey(scope: String) -> Key? {
-        tokens.keys.first { $0.scope == scope }
-    }
 }

@@ -18,6 +18,9 @@ public struct UpstreamError: Error, Sendable, CustomStringConvertible {
         case loop
         /// Not asked: the tier's circuit breaker is open.
         case skipped
+        /// The attempt stopped for a local reason (the store failed, no client is left):
+        /// not the tier's fault, and the walk must not go on to the next tier.
+        case local
     }
 
     public let kind: Kind

@@ -22,11 +22,11 @@ public struct UpstreamTier: Sendable {
         }
         do {
             let value = try await operation(self)
-            let seconds = TierChain.seconds(since: start)
+            let seconds = (ContinuousClock.now - start).inSeconds
             health.record(nil, seconds: seconds)
             return (.success(value), TierAttempt(tier: name, outcome: "ok", status: nil, seconds: seconds))
         } catch {
-            let seconds = TierChain.seconds(since: start)
+            let seconds = (ContinuousClock.now - start).inSeconds
             if Task.isCancelled && error.kind == .transport {
                 health.abandoned()
             } else {
@@ -105,10 +105,5 @@ public struct TierChain: Sendable {
             if case .success(let value) = result { return (value, i, attempts) }
         }
         throw Exhausted(attempts: attempts)
-    }
-
-    static func seconds(since start: ContinuousClock.Instant) -> Double {
-        let d = ContinuousClock.now - start
-        return Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
     }
 }

@@ -16,6 +16,11 @@ struct AdminOptions: ParsableArguments {
 struct AdminClient {
     let options: AdminOptions
 
+    /// An admin API URL.
+    func url(_ path: String) -> String {
+        options.admin.trimmingCharacters(in: CharacterSet(charactersIn: "/")) + path
+    }
+
     /// The admin token from `--token-file`, if one was given.
     func token() throws -> String? {
         guard let file = options.tokenFile else { return nil }
@@ -26,7 +31,7 @@ struct AdminClient {
     }
 
     func get(_ path: String) async throws -> Data {
-        var request = HTTPClientRequest(url: options.admin.trimmingCharacters(in: CharacterSet(charactersIn: "/")) + path)
+        var request = HTTPClientRequest(url: url(path))
         if let token = try token() { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
         let response: HTTPClientResponse
         let body: ByteBuffer
@@ -66,10 +71,5 @@ let adminHTTPClient: HTTPClient = {
     configuration.connectionPool.retryConnectionEstablishment = false
     return HTTPClient(eventLoopGroup: MultiThreadedEventLoopGroup.singleton, configuration: configuration)
 }()
-
-struct CommandFailure: Error, CustomStringConvertible {
-    let description: String
-    init(_ description: String) { self.description = description }
-}
 
 import ArgumentParser

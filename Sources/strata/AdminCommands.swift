@@ -140,12 +140,3 @@ func jsonLine(_ value: some Encodable) throws -> String {
     return String(decoding: try encoder.encode(value), as: UTF8.self)
 }
 
-/// Runs a command body; a failure is one line on standard error and exit code 1.
-func runReporting(_ body: () async throws -> Void) async throws {
-    do {
-        try await body()
-    } catch let error as CommandFailure {
-        FileHandle.standardError.write(Data("strata: \(error.description)\n".utf8))
-        throw ExitCode(1)
-    }
-}

@@ -9,10 +9,15 @@ struct CacheOptions: ParsableArguments {
     @Option(name: .long, help: "YAML config file (for cache.dir).") var config: String?
     @Option(name: .customLong("cache-dir"), help: "Cache directory (default ./strata-cache).") var cacheDir: String?
 
+    /// `--cache-dir`, else the config's `cache.dir`, else the default.
+    func directory() throws -> String {
+        if let cacheDir { return cacheDir }
+        if let config { return try StrataConfiguration.load(path: config).cacheDirectory }
+        return "./strata-cache"
+    }
+
     func open() throws -> (BlobStore, CacheIndex, String) {
-        var directory = "./strata-cache"
-        if let config { directory = try StrataConfiguration.load(path: config).cacheDirectory }
-        if let cacheDir { directory = cacheDir }
+        let directory = try directory()
         let store = BlobStore(root: directory)
         do {
             try store.prepareDirectories()
@@ -61,23 +66,3 @@ struct Import: AsyncParsableCommand {
     }
 }
 
-/// Turns any error into a one-line command failure.
-func wrap<T>(_ body: () async throws -> T) async throws -> T {
-    do {
-        return try await body()
-    } catch let error as CommandFailure {
-        throw error
-    } catch {
-        throw CommandFailure("\(error)")
-    }
-}
-
-func wrap<T>(_ body: () throws -> T) throws -> T {
-    do {
-        return try body()
-    } catch let error as CommandFailure {
-        throw error
-    } catch {
-        throw CommandFailure("\(error)")
-    }
-}

@@ -16,13 +16,13 @@ struct Configure: ParsableCommand {
         func run() throws {
             var existing: Data? = nil
             if let merge {
-                guard let data = FileManager.default.contents(atPath: merge) else { fail("cannot read \(merge)") }
+                guard let data = FileManager.default.contents(atPath: merge) else { exitWithError("cannot read \(merge)") }
                 existing = data
             }
             do {
                 print(try ClientConfigs.dockerDaemonJSON(mirror: mirror, existing: existing), terminator: "")
             } catch {
-                fail("\(merge ?? "daemon.json"): \(error.description)")
+                exitWithError("\(merge ?? "daemon.json"): \(error.description)")
             }
         }
     }
@@ -48,9 +48,4 @@ struct Configure: ParsableCommand {
             print(ClientConfigs.podmanRegistriesConf(mirror: mirror, registry: registry, prefix: prefix), terminator: "")
         }
     }
-}
-
-private func fail(_ message: String) -> Never {
-    FileHandle.standardError.write(Data("strata: \(message)\n".utf8))
-    Foundation.exit(1)
 }

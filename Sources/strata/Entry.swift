@@ -53,31 +53,31 @@ struct Serve: AsyncParsableCommand {
         do {
             var settings = try config.map { path throws(StrataConfiguration.Error) in try StrataConfiguration.load(path: path) } ?? StrataConfiguration()
             if let listen {
-                guard ConfigValues.address(listen) != nil else { fail("--listen must be host:port, not \"\(listen)\"") }
+                guard ConfigValues.address(listen) != nil else { exitWithError("--listen must be host:port, not \"\(listen)\"") }
                 settings.listen = listen
             }
             if let adminListen {
                 if adminListen == "off" {
                     settings.adminListen = nil
                 } else {
-                    guard ConfigValues.address(adminListen) != nil else { fail("--admin-listen must be host:port or off, not \"\(adminListen)\"") }
+                    guard ConfigValues.address(adminListen) != nil else { exitWithError("--admin-listen must be host:port or off, not \"\(adminListen)\"") }
                     settings.adminListen = adminListen
                 }
             }
             if let cacheDir { settings.cacheDirectory = cacheDir }
             if let tagTTL {
-                guard let ttl = ConfigValues.duration(tagTTL) else { fail("--tag-ttl must be a duration like 10m, not \"\(tagTTL)\"") }
+                guard let ttl = ConfigValues.duration(tagTTL) else { exitWithError("--tag-ttl must be a duration like 10m, not \"\(tagTTL)\"") }
                 settings.tagTTL = ttl
             }
             if let canonical {
                 guard let url = URL(string: canonical), url.scheme == "http" || url.scheme == "https" else {
-                    fail("--canonical must be an http:// or https:// URL")
+                    exitWithError("--canonical must be an http:// or https:// URL")
                 }
                 settings.canonical[settings.defaultRegistry] = canonical
             }
             if cacheOnly { settings.cacheOnly = true }
             if let logLevel { settings.logLevel = logLevel }
-            guard let level = Logger.Level(rawValue: settings.logLevel) else { fail("unknown log level \(settings.logLevel)") }
+            guard let level = Logger.Level(rawValue: settings.logLevel) else { exitWithError("unknown log level \(settings.logLevel)") }
             LoggingSystem.bootstrap { label in
                 var handler = StreamLogHandler.standardError(label: label)
                 handler.logLevel = level
@@ -93,14 +93,9 @@ struct Serve: AsyncParsableCommand {
             })
             try await server.runUntilSignalled()
         } catch let error as StrataConfiguration.Error {
-            fail(error.description)
+            exitWithError(error.description)
         } catch let error as StrataServer.StartupError {
-            fail(error.description)
+            exitWithError(error.description)
         }
-    }
-
-    func fail(_ message: String) -> Never {
-        FileHandle.standardError.write(Data("strata: \(message)\n".utf8))
-        Foundation.exit(1)
     }
 }

@@ -20,11 +20,12 @@ struct Prefetch: AsyncParsableCommand {
         try await runReporting {
             struct Ask: Encodable { let images: [String]; let platforms: [String]? }
             let platforms = platform.map { $0.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) } }
-            var request = HTTPClientRequest(url: options.admin.trimmingCharacters(in: CharacterSet(charactersIn: "/")) + "/api/prefetch")
+            let client = AdminClient(options: options)
+            var request = HTTPClientRequest(url: client.url("/api/prefetch"))
             request.method = .POST
             request.headers.add(name: "Content-Type", value: "application/json")
             request.body = .bytes(ByteBuffer(bytes: try JSONEncoder().encode(Ask(images: images, platforms: platforms))))
-            if let token = try AdminClient(options: options).token() { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
+            if let token = try client.token() { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
             let response: HTTPClientResponse
             do {
                 response = try await adminHTTPClient.execute(request, timeout: .hours(24))

@@ -8,22 +8,20 @@ struct Verify: AsyncParsableCommand {
         abstract: "Re-hash every cached blob; move mismatches to quarantine/ and out of the index.",
         discussion: "Exit status: 0 all blobs match, 2 some were quarantined, 1 the cache could not be read.")
 
-    @Option(name: .long, help: "YAML config file (for cache.dir).") var config: String?
-    @Option(name: .customLong("cache-dir"), help: "Cache directory (default ./strata-cache).") var cacheDir: String?
+    @OptionGroup var cache: CacheOptions
 
     func run() async throws {
-        var directory = "./strata-cache"
+        let directory: String
         do {
-            if let config { directory = try StrataConfiguration.load(path: config).cacheDirectory }
+            directory = try cache.directory()
         } catch {
-            fail("\(error)")
+            exitWithError("\(error)")
         }
-        if let cacheDir { directory = cacheDir }
         let verifier: CacheVerifier
         do {
             verifier = try CacheVerifier(cacheDirectory: directory)
         } catch {
-            fail("cannot open the cache in \(directory): \(error)")
+            exitWithError("cannot open the cache in \(directory): \(error)")
         }
         let interactive = isatty(STDERR_FILENO) == 1
         let start = Date()
@@ -37,7 +35,7 @@ struct Verify: AsyncParsableCommand {
                 FileHandle.standardError.write(Data("\r[\(bar)] \(done)/\(total) blobs, \(Format.bytes(bytes))".utf8))
             }
         } catch {
-            fail("verify failed: \(error)")
+            exitWithError("verify failed: \(error)")
         }
         if interactive { FileHandle.standardError.write(Data("\n".utf8)) }
         let seconds = Date().timeIntervalSince(start)
@@ -45,10 +43,5 @@ struct Verify: AsyncParsableCommand {
               + "\(report.blobs - report.quarantined.count) ok, \(report.quarantined.count) quarantined")
         for digest in report.quarantined { print("quarantined \(digest)") }
         if !report.quarantined.isEmpty { throw ExitCode(2) }
-    }
-
-    func fail(_ message: String) -> Never {
-        FileHandle.standardError.write(Data("strata: \(message)\n".utf8))
-        Foundation.exit(1)
     }
 }
