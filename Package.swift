@@ -12,6 +12,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
+        .package(url: "https://github.com/apple/swift-nio-extras.git", from: "1.35.2"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
@@ -52,6 +53,10 @@ let package = Package(
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
             .product(name: "HTTPTypes", package: "swift-http-types"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
+            .product(name: "NIOHTTPTypesHTTP1", package: "swift-nio-extras"),
         ]),
         .target(name: "StrataAdminAPI", dependencies: [
             "StrataCore", "StrataMirror",
@@ -92,6 +97,12 @@ let package = Package(
         .testTarget(name: "StrataStoreTests", dependencies: ["StrataStore", "StrataCore", "StrataTesting"]),
         .testTarget(name: "StrataUpstreamTests", dependencies: ["StrataUpstream", "StrataCore", "StrataTesting"]),
         .testTarget(name: "StrataMirrorTests", dependencies: ["StrataMirror", "StrataCore", "StrataStore", "StrataTesting"]),
+        .testTarget(name: "StrataRegistryAPITests", dependencies: [
+            "StrataRegistryAPI", "StrataCore",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOEmbedded", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+        ]),
         .testTarget(name: "StrataIntegrationTests", dependencies: [
             "StrataServer", "StrataCore", "StrataTesting", "StrataMirror",
             .product(name: "AsyncHTTPClient", package: "async-http-client"),

@@ -17,6 +17,8 @@ final class Exchange: Sendable {
         var error: String?
         /// A blob fill whose attempts are known only when it ends.
         var fill: BlobFill?
+        /// Bytes handed to sendfile rather than written through the body writer.
+        var fileRegionBytes: Int64 = 0
     }
 
     private let box = NIOLockedValueBox(Info())

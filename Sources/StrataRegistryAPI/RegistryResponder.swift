@@ -26,10 +26,14 @@ public struct RegistryResponder: HTTPResponder {
 
     /// When set, every request needs a valid Basic login.
     let authenticator: ClientAuthenticator?
+    /// Raw cache hits go out with sendfile: the connection has a ``FileRegionHandler``.
+    let fileRegions: Bool
 
     public init(engine: MirrorEngine, logger: Logger, instanceID: String, prefixes: [String: String] = [:],
-                ledger: Ledger? = nil, authenticator: ClientAuthenticator? = nil, now: @escaping @Sendable () -> Date = Date.init) {
+                ledger: Ledger? = nil, authenticator: ClientAuthenticator? = nil, fileRegions: Bool = false,
+                now: @escaping @Sendable () -> Date = Date.init) {
         self.authenticator = authenticator
+        self.fileRegions = fileRegions
         self.engine = engine
         self.logger = logger
         self.instanceID = instanceID
@@ -74,7 +78,8 @@ public struct RegistryResponder: HTTPResponder {
             } catch {
                 failure = error
             }
-            ledger.record(Self.finish(base, exchange.info, bytes: sent.withLockedValue { $0 },
+            let info = exchange.info
+            ledger.record(Self.finish(base, info, bytes: sent.withLockedValue { $0 } + info.fileRegionBytes,
                                       seconds: (ContinuousClock.now - clock).inSeconds, aborted: failure != nil))
             if let failure { throw failure }
         }
@@ -262,6 +267,12 @@ public struct RegistryResponder: HTTPResponder {
         let from = lower, to = upper
         let body: ResponseBody
         switch result {
+        case .stored(let reader) where fileRegions && reader.rawFilePath != nil:
+            let end = to ?? reader.blob.size
+            let marker = FileRegionMarker(path: reader.rawFilePath!, offset: from, length: end - from)
+            headers[HTTPField.Name(FileRegionMarker.headerName)!] = marker.headerValue
+            exchange.update { $0.fileRegionBytes = end - from }
+            body = ResponseBody(contentLength: contentLength) { writer in try await writer.finish(nil) }
         case .stored(let reader):
             let inUse = engine.inUse
             body = ResponseBody(contentLength: contentLength) { writer in

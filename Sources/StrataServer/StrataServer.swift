@@ -140,12 +140,17 @@ public final class StrataServer: Sendable {
                                                defaultRegistry: configuration.defaultRegistry, chains: chains,
                                                negativeTTL: configuration.negativeTTL),
             logger: logger, now: now)
-        var server: HTTPServerBuilder = .http1()
+        // Plain-text registry connections send raw cache hits with sendfile; TLS cannot.
+        var server: HTTPServerBuilder = ZeroCopyHTTP1Channel.builder
+        var adminServer: HTTPServerBuilder = .http1()
+        var fileRegions = true
         if let certificate = configuration.tlsCertificate, let key = configuration.tlsKey {
             do {
                 let chain = try NIOSSLCertificate.fromPEMFile(certificate).map { NIOSSLCertificateSource.certificate($0) }
                 let tls = TLSConfiguration.makeServerConfiguration(certificateChain: chain, privateKey: .privateKey(try NIOSSLPrivateKey(file: key, format: .pem)))
                 server = try .tls(.http1(), tlsConfiguration: tls)
+                adminServer = server
+                fileRegions = false
             } catch {
                 throw StartupError(description: "cannot use tls.cert \(certificate) and tls.key \(key): \(error)")
             }
@@ -169,7 +174,7 @@ public final class StrataServer: Sendable {
         var services: [any Service] = [
             Application(
                 responder: RegistryResponder(engine: engine, logger: logger, instanceID: instanceID, prefixes: configuration.prefixes,
-                                             ledger: ledger, authenticator: authenticator, now: now),
+                                             ledger: ledger, authenticator: authenticator, fileRegions: fileRegions, now: now),
                 server: server,
                 configuration: .init(address: .hostname(address.host, port: address.port), serverName: nil),
                 onServerRunning: { channel in onListening(channel.localAddress?.port ?? address.port) },
@@ -199,7 +204,7 @@ public final class StrataServer: Sendable {
             let routes = AdminRoutes(engine: engine, ledger: ledger, metrics: metrics, instanceID: instanceID)
             services.append(Application(
                 router: routes.router(token: adminToken),
-                server: server,
+                server: adminServer,
                 configuration: .init(address: .hostname(adminAddress.host, port: adminAddress.port), serverName: nil),
                 onServerRunning: { channel in onAdminListening(channel.localAddress?.port ?? adminAddress.port) },
                 logger: logger))

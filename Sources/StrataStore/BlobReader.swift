@@ -21,6 +21,13 @@ public struct BlobReader: Sendable {
         .init(source: .frames(file, index), threadPool: threadPool, blob: blob)
     }
 
+    /// The file holding the blob's bytes as they are, for sendfile; nil when the
+    /// blob is stored compressed.
+    public var rawFilePath: String? {
+        if case .raw(let file) = source { return file.path }
+        return nil
+    }
+
     /// Streams bytes `lower..<upper` to `body`, in chunks of at most `chunkSize`.
     public func read(
         _ lower: Int64, _ upper: Int64, chunkSize: Int = 1 << 20,

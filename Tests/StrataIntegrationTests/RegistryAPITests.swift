@@ -58,6 +58,12 @@ extension Integration {
                 #expect(whole.status == 200)
                 #expect(whole.body == bytes)
                 #expect(whole.headers.first(name: "Accept-Ranges") == "bytes")
+                // A cache hit: raw blobs go out with sendfile, the marker never reaches the client.
+                let hit = try await fetch(url)
+                #expect(hit.status == 200)
+                #expect(hit.body == bytes)
+                #expect(hit.headers.first(name: "X-Strata-Tier") == "cache")
+                #expect(hit.headers.first(name: "x-strata-file-region") == nil)
                 let blobHead = try await fetch(url, method: .HEAD)
                 #expect(blobHead.status == 200)
                 #expect(blobHead.headers.first(name: "Content-Length") == String(bytes.count))
