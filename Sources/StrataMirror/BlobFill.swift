@@ -207,6 +207,8 @@ public final class BlobFill: Sendable {
     // MARK: Readers
 
     public var tier: TierName { locked.withLockedValue { $0.tier } }
+    /// The temp file the fill writes, once upstream answered.
+    public var tempFile: StoreFile? { locked.withLockedValue { $0.file } }
     /// Why the blob was served but not cached (`not cached: disk full`), if it was.
     public var notCachedReason: String? { locked.withLockedValue { $0.notCached } }
     /// The tiers that served the fill, end to end.
@@ -243,6 +245,37 @@ public final class BlobFill: Sendable {
     /// must cut the client off rather than finish the response.
     public func read(from lower: Int64, to upper: Int64?, lease: Lease? = nil, chunkSize: Int = 1 << 20,
                      body: (ByteBuffer) async throws -> Void) async throws {
+        try await follow(from: lower, to: upper, lease: lease, chunkSize: chunkSize) { piece in
+            switch piece {
+            case .memory(let chunk):
+                try await body(chunk)
+            case .file(let file, let from, let to):
+                let count = Int(to - from)
+                let buffer = try await threadPool.runIfActive { () throws -> ByteBuffer in
+                    var buffer = ByteBufferAllocator().buffer(capacity: count)
+                    try file.read(at: from, count: count, into: &buffer)
+                    return buffer
+                }
+                guard buffer.readableBytes == count else { throw FillError(.storage, "temp file shorter than written") }
+                try await body(buffer)
+            }
+        }
+    }
+
+    /// A stretch of the blob a reader may send now.
+    public enum Piece {
+        /// Bytes `from..<to` of the temp file (raw, written, and not the held-back last byte).
+        case file(StoreFile, from: Int64, to: Int64)
+        /// Bytes passed through memory (the disk is full).
+        case memory(ByteBuffer)
+    }
+
+    /// Follows the fill from `lower` to `upper` (nil: the end), handing `body` each
+    /// stretch as it becomes readable, at most `chunkSize` bytes at a time. `body` gets
+    /// the temp file and offsets, not bytes: it may read them or have them sent with
+    /// sendfile. Throws like ``read(from:to:lease:chunkSize:body:)``.
+    public func follow(from lower: Int64, to upper: Int64?, lease: Lease? = nil, chunkSize: Int = .max,
+                       body: (Piece) async throws -> Void) async throws {
         var offset = lower
         let id = lease.map(ObjectIdentifier.init)
         while upper.map({ offset < $0 }) ?? true {
@@ -257,7 +290,7 @@ public final class BlobFill: Sendable {
                 let threshold = locked.withLockedValue { Self.batchThreshold($0.machine.state, offset: at, limit: nil) } ?? 0
                 await waitForEvent(threshold: threshold) { $0.machine.readAction(at: at) == .wait }
             case .readMemory(let limit):
-                let end = min(limit, upper ?? limit, offset + Int64(chunkSize))
+                let end = min(limit, upper ?? limit, offset + Int64(min(chunkSize, 1 << 20)))
                 let at = offset
                 let (chunk, wake) = locked.withLockedValue { s -> (ByteBuffer?, [CheckedContinuation<Void, Never>]) in
                     guard at >= s.memoryBase else { return (nil, []) }
@@ -280,7 +313,7 @@ public final class BlobFill: Sendable {
                     // Joined too late: the bytes it needs were passed through and dropped.
                     throw FillError(.storage, "not cached: disk full, and these bytes were already passed on")
                 }
-                try await body(chunk)
+                try await body(.memory(chunk))
                 offset = end
             case .read(let limit):
                 guard let file else { throw FillError(.storage, "fill has no file") }
@@ -295,15 +328,8 @@ public final class BlobFill: Sendable {
                     }
                     continue
                 }
-                let end = min(limit, upper ?? limit, offset + Int64(chunkSize))
-                let count = Int(end - offset)
-                let buffer = try await threadPool.runIfActive { () throws -> ByteBuffer in
-                    var buffer = ByteBufferAllocator().buffer(capacity: count)
-                    try file.read(at: at, count: count, into: &buffer)
-                    return buffer
-                }
-                guard buffer.readableBytes == count else { throw FillError(.storage, "temp file shorter than written") }
-                try await body(buffer)
+                let end = min(limit, upper ?? limit, chunkSize == .max ? limit : offset + Int64(chunkSize))
+                try await body(.file(file, from: at, to: end))
                 offset = end
                 if let id {
                     let wake = locked.withLockedValue { s -> [CheckedContinuation<Void, Never>] in

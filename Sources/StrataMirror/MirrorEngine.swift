@@ -374,22 +374,31 @@ public final class MirrorEngine: Sendable {
                     fill.responseStarted(total: total, file: writer.file, tier: tier.name, path: [tier.name.description] + upstream.remotePath)
                 }
                 do {
-                    for try await chunk in upstream.body {
+                    // Runs on the event loop that receives the body: write, hash, wake readers.
+                    let eventLoop = upstream.body.eventLoop
+                    let logger = self.logger
+                    try await upstream.body.stream { chunk throws -> EventLoopFuture<Void>? in
                         if !fill.isPassThrough {
                             do {
                                 try writer.append(chunk)
                                 fill.bytesWritten(writer.written)
-                                continue
+                                return nil
                             } catch let error as StoreError where error.isDiskFull {
                                 // The disk is full: keep streaming to the clients, store nothing.
-                                self.logger.warning("not cached: disk full; passing the blob through", metadata: ["digest": "\(digest)"])
+                                logger.warning("not cached: disk full; passing the blob through", metadata: ["digest": "\(digest)"])
                                 fill.diskFull()
                             }
                         }
                         writer.appendHashOnly(chunk)
-                        guard await fill.passThrough(chunk, written: writer.written) else {
-                            throw UpstreamError(.local, "not cached: disk full, and no client is left")
+                        // The next part waits for room in the memory window, off the event loop.
+                        let room = eventLoop.makePromise(of: Void.self)
+                        let written = writer.written
+                        room.completeWithTask {
+                            guard await fill.passThrough(chunk, written: written) else {
+                                throw UpstreamError(.local, "not cached: disk full, and no client is left")
+                            }
                         }
+                        return room.futureResult
                     }
                 } catch let error as UpstreamError {
                     throw error

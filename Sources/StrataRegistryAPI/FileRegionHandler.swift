@@ -7,54 +7,129 @@ import NIOCore
 import NIOHTTP1
 import StrataCore
 
-/// Sends raw cached blobs with sendfile(2): it sits between NIO's HTTP/1 encoder and
-/// Hummingbird's codec, where a body part may be a `FileRegion`, and swaps a response
-/// head's ``FileRegionMarker`` for the file's bytes. Every other part passes untouched.
+/// Sends blob bytes with sendfile(2). It sits between NIO's HTTP/1 encoder and
+/// Hummingbird's codec, where a body part may be a `FileRegion`, and turns a response
+/// whose head carries a ``FileRegionMarker`` into file regions of the file registered
+/// under that marker's token. Every other response passes untouched.
 ///
-/// The file is opened here, on the event loop, as a static file server does: one `open`
-/// and one `fstat`. Stored blobs are immutable and replaced only by rename, so an open
-/// descriptor always reads the bytes that were verified. If the blob went away between
-/// the responder's lookup and now (evicted, quarantined), the head is not yet sent, and
-/// the client gets a 503 it can retry rather than a cut-off body.
+/// Files are registered per connection (``register(_:use:on:)``) and owned by the
+/// handler from then on: closed once their response has been written, or when the
+/// connection goes away, whichever comes first.
 final class FileRegionHandler: ChannelOutboundHandler, RemovableChannelHandler {
     typealias OutboundIn = HTTPServerResponsePart
     typealias OutboundOut = HTTPServerResponsePart
 
+    /// What a registered file is sent for.
+    enum Use: Sendable, Equatable {
+        /// These bytes, sent as soon as the head is (a stored blob).
+        case region(offset: Int64, length: Int64)
+        /// Regions the body names as they become readable (a fill in progress).
+        case follow
+    }
+
+    private struct Source {
+        let file: NIOFileHandle
+        let use: Use
+    }
+
+    private var pending: [UInt64: Source] = [:]
+    private var lastToken: UInt64 = 0
+    /// The file of the response being written.
+    private var current: NIOFileHandle?
+    /// The response being written lost its file: its head became a 503, its body parts
+    /// are dropped.
+    private var discarding = false
+
+    /// Hands `file` to the handler of `channel`; returns the token for the marker, or nil
+    /// (and closes the file) when the connection has no handler or has gone.
+    static func register(_ file: NIOFileHandle, use: Use, on channel: any Channel) async -> UInt64? {
+        let token = try? await channel.eventLoop.submit { () throws -> UInt64 in
+            try channel.pipeline.syncOperations.handler(type: FileRegionHandler.self).add(file, use: use)
+        }.get()
+        if token == nil { try? file.close() }
+        return token
+    }
+
+    /// Takes `file` for a response to come; on the event loop.
+    func add(_ file: NIOFileHandle, use: Use) -> UInt64 {
+        lastToken += 1
+        pending[lastToken] = Source(file: file, use: use)
+        return lastToken
+    }
+
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
-        guard case .head(var head) = unwrapOutboundIn(data),
-              let value = head.headers.first(name: FileRegionMarker.headerName) else {
+        switch unwrapOutboundIn(data) {
+        case .head(var head):
+            guard let value = head.headers.first(name: FileRegionMarker.headerName) else {
+                context.write(data, promise: promise)
+                return
+            }
+            head.headers.remove(name: FileRegionMarker.headerName)
+            guard let source = UInt64(value).flatMap({ pending.removeValue(forKey: $0) }) else {
+                discarding = true
+                Self.writeUnavailable(head, "no file registered for this response", context: context, promise: promise)
+                return
+            }
+            if case .region(let offset, let length) = source.use, !Self.holds(source.file, offset + length) {
+                try? source.file.close()
+                discarding = true
+                Self.writeUnavailable(head, "the cached blob is shorter than its size; it fails verification", context: context, promise: promise)
+                return
+            }
+            current = source.file
+            context.write(wrapOutboundOut(.head(head)), promise: promise)
+            if case .region(let offset, let length) = source.use, length > 0 {
+                let region = FileRegion(fileHandle: source.file, readerIndex: Int(offset), endIndex: Int(offset + length))
+                context.write(wrapOutboundOut(.body(.fileRegion(region))), promise: nil)
+            }
+        case .body(.byteBuffer(let buffer)) where current != nil:
+            switch FileRegionInstruction(decoding: buffer) {
+            case .region(let offset, let length):
+                let region = FileRegion(fileHandle: current!, readerIndex: Int(offset), endIndex: Int(offset + length))
+                context.write(wrapOutboundOut(.body(.fileRegion(region))), promise: promise)
+            case .bytes(let bytes):
+                context.write(wrapOutboundOut(.body(.byteBuffer(bytes))), promise: promise)
+            case nil:
+                promise?.fail(ChannelError.inappropriateOperationForState)
+                context.close(promise: nil)
+            }
+        case .body where discarding:
+            promise?.succeed()
+        case .end where discarding:
+            discarding = false
             context.write(data, promise: promise)
-            return
+        case .end(let trailers) where current != nil:
+            let file = current!
+            current = nil
+            let written = context.eventLoop.makePromise(of: Void.self)
+            written.futureResult.whenComplete { result in
+                try? file.close()
+                promise?.completeWith(result)
+            }
+            context.write(wrapOutboundOut(.end(trailers)), promise: written)
+        default:
+            context.write(data, promise: promise)
         }
-        head.headers.remove(name: FileRegionMarker.headerName)
-        guard let marker = FileRegionMarker(headerValue: value), let handle = Self.open(marker) else {
-            Self.writeUnavailable(head, context: context, promise: promise)
-            return
-        }
-        context.write(wrapOutboundOut(.head(head)), promise: promise)
-        let region = FileRegion(fileHandle: handle, readerIndex: Int(marker.offset), endIndex: Int(marker.offset + marker.length))
-        let written = context.eventLoop.makePromise(of: Void.self)
-        written.futureResult.whenComplete { _ in try? handle.close() }
-        context.write(wrapOutboundOut(.body(.fileRegion(region))), promise: written)
     }
 
-    /// The file, if it is there and holds the whole region.
-    private static func open(_ marker: FileRegionMarker) -> NIOFileHandle? {
-        guard let handle = try? NIOFileHandle(_deprecatedPath: marker.path) else { return nil }
-        let size = try? handle.withUnsafeFileDescriptor { fd -> Int64 in
+    func handlerRemoved(context: ChannelHandlerContext) {
+        for source in pending.values { try? source.file.close() }
+        pending = [:]
+        if let current { try? current.close() }
+        current = nil
+    }
+
+    /// Whether the file has at least `size` bytes.
+    private static func holds(_ file: NIOFileHandle, _ size: Int64) -> Bool {
+        let actual = try? file.withUnsafeFileDescriptor { fd -> Int64 in
             var info = stat()
-            guard fstat(fd, &info) == 0 else { return -1 }
-            return Int64(info.st_size)
+            return fstat(fd, &info) == 0 ? Int64(info.st_size) : -1
         }
-        guard let size, size >= marker.offset + marker.length else {
-            try? handle.close()
-            return nil
-        }
-        return handle
+        return (actual ?? -1) >= size
     }
 
-    private static func writeUnavailable(_ head: HTTPResponseHead, context: ChannelHandlerContext, promise: EventLoopPromise<Void>?) {
-        let error = RegistryError(.unavailable, "the cached blob went away while being served; retry")
+    private static func writeUnavailable(_ head: HTTPResponseHead, _ message: String, context: ChannelHandlerContext, promise: EventLoopPromise<Void>?) {
+        let error = RegistryError(.unavailable, message)
         let body = context.channel.allocator.buffer(string: error.jsonBody)
         var headers = HTTPHeaders()
         headers.add(name: "Content-Type", value: "application/json")

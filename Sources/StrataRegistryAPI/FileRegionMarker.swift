@@ -1,31 +1,53 @@
-import NIOHTTP1
+import NIOCore
 
-/// The contract between ``RegistryResponder`` and ``FileRegionHandler``: a response head
-/// carrying this marker (and an empty body) asks the handler to send `length` bytes of the
-/// file at `path` from `offset`, with sendfile(2), in place of the body.
+/// The contract between ``RegistryResponder`` and ``FileRegionHandler``.
 ///
-/// The marker never reaches a client: the handler strips it from the head. The responder
-/// only sets it on connections that have the handler (plain-text HTTP/1).
-struct FileRegionMarker: Equatable {
+/// The responder registers an open file with the connection's handler and gets a
+/// token; the response head carries the token in this marker header. The handler strips
+/// the marker and sends the file's bytes with sendfile(2): one region given at
+/// registration (a stored blob), or regions the body names as they become readable (a
+/// fill in progress), each body part then being an ``Instruction``.
+enum FileRegionMarker {
     static let headerName = "x-strata-file-region"
+}
 
-    let path: String
-    let offset: Int64
-    let length: Int64
+/// One body part of a response that follows a fill.
+enum FileRegionInstruction: Equatable {
+    /// Send bytes `offset..<offset+length` of the registered file.
+    case region(offset: Int64, length: Int64)
+    /// Send these bytes as they are (a fill passing bytes through memory).
+    case bytes(ByteBuffer)
 
-    /// `offset length path`; the path comes last, so it may hold spaces.
-    var headerValue: String { "\(offset) \(length) \(path)" }
+    private static let regionTag: UInt8 = 0x52  // "R"
+    private static let bytesTag: UInt8 = 0x44  // "D"
 
-    init(path: String, offset: Int64, length: Int64) {
-        self.path = path
-        self.offset = offset
-        self.length = length
+    func encoded(allocator: ByteBufferAllocator = ByteBufferAllocator()) -> ByteBuffer {
+        switch self {
+        case .region(let offset, let length):
+            var out = allocator.buffer(capacity: 17)
+            out.writeInteger(Self.regionTag)
+            out.writeInteger(offset)
+            out.writeInteger(length)
+            return out
+        case .bytes(let bytes):
+            var out = allocator.buffer(capacity: bytes.readableBytes + 1)
+            out.writeInteger(Self.bytesTag)
+            out.writeImmutableBuffer(bytes)
+            return out
+        }
     }
 
-    init?(headerValue: String) {
-        let parts = headerValue.split(separator: " ", maxSplits: 2, omittingEmptySubsequences: false)
-        guard parts.count == 3, let offset = Int64(parts[0]), let length = Int64(parts[1]),
-              offset >= 0, length >= 0, !parts[2].isEmpty else { return nil }
-        self.init(path: String(parts[2]), offset: offset, length: length)
+    init?(decoding buffer: ByteBuffer) {
+        var buffer = buffer
+        switch buffer.readInteger(as: UInt8.self) {
+        case Self.regionTag:
+            guard let offset = buffer.readInteger(as: Int64.self), let length = buffer.readInteger(as: Int64.self),
+                  offset >= 0, length >= 0, buffer.readableBytes == 0 else { return nil }
+            self = .region(offset: offset, length: length)
+        case Self.bytesTag:
+            self = .bytes(buffer)
+        default:
+            return nil
+        }
     }
 }

@@ -6,6 +6,7 @@ import NIOConcurrencyHelpers
 import NIOCore
 import StrataCore
 import StrataMirror
+import StrataStore
 
 /// The registry port: the OCI distribution pull API over the mirror engine.
 ///
@@ -48,7 +49,7 @@ public struct RegistryResponder: HTTPResponder {
         let exchange = Exchange()
         var response: Response
         do {
-            response = try await route(request, exchange)
+            response = try await route(request, exchange, channel: context.channel)
         } catch let error as MirrorError {
             exchange.update { $0.error = error.registryError.code.rawValue; $0.attempts = error.attempts.map(LedgerRecord.Attempt.init) }
             response = Self.errorResponse(error.registryError, head: request.method == .head)
@@ -67,12 +68,14 @@ public struct RegistryResponder: HTTPResponder {
             method: request.method.rawValue, path: request.uri.description, kind: .other,
             status: Int(response.status.code), bytes: 0, seconds: 0, tier: "none")
         let body = response.body
+        // A body sent from a file writes instructions, not bytes: the route counts those.
+        let countsBuffers = response.headers[Self.fileRegionHeader] == nil
         response.body = ResponseBody(contentLength: body.contentLength) { writer in
             let sent = NIOLockedValueBox<Int64>(0)
             var failure: (any Error)? = nil
             do {
                 try await body.write(writer.map { buffer in
-                    sent.withLockedValue { $0 += Int64(buffer.readableBytes) }
+                    if countsBuffers { sent.withLockedValue { $0 += Int64(buffer.readableBytes) } }
                     return buffer
                 })
             } catch {
@@ -106,7 +109,7 @@ public struct RegistryResponder: HTTPResponder {
         return address.ipAddress ?? "\(address)"
     }
 
-    private func route(_ request: Request, _ exchange: Exchange) async throws -> Response {
+    private func route(_ request: Request, _ exchange: Exchange, channel: any Channel) async throws -> Response {
         if let authenticator, !authenticator.isAuthorized(request.headers[.authorization]) {
             throw RegistryError(.unauthorized, "authentication required")
         }
@@ -142,7 +145,7 @@ public struct RegistryResponder: HTTPResponder {
             case .blobUpload(let name): info.repository = name.value
             }
         }
-        var response = try await answer(request, path: path, registry: registry, via: via.isEmpty ? nil : via, exchange: exchange)
+        var response = try await answer(request, path: path, registry: registry, via: via.isEmpty ? nil : via, exchange: exchange, channel: channel)
         if namespaced || registry != engine.configuration.defaultRegistry {
             response.headers[Self.namespaceHeader] = registry
         }
@@ -172,7 +175,8 @@ public struct RegistryResponder: HTTPResponder {
         }
     }
 
-    private func answer(_ request: Request, path: RegistryPath, registry: String, via: String?, exchange: Exchange) async throws -> Response {
+    private func answer(_ request: Request, path: RegistryPath, registry: String, via: String?, exchange: Exchange,
+                        channel: any Channel) async throws -> Response {
         let method = request.method
         switch path {
         case .base:
@@ -211,13 +215,14 @@ public struct RegistryResponder: HTTPResponder {
             if method == .head { return Response(status: .ok, headers: headers, body: .init()) }
             return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: result.bytes)))
         case .blob(let name, let digest):
-            return try await blob(request, registry: registry, name: name, digest: digest, via: via, exchange: exchange)
+            return try await blob(request, registry: registry, name: name, digest: digest, via: via, exchange: exchange, channel: channel)
         case .blobUpload:
             throw RegistryError(.unsupported, "push is not supported")
         }
     }
 
-    private func blob(_ request: Request, registry: String, name: RepositoryName, digest: Digest, via: String?, exchange: Exchange) async throws -> Response {
+    private func blob(_ request: Request, registry: String, name: RepositoryName, digest: Digest, via: String?, exchange: Exchange,
+                      channel: any Channel) async throws -> Response {
         let head = request.method == .head
         let result = try await engine.blob(registry: registry, repository: name, digest: digest, headOnly: head, via: via)
         var headers = Self.baseHeaders(contentType: "application/octet-stream")
@@ -265,13 +270,27 @@ public struct RegistryResponder: HTTPResponder {
         if head { return Response(status: status, headers: headers, body: .init()) }
         let contentLength = headers[.contentLength].flatMap { Int($0) }
         let from = lower, to = upper
+        // Plain-text connections get the bytes with sendfile: the connection's handler
+        // holds a descriptor of the stored file, or of the fill's temp file.
+        var fileToken: UInt64? = nil
+        if fileRegions {
+            switch result {
+            case .stored(let reader):
+                if let file = reader.rawFile {
+                    fileToken = await Self.registerFile(file, use: .region(offset: from, length: (to ?? reader.blob.size) - from), on: channel)
+                }
+            case .filling(let fill, _, _):
+                if let file = fill.tempFile { fileToken = await Self.registerFile(file, use: .follow, on: channel) }
+            case .upstreamHead:
+                break
+            }
+        }
+        if let fileToken { headers[Self.fileRegionHeader] = String(fileToken) }
         let body: ResponseBody
         switch result {
-        case .stored(let reader) where fileRegions && reader.rawFilePath != nil:
-            let end = to ?? reader.blob.size
-            let marker = FileRegionMarker(path: reader.rawFilePath!, offset: from, length: end - from)
-            headers[HTTPField.Name(FileRegionMarker.headerName)!] = marker.headerValue
-            exchange.update { $0.fileRegionBytes = end - from }
+        case .stored(let reader) where fileToken != nil:
+            let length = (to ?? reader.blob.size) - from
+            exchange.update { $0.fileRegionBytes = length }
             body = ResponseBody(contentLength: contentLength) { writer in try await writer.finish(nil) }
         case .stored(let reader):
             let inUse = engine.inUse
@@ -279,6 +298,29 @@ public struct RegistryResponder: HTTPResponder {
                 inUse.begin(digest)
                 defer { inUse.end(digest) }
                 try await reader.read(from, to ?? reader.blob.size) { try await writer.write($0) }
+                try await writer.finish(nil)
+            }
+        case .filling(let fill, _, let lease) where fileToken != nil:
+            let file = fill.tempFile
+            let log = logger
+            body = ResponseBody(contentLength: contentLength) { writer in
+                do {
+                    try await fill.follow(from: from, to: to, lease: lease) { piece in
+                        switch piece {
+                        case .file(let source, let lower, let upper):
+                            guard source === file else { throw FillError(.storage, "the fill changed files") }
+                            exchange.update { $0.fileRegionBytes += upper - lower }
+                            try await writer.write(FileRegionInstruction.region(offset: lower, length: upper - lower).encoded())
+                        case .memory(let bytes):
+                            exchange.update { $0.fileRegionBytes += Int64(bytes.readableBytes) }
+                            try await writer.write(FileRegionInstruction.bytes(bytes).encoded())
+                        }
+                    }
+                } catch {
+                    // Cut the client off: finishing would pass off a partial or bad body as whole.
+                    log.warning("blob response aborted", metadata: ["digest": "\(digest)", "error": "\(error)"])
+                    throw error
+                }
                 try await writer.finish(nil)
             }
         case .filling(let fill, _, let lease):
@@ -299,6 +341,14 @@ public struct RegistryResponder: HTTPResponder {
         return Response(status: status, headers: headers, body: body)
     }
 
+    /// Hands a descriptor of `file` to the connection's ``FileRegionHandler``: the token
+    /// for the marker header, or nil to send the bytes through buffers instead.
+    private static func registerFile(_ file: StoreFile, use: FileRegionHandler.Use, on channel: any Channel) async -> UInt64? {
+        let fd = dup(file.fd)
+        guard fd >= 0 else { return nil }
+        return await FileRegionHandler.register(NIOFileHandle(_deprecatedTakingOwnershipOfDescriptor: fd), use: use, on: channel)
+    }
+
     /// The registry a request is for: containerd's `?ns=`, else the default.
     private func registryName(_ request: Request) throws -> String {
         guard let ns = request.uri.queryParameters["ns"].map(String.init), !ns.isEmpty else {
@@ -313,6 +363,7 @@ public struct RegistryResponder: HTTPResponder {
 
     // Header names, parsed once rather than per request.
     static let tierHeader = HTTPField.Name("X-Strata-Tier")!
+    static let fileRegionHeader = HTTPField.Name(FileRegionMarker.headerName)!
     static let pathHeader = HTTPField.Name("X-Strata-Path")!
     static let namespaceHeader = HTTPField.Name("OCI-Namespace")!
     static let linkHeader = HTTPField.Name("Link")!

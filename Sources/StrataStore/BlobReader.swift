@@ -23,8 +23,8 @@ public struct BlobReader: Sendable {
 
     /// The file holding the blob's bytes as they are, for sendfile; nil when the
     /// blob is stored compressed.
-    public var rawFilePath: String? {
-        if case .raw(let file) = source { return file.path }
+    public var rawFile: StoreFile? {
+        if case .raw(let file) = source { return file }
         return nil
     }
 

@@ -60,7 +60,7 @@ public final class RegistryClient: Sendable {
     public func headManifest(_ repository: RepositoryName, _ reference: Reference, accept: [String], via: String? = nil) async throws(UpstreamError) -> UpstreamManifestHead {
         let response = try await send(.HEAD, manifestPath(repository, reference), accept: accept, via: via, repository: repository)
         try await Self.check(response, what: "manifest \(repository):\(reference)")
-        await Self.drain(response)
+        await response.drain()
         guard let digestHeader = response.headers.first(name: "Docker-Content-Digest") ?? Self.digestOf(reference),
               let digest = try? Digest(parsing: digestHeader) else {
             throw UpstreamError(.invalidResponse, status: Int(response.status.code), "HEAD answered without Docker-Content-Digest")
@@ -91,7 +91,7 @@ public final class RegistryClient: Sendable {
     public func headBlob(_ repository: RepositoryName, _ digest: Digest, via: String? = nil) async throws(UpstreamError) -> Int64? {
         let response = try await send(.HEAD, "/v2/\(repository.value)/blobs/\(digest)", accept: [], via: via, repository: repository)
         try await Self.check(response, what: "blob \(digest)")
-        await Self.drain(response)
+        await response.drain()
         return response.headers.first(name: "Content-Length").flatMap { Int64($0) }
     }
 
@@ -99,15 +99,16 @@ public final class RegistryClient: Sendable {
     public func getBlob(_ repository: RepositoryName, _ digest: Digest, from offset: Int64 = 0, via: String? = nil) async throws(UpstreamError) -> UpstreamBlob {
         var headers: [(String, String)] = []
         if offset > 0 { headers.append(("Range", "bytes=\(offset)-")) }
-        let response = try await send(.GET, "/v2/\(repository.value)/blobs/\(digest)", accept: [], via: via, headers: headers, repository: repository)
+        let response = try await send(.GET, "/v2/\(repository.value)/blobs/\(digest)", accept: [], via: via, headers: headers,
+                                      repository: repository, transport: executeStreamed)
         try await Self.check(response, what: "blob \(digest)")
         if offset > 0 && response.status != .partialContent {
-            await Self.drain(response)
+            await response.drain()
             throw UpstreamError(.invalidResponse, status: Int(response.status.code), "range request for \(digest) not honoured")
         }
         var length = response.headers.first(name: "Content-Length").flatMap { Int64($0) }
         if let l = length { length = l + offset }
-        return UpstreamBlob(totalSize: length, offset: offset, body: response.body, headers: response.headers,
+        return UpstreamBlob(totalSize: length, offset: offset, body: response, headers: response.headers,
                             remotePath: Self.remotePath(response.headers))
     }
 
@@ -122,10 +123,22 @@ public final class RegistryClient: Sendable {
 
     // MARK: Transport, auth and redirects
 
+    /// One request on the wire, answered with its head: buffered or streamed.
+    typealias Transport<Reply: UpstreamReply> = (
+        _ method: HTTPMethod, _ url: String, _ accept: [String], _ headers: [(String, String)], _ authorization: String?
+    ) async throws(UpstreamError) -> Reply
+
     private func send(
         _ method: HTTPMethod, _ path: String, accept: [String], via incoming: String?, headers extra: [(String, String)] = [],
         repository: RepositoryName
     ) async throws(UpstreamError) -> HTTPClientResponse {
+        try await send(method, path, accept: accept, via: incoming, headers: extra, repository: repository, transport: execute)
+    }
+
+    private func send<Reply: UpstreamReply>(
+        _ method: HTTPMethod, _ path: String, accept: [String], via incoming: String?, headers extra: [(String, String)] = [],
+        repository: RepositoryName, transport: Transport<Reply>
+    ) async throws(UpstreamError) -> Reply {
         var headers = extra
         if let via = via(incoming) { headers.append(("Via", via)) }
         let scope = "repository:\(repository.value):pull"
@@ -134,13 +147,14 @@ public final class RegistryClient: Sendable {
         var authorization = await cachedAuthorization(scope: scope)
         var sentAuth = authorization != nil
         for attempt in 0..<2 {
-            var response = try await execute(method, url, accept: accept, headers: headers, authorization: authorization)
-            response = try await followRedirects(response, method: method, accept: accept, headers: headers, from: url, authorization: authorization)
+            var response = try await transport(method, url, accept, headers, authorization)
+            response = try await followRedirects(response, method: method, accept: accept, headers: headers, from: url,
+                                                 authorization: authorization, transport: transport)
             if let remaining = response.headers.first(name: "ratelimit-remaining") { rateLimitObserver?(remaining) }
             guard response.status == .unauthorized, attempt == 0,
                   let header = response.headers.first(name: "WWW-Authenticate"),
                   let challenge = AuthChallenge(header: header) else { return response }
-            await Self.drain(response)
+            await response.drain()
             if sentAuth && challenge.scheme == .basic { return response }
             switch challenge.scheme {
             case .basic:
@@ -154,15 +168,33 @@ public final class RegistryClient: Sendable {
         throw UpstreamError(.unauthorized, status: 401, "authentication failed")
     }
 
+    private func requestHeaders(accept: [String], headers: [(String, String)], authorization: String?) -> HTTPHeaders {
+        var out = HTTPHeaders()
+        for type in accept { out.add(name: "Accept", value: type) }
+        for (name, value) in headers + extraHeaders { out.add(name: name, value: value) }
+        out.replaceOrAdd(name: "User-Agent", value: "strata/0.1")
+        if let authorization { out.replaceOrAdd(name: "Authorization", value: authorization) }
+        return out
+    }
+
+    private func executeStreamed(
+        _ method: HTTPMethod, _ url: String, accept: [String], headers: [(String, String)], authorization: String?
+    ) async throws(UpstreamError) -> StreamedReply {
+        do {
+            let request = try HTTPClient.Request(url: url, method: method,
+                                                 headers: requestHeaders(accept: accept, headers: headers, authorization: authorization))
+            return try await StreamedReply.execute(request, on: http, deadline: .now() + .hours(24))
+        } catch {
+            throw UpstreamError(.transport, "\(method) \(url): \(error)")
+        }
+    }
+
     private func execute(
         _ method: HTTPMethod, _ url: String, accept: [String], headers: [(String, String)], authorization: String?
     ) async throws(UpstreamError) -> HTTPClientResponse {
         var request = HTTPClientRequest(url: url)
         request.method = method
-        for type in accept { request.headers.add(name: "Accept", value: type) }
-        for (name, value) in headers + extraHeaders { request.headers.add(name: name, value: value) }
-        request.headers.replaceOrAdd(name: "User-Agent", value: "strata/0.1")
-        if let authorization { request.headers.replaceOrAdd(name: "Authorization", value: authorization) }
+        request.headers = requestHeaders(accept: accept, headers: headers, authorization: authorization)
         do {
             return try await http.execute(request, timeout: .hours(24), logger: logger)
         } catch {
@@ -171,20 +203,19 @@ public final class RegistryClient: Sendable {
     }
 
     /// Follows 301/302/303/307/308 up to 5 times. `Authorization` goes only to the same host.
-    private func followRedirects(
-        _ first: HTTPClientResponse, method: HTTPMethod, accept: [String], headers: [(String, String)],
-        from origin: String, authorization: String?
-    ) async throws(UpstreamError) -> HTTPClientResponse {
+    private func followRedirects<Reply: UpstreamReply>(
+        _ first: Reply, method: HTTPMethod, accept: [String], headers: [(String, String)],
+        from origin: String, authorization: String?, transport: Transport<Reply>
+    ) async throws(UpstreamError) -> Reply {
         var response = first
         var current = URL(string: origin)
         for _ in 0..<5 {
             guard [301, 302, 303, 307, 308].contains(response.status.code),
                   let location = response.headers.first(name: "Location"),
                   let next = URL(string: location, relativeTo: current)?.absoluteURL else { return response }
-            await Self.drain(response)
+            await response.drain()
             let sameHost = next.host == current?.host && next.port == current?.port && next.scheme == current?.scheme
-            response = try await execute(method, next.absoluteString, accept: accept, headers: headers,
-                                         authorization: sameHost ? authorization : nil)
+            response = try await transport(method, next.absoluteString, accept, headers, sameHost ? authorization : nil)
             current = next
         }
         return response
@@ -246,10 +277,10 @@ public final class RegistryClient: Sendable {
     }
 
     /// Maps a non-success status to an error, reading the error body for `*_UNKNOWN`.
-    private static func check(_ response: HTTPClientResponse, what: String) async throws(UpstreamError) {
+    private static func check(_ response: some UpstreamReply, what: String) async throws(UpstreamError) {
         let code = Int(response.status.code)
         if (200..<300).contains(code) { return }
-        await drain(response)
+        await response.drain()
         switch code {
         case 404: throw UpstreamError(.notFound, status: code, "\(what) not found")
         case 401, 403: throw UpstreamError(.unauthorized, status: code, "\(what): access denied")
@@ -261,9 +292,6 @@ public final class RegistryClient: Sendable {
         }
     }
 
-    static func drain(_ response: HTTPClientResponse) async {
-        _ = try? await response.body.collect(upTo: 1 << 20)
-    }
 }
 
 /// The last auth challenge an upstream sent, so later requests can authenticate up front.
@@ -293,7 +321,7 @@ public struct UpstreamBlob: Sendable {
     public let totalSize: Int64?
     /// Where this body starts in the blob.
     public let offset: Int64
-    public let body: HTTPClientResponse.Body
+    public let body: StreamedReply
     public let headers: HTTPHeaders
     public let remotePath: [String]
 }

@@ -5,82 +5,130 @@ import NIOHTTP1
 import Testing
 @testable import StrataRegistryAPI
 
-/// The sendfile path for raw cache hits, below Hummingbird: what the handler puts on
-/// the wire for a marked response head, and what it leaves alone.
+/// The sendfile path below Hummingbird: what the handler puts on the wire for a marked
+/// response, what it leaves alone, and that every file it was given gets closed.
 @Suite struct FileRegionHandlerTests {
-    func file(_ bytes: Int) throws -> String {
-        let path = NSTemporaryDirectory() + "strata-region-\(UUID().uuidString)"
-        try Data(repeating: 7, count: bytes).write(to: URL(fileURLWithPath: path))
-        return path
+    let handler = FileRegionHandler()
+    let channel: EmbeddedChannel
+    let path: String
+
+    init() throws {
+        channel = EmbeddedChannel(handler: handler)
+        path = NSTemporaryDirectory() + "strata-region-\(UUID().uuidString)"
+        try Data(repeating: 7, count: 10_000).write(to: URL(fileURLWithPath: path))
     }
 
-    func head(_ marker: FileRegionMarker?) -> HTTPServerResponsePart {
-        var headers = HTTPHeaders([("Content-Length", "\(marker?.length ?? 0)"), ("X-Strata-Tier", "cache")])
-        if let marker { headers.add(name: FileRegionMarker.headerName, value: marker.headerValue) }
+    func open() throws -> NIOFileHandle {
+        try NIOFileHandle(_deprecatedPath: path)
+    }
+
+    func head(token: String?, length: Int) -> HTTPServerResponsePart {
+        var headers = HTTPHeaders([("Content-Length", "\(length)"), ("X-Strata-Tier", "cache")])
+        if let token { headers.add(name: FileRegionMarker.headerName, value: token) }
         return .head(HTTPResponseHead(version: .http1_1, status: .ok, headers: headers))
     }
 
-    @Test func markedHeadBecomesTheFileRegionAndTheMarkerIsStripped() throws {
-        let path = try file(10_000)
+    func next() throws -> HTTPServerResponsePart? {
+        try channel.readOutbound(as: HTTPServerResponsePart.self)
+    }
+
+    @Test func storedRegionGoesOutAsAFileRegionAndTheFileIsClosedAfterTheEnd() throws {
         defer { try? FileManager.default.removeItem(atPath: path) }
-        let channel = EmbeddedChannel(handler: FileRegionHandler())
-        try channel.writeOutbound(head(FileRegionMarker(path: path, offset: 1_000, length: 4_000)))
+        let file = try open()
+        let token = handler.add(file, use: .region(offset: 1_000, length: 4_000))
+        try channel.writeOutbound(head(token: String(token), length: 4_000))
         try channel.writeOutbound(HTTPServerResponsePart.end(nil))
 
-        guard case .head(let head) = try channel.readOutbound(as: HTTPServerResponsePart.self) else { Issue.record("no head"); return }
+        guard case .head(let head) = try next() else { Issue.record("no head"); return }
         #expect(head.status == .ok)
         #expect(head.headers[FileRegionMarker.headerName].isEmpty)
         #expect(head.headers["X-Strata-Tier"] == ["cache"])
-        guard case .body(.fileRegion(let region)) = try channel.readOutbound(as: HTTPServerResponsePart.self) else {
-            Issue.record("no file region"); return
-        }
+        guard case .body(.fileRegion(let region)) = try next() else { Issue.record("no file region"); return }
         #expect(region.readerIndex == 1_000)
         #expect(region.endIndex == 5_000)
-        guard case .end = try channel.readOutbound(as: HTTPServerResponsePart.self) else { Issue.record("no end"); return }
+        guard case .end = try next() else { Issue.record("no end"); return }
+        #expect(!file.isOpen)
         _ = try channel.finish()
     }
 
-    @Test(arguments: ["missing", "short", "garbled"])
-    func aBlobThatIsGoneOrShortGivesA503NotACutOffBody(_ case_: String) throws {
-        let path = try file(1_000)
+    @Test func followedFillSendsTheRegionsAndBytesItsBodyNames() throws {
         defer { try? FileManager.default.removeItem(atPath: path) }
-        let channel = EmbeddedChannel(handler: FileRegionHandler())
-        var headers = HTTPHeaders([("Content-Length", "4000"), ("X-Strata-Tier", "cache")])
-        switch case_ {
-        case "missing": headers.add(name: FileRegionMarker.headerName, value: FileRegionMarker(path: path + ".gone", offset: 0, length: 4_000).headerValue)
-        case "short": headers.add(name: FileRegionMarker.headerName, value: FileRegionMarker(path: path, offset: 0, length: 4_000).headerValue)
-        default: headers.add(name: FileRegionMarker.headerName, value: "x y")
-        }
-        try channel.writeOutbound(HTTPServerResponsePart.head(HTTPResponseHead(version: .http1_1, status: .ok, headers: headers)))
+        let file = try open()
+        let token = handler.add(file, use: .follow)
+        try channel.writeOutbound(head(token: String(token), length: 3_003))
+        try channel.writeOutbound(HTTPServerResponsePart.body(.byteBuffer(FileRegionInstruction.region(offset: 0, length: 1_000).encoded())))
+        try channel.writeOutbound(HTTPServerResponsePart.body(.byteBuffer(FileRegionInstruction.region(offset: 1_000, length: 2_000).encoded())))
+        try channel.writeOutbound(HTTPServerResponsePart.body(.byteBuffer(FileRegionInstruction.bytes(ByteBuffer(string: "abc")).encoded())))
+        #expect(file.isOpen)
         try channel.writeOutbound(HTTPServerResponsePart.end(nil))
 
-        guard case .head(let head) = try channel.readOutbound(as: HTTPServerResponsePart.self) else { Issue.record("no head"); return }
-        #expect(head.status == .serviceUnavailable)
-        #expect(head.headers[FileRegionMarker.headerName].isEmpty)
-        #expect(head.headers["X-Strata-Tier"] == ["cache"])
-        guard case .body(.byteBuffer(let body)) = try channel.readOutbound(as: HTTPServerResponsePart.self) else { Issue.record("no body"); return }
-        #expect(head.headers["Content-Length"] == ["\(body.readableBytes)"])
-        #expect(String(buffer: body).contains("\"UNAVAILABLE\""))
-        guard case .end = try channel.readOutbound(as: HTTPServerResponsePart.self) else { Issue.record("no end"); return }
+        guard case .head = try next() else { Issue.record("no head"); return }
+        var regions: [Range<Int>] = []
+        var bytes = ""
+        while let part = try next() {
+            switch part {
+            case .body(.fileRegion(let region)): regions.append(region.readerIndex..<region.endIndex)
+            case .body(.byteBuffer(let buffer)): bytes += String(buffer: buffer)
+            case .end: break
+            default: Issue.record("unexpected \(part)")
+            }
+        }
+        #expect(regions == [0..<1_000, 1_000..<3_000])
+        #expect(bytes == "abc")
+        #expect(!file.isOpen)
+        _ = try channel.finish()
+    }
+
+    @Test func aShortFileOrUnknownTokenGivesA503AndNoBody() throws {
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let file = try open()
+        let token = handler.add(file, use: .region(offset: 0, length: 20_000))  // the file has 10,000 bytes
+        for marker in [String(token), "999", "garbled"] {
+            try channel.writeOutbound(head(token: marker, length: 20_000))
+            try channel.writeOutbound(HTTPServerResponsePart.body(.byteBuffer(FileRegionInstruction.region(offset: 0, length: 10).encoded())))
+            try channel.writeOutbound(HTTPServerResponsePart.end(nil))
+
+            guard case .head(let head) = try next() else { Issue.record("no head"); return }
+            #expect(head.status == .serviceUnavailable)
+            #expect(head.headers[FileRegionMarker.headerName].isEmpty)
+            #expect(head.headers["X-Strata-Tier"] == ["cache"])
+            guard case .body(.byteBuffer(let body)) = try next() else { Issue.record("no error body"); return }
+            #expect(head.headers["Content-Length"] == ["\(body.readableBytes)"])
+            #expect(String(buffer: body).contains("\"UNAVAILABLE\""))
+            guard case .end = try next() else { Issue.record("the instruction leaked"); return }
+        }
+        #expect(!file.isOpen)
         _ = try channel.finish()
     }
 
     @Test func unmarkedResponsesPassUntouched() throws {
-        let channel = EmbeddedChannel(handler: FileRegionHandler())
-        try channel.writeOutbound(head(nil))
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        try channel.writeOutbound(head(token: nil, length: 2))
         try channel.writeOutbound(HTTPServerResponsePart.body(.byteBuffer(ByteBuffer(string: "{}"))))
         try channel.writeOutbound(HTTPServerResponsePart.end(nil))
-        guard case .head(let head) = try channel.readOutbound(as: HTTPServerResponsePart.self) else { Issue.record("no head"); return }
+        guard case .head(let head) = try next() else { Issue.record("no head"); return }
         #expect(head.headers["X-Strata-Tier"] == ["cache"])
-        guard case .body(.byteBuffer(let body)) = try channel.readOutbound(as: HTTPServerResponsePart.self) else { Issue.record("no body"); return }
+        guard case .body(.byteBuffer(let body)) = try next() else { Issue.record("no body"); return }
         #expect(String(buffer: body) == "{}")
         _ = try channel.finish()
     }
 
-    @Test func markerRoundTripsPathsWithSpaces() {
-        let marker = FileRegionMarker(path: "/var/cache/my strata/blobs/data", offset: 5, length: 10)
-        #expect(FileRegionMarker(headerValue: marker.headerValue) == marker)
-        #expect(FileRegionMarker(headerValue: "-1 10 /x") == nil)
-        #expect(FileRegionMarker(headerValue: "1 10 ") == nil)
+    @Test func filesOfResponsesNeverWrittenAreClosedWithTheConnection() throws {
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let pending = try open(), current = try open()
+        _ = handler.add(pending, use: .follow)
+        let token = handler.add(current, use: .follow)
+        try channel.writeOutbound(head(token: String(token), length: 10))
+        _ = try channel.finish()
+        #expect(!pending.isOpen)
+        #expect(!current.isOpen)
+    }
+
+    @Test func instructionsRoundTrip() {
+        for instruction in [FileRegionInstruction.region(offset: 5, length: 1 << 40), .bytes(ByteBuffer(string: "xyz")), .bytes(ByteBuffer())] {
+            #expect(FileRegionInstruction(decoding: instruction.encoded()) == instruction)
+        }
+        #expect(FileRegionInstruction(decoding: ByteBuffer(string: "Rshort")) == nil)
+        #expect(FileRegionInstruction(decoding: ByteBuffer()) == nil)
     }
 }
