@@ -49,23 +49,46 @@ public struct BlobReader: Sendable {
                 offset += Int64(count)
             }
         case .frames(let file, let index):
-            for frame in index.frames(covering: lower, upper) {
-                let frameStart = Int64(frame) * Int64(index.frameSize)
-                let frameLength = Int(min(Int64(index.frameSize), index.uncompressedSize - frameStart))
-                let from = index.offsets[frame], to = index.offsets[frame + 1]
-                var buffer = try await threadPool.runIfActive { () throws -> ByteBuffer in
-                    var compressed = ByteBufferAllocator().buffer(capacity: Int(to - from))
-                    try file.read(at: from, count: Int(to - from), into: &compressed)
-                    var plain = ByteBufferAllocator().buffer(capacity: frameLength)
-                    try Zstd.decompressFrame(compressed, size: frameLength, into: &plain)
-                    return plain
+            // One frame is decompressed while the one before it is being written.
+            let frames = index.frames(covering: lower, upper)
+            var next: Task<ByteBuffer, any Error>? = frames.isEmpty ? nil : Task { try await decompress(frames.lowerBound, file, index) }
+            for frame in frames {
+                guard let current = next else { break }
+                next = frame + 1 < frames.upperBound ? Task { try await decompress(frame + 1, file, index) } : nil
+                var buffer: ByteBuffer
+                do {
+                    buffer = try await current.value
+                } catch {
+                    next?.cancel()
+                    throw error
                 }
+                let frameStart = Int64(frame) * Int64(index.frameSize)
+                let frameLength = buffer.readableBytes
                 let skip = Int(max(0, lower - frameStart))
                 let end = Int(min(Int64(frameLength), upper - frameStart))
                 buffer.moveReaderIndex(forwardBy: skip)
                 buffer.moveWriterIndex(to: end)
-                try await body(buffer)
+                do {
+                    try await body(buffer)
+                } catch {
+                    next?.cancel()
+                    throw error
+                }
             }
+        }
+    }
+
+    /// One frame, whole, decompressed off the event loops.
+    private func decompress(_ frame: Int, _ file: StoreFile, _ index: FrameIndex) async throws -> ByteBuffer {
+        let frameStart = Int64(frame) * Int64(index.frameSize)
+        let frameLength = Int(min(Int64(index.frameSize), index.uncompressedSize - frameStart))
+        let from = index.offsets[frame], to = index.offsets[frame + 1]
+        return try await threadPool.runIfActive { () throws -> ByteBuffer in
+            var compressed = ByteBufferAllocator().buffer(capacity: Int(to - from))
+            try file.read(at: from, count: Int(to - from), into: &compressed)
+            var plain = ByteBufferAllocator().buffer(capacity: frameLength)
+            try Zstd.decompressFrame(compressed, size: frameLength, into: &plain)
+            return plain
         }
     }
 

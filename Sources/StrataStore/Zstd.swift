@@ -1,4 +1,5 @@
 import CZstd
+import NIOConcurrencyHelpers
 import NIOCore
 
 /// Thin wrappers over libzstd's one-shot frame API.
@@ -21,11 +22,29 @@ enum Zstd {
     static func decompressFrame(_ frame: ByteBuffer, size: Int, into buffer: inout ByteBuffer) throws(StoreError) {
         let result: Int = frame.withUnsafeReadableBytes { src in
             buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: size) { dst in
-                let r = ZSTD_decompress(dst.baseAddress, size, src.baseAddress, src.count)
+                let r = withDecompressionContext { ZSTD_decompressDCtx($0, dst.baseAddress, size, src.baseAddress, src.count) }
                 return ZSTD_isError(r) != 0 ? 0 : r
             }
         }
         guard result == size else { throw .corrupt("zstd frame decompressed to \(result) bytes, expected \(size)") }
+    }
+
+    /// Decompression contexts, kept for reuse: a fresh one per frame costs an allocation
+    /// and its set-up on every 1 MiB read.
+    private struct Contexts: @unchecked Sendable { var idle: [OpaquePointer] = [] }
+    private static let contexts = NIOLockedValueBox(Contexts())
+
+    private static func withDecompressionContext<T>(_ body: (OpaquePointer) -> T) -> T {
+        let context = contexts.withLockedValue { $0.idle.popLast() } ?? ZSTD_createDCtx()
+        defer {
+            let kept = contexts.withLockedValue { pool -> Bool in
+                guard pool.idle.count < 8 else { return false }
+                pool.idle.append(context!)
+                return true
+            }
+            if !kept { ZSTD_freeDCtx(context) }
+        }
+        return body(context!)
     }
 
     /// The compressed size of a sample, as a fraction of its size.
