@@ -350,7 +350,7 @@ public final class MirrorEngine: Sendable {
         defer { fills.remove(digest, fill) }
         let writer: BlobWriter
         do {
-            writer = try store.makeWriter(algorithm: digest.algorithm)
+            writer = try store.makeWriter(algorithm: digest.algorithm, hashLane: true)
         } catch {
             fill.failed(FillError(.storage, "\(error)"), attempts: [])
             return
@@ -382,7 +382,7 @@ public final class MirrorEngine: Sendable {
                             do {
                                 try writer.append(chunk)
                                 fill.bytesWritten(writer.written)
-                                return nil
+                                return writer.hashRoom(on: eventLoop)
                             } catch let error as StoreError where error.isDiskFull {
                                 // The disk is full: keep streaming to the clients, store nothing.
                                 logger.warning("not cached: disk full; passing the blob through", metadata: ["digest": "\(digest)"])

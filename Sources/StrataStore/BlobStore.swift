@@ -60,8 +60,10 @@ public final class BlobStore: Sendable {
     }
 
     /// Starts a temp file for a new blob.
-    public func makeWriter(algorithm: Digest.Algorithm = .sha256) throws(StoreError) -> BlobWriter {
-        try BlobWriter(path: "\(layout.tmpDirectory)/\(UUID().uuidString).part", algorithm: algorithm)
+    /// A writer for a new blob. With `hashLane`, bytes are hashed on a lane of their own
+    /// while the caller goes on writing (fills); see ``BlobWriter/hashRoom(on:)``.
+    public func makeWriter(algorithm: Digest.Algorithm = .sha256, hashLane: Bool = false) throws(StoreError) -> BlobWriter {
+        try BlobWriter(path: "\(layout.tmpDirectory)/\(UUID().uuidString).part", algorithm: algorithm, hashLane: hashLane)
     }
 
     /// Verifies a finished writer and makes the blob visible.

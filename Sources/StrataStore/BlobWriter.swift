@@ -9,6 +9,8 @@ import StrataCore
 public final class BlobWriter: @unchecked Sendable {
     public let file: StoreFile
     private let hasher: ContentHasher
+    /// When set, bytes are hashed on their own lane rather than by `append`'s caller.
+    private let lane: HashLane?
     /// Bytes written so far. Only the owning task changes it.
     public private(set) var written: Int64 = 0
     /// Bytes whose writeback to disk has been started.
@@ -17,9 +19,10 @@ public final class BlobWriter: @unchecked Sendable {
     /// waits for the tail only, not for the whole blob.
     static let writebackStep: Int64 = 8 << 20
 
-    init(path: String, algorithm: Digest.Algorithm) throws(StoreError) {
+    init(path: String, algorithm: Digest.Algorithm, hashLane: Bool = false) throws(StoreError) {
         self.file = try StoreFile(path: path, flags: O_RDWR | O_CREAT | O_EXCL, mode: 0o600)
         self.hasher = ContentHasher(algorithm)
+        self.lane = hashLane ? HashLane(algorithm) : nil
     }
 
     public var path: String { file.path }
@@ -30,8 +33,9 @@ public final class BlobWriter: @unchecked Sendable {
         guard count > 0 else { return }
         try buffer.withUnsafeReadableBytes { (bytes: UnsafeRawBufferPointer) throws in
             try file.write(bytes, at: written)
-            hasher.update(bytes)
+            if lane == nil { hasher.update(bytes) }
         }
+        lane?.submit(buffer)
         written += Int64(count)
         if written - writebackStarted >= Self.writebackStep {
             file.startWriteback(at: writebackStarted, count: written - writebackStarted)
@@ -41,14 +45,20 @@ public final class BlobWriter: @unchecked Sendable {
 
     /// Hashes and counts bytes without writing them (the disk is full: they pass through).
     public func appendHashOnly(_ buffer: ByteBuffer) {
-        buffer.withUnsafeReadableBytes { hasher.update($0) }
+        if let lane { lane.submit(buffer) } else { buffer.withUnsafeReadableBytes { hasher.update($0) } }
         written += Int64(buffer.readableBytes)
+    }
+
+    /// With a hash lane: nil while its backlog has room, else a future for when it has.
+    /// The writer's feeder waits on it before appending more.
+    public func hashRoom(on eventLoop: any EventLoop) -> EventLoopFuture<Void>? {
+        lane?.room(on: eventLoop)
     }
 
     /// Finishes hashing and checks the result against what the blob must be.
     /// The writer must not be appended to afterwards.
     public func verify(expected: Digest, expectedSize: Int64?) throws(StoreError) {
-        let actual = hasher.finalize()
+        let actual = lane?.finalize() ?? hasher.finalize()
         if let expectedSize, expectedSize != written {
             throw .sizeMismatch(expected: expectedSize, actual: written)
         }

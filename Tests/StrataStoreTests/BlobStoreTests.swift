@@ -78,6 +78,35 @@ import Testing
         #expect(try FileManager.default.contentsOfDirectory(atPath: store.layout.tmpDirectory).isEmpty)
     }
 
+    @Test func hashLaneGivesTheSameVerdictsAndBoundsItsBacklog() async throws {
+        let store = try makeStore()
+        let bytes = ImageFixture.randomBytes(24 << 20)
+        let digest = ContentHasher.digest(of: bytes)
+        let eventLoop = NIOSingletons.posixEventLoopGroup.next()
+        for corrupt in [true, false] {
+            let writer = try store.makeWriter(hashLane: true)
+            var offset = 0
+            while offset < bytes.count {
+                var chunk = ByteBuffer(bytes: bytes[offset..<min(offset + (64 << 10), bytes.count)])
+                if corrupt && offset == 10 << 20 { chunk.setInteger(~chunk.getInteger(at: 0, as: UInt8.self)!, at: 0) }
+                try writer.append(chunk)
+                offset += 64 << 10
+                // Past the high-water mark the feeder is told to wait; the wait ends.
+                if let room = writer.hashRoom(on: eventLoop) {
+                    try await room.get()
+                }
+            }
+            if corrupt {
+                await #expect(throws: StoreError.self) { try await store.commit(writer, digest: digest, expectedSize: nil) }
+                #expect(store.lookup(digest) == nil)
+            } else {
+                let blob = try await store.commit(writer, digest: digest, expectedSize: Int64(bytes.count))
+                #expect(blob.size == Int64(bytes.count))
+                #expect(try await store.readAll(digest) == bytes)
+            }
+        }
+    }
+
     @Test func wrongSizeIsNeverVisible() async throws {
         let store = try makeStore()
         let bytes = Self.text(5_000)
