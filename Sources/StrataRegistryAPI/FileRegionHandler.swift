@@ -77,6 +77,10 @@ final class FileRegionHandler: ChannelOutboundHandler, RemovableChannelHandler {
                 return
             }
             current = source.file
+            // A stored blob goes out in full segments only (nginx's tcp_nopush); the end of
+            // the response uncorks and sends what is left. A followed fill is not corked:
+            // its regions come as the upstream delivers them.
+            if case .region = source.use { Self.cork(context.channel, true) }
             context.write(wrapOutboundOut(.head(head)), promise: promise)
             if case .region(let offset, let length) = source.use, length > 0 {
                 let region = FileRegion(fileHandle: source.file, readerIndex: Int(offset), endIndex: Int(offset + length))
@@ -102,8 +106,10 @@ final class FileRegionHandler: ChannelOutboundHandler, RemovableChannelHandler {
             let file = current!
             current = nil
             let written = context.eventLoop.makePromise(of: Void.self)
+            let channel = context.channel
             written.futureResult.whenComplete { result in
                 try? file.close()
+                Self.cork(channel, false)
                 promise?.completeWith(result)
             }
             context.write(wrapOutboundOut(.end(trailers)), promise: written)
@@ -117,6 +123,11 @@ final class FileRegionHandler: ChannelOutboundHandler, RemovableChannelHandler {
         pending = [:]
         if let current { try? current.close() }
         current = nil
+    }
+
+    /// TCP_CORK on or off; on the event loop.
+    private static func cork(_ channel: any Channel, _ on: Bool) {
+        try? channel.syncOptions?.setOption(.tcpOption(.init(rawValue: TCP_CORK)), value: on ? 1 : 0)
     }
 
     /// Whether the file has at least `size` bytes.
