@@ -30,31 +30,41 @@ final class FileRegionHandler: ChannelOutboundHandler, RemovableChannelHandler {
     private struct Source {
         let file: NIOFileHandle
         let use: Use
+        /// Completed once the response's last byte has been written, or failed.
+        let sent: EventLoopPromise<Void>
+    }
+
+    /// A file handed to the handler: the token for the marker, and when its response
+    /// has been sent (for the ledger's time and outcome).
+    struct Registration: Sendable {
+        let token: UInt64
+        let sent: EventLoopFuture<Void>
     }
 
     private var pending: [UInt64: Source] = [:]
     private var lastToken: UInt64 = 0
-    /// The file of the response being written.
-    private var current: NIOFileHandle?
+    /// The response being written from a file.
+    private var current: Source?
     /// The response being written lost its file: its head became a 503, its body parts
     /// are dropped.
     private var discarding = false
 
     /// Hands `file` to the handler of `channel`; returns the token for the marker, or nil
     /// (and closes the file) when the connection has no handler or has gone.
-    static func register(_ file: NIOFileHandle, use: Use, on channel: any Channel) async -> UInt64? {
-        let token = try? await channel.eventLoop.submit { () throws -> UInt64 in
-            try channel.pipeline.syncOperations.handler(type: FileRegionHandler.self).add(file, use: use)
+    static func register(_ file: NIOFileHandle, use: Use, on channel: any Channel) async -> Registration? {
+        let registration = try? await channel.eventLoop.submit { () throws -> Registration in
+            try channel.pipeline.syncOperations.handler(type: FileRegionHandler.self).add(file, use: use, on: channel.eventLoop)
         }.get()
-        if token == nil { try? file.close() }
-        return token
+        if registration == nil { try? file.close() }
+        return registration
     }
 
     /// Takes `file` for a response to come; on the event loop.
-    func add(_ file: NIOFileHandle, use: Use) -> UInt64 {
+    func add(_ file: NIOFileHandle, use: Use, on eventLoop: any EventLoop) -> Registration {
         lastToken += 1
-        pending[lastToken] = Source(file: file, use: use)
-        return lastToken
+        let sent = eventLoop.makePromise(of: Void.self)
+        pending[lastToken] = Source(file: file, use: use, sent: sent)
+        return Registration(token: lastToken, sent: sent.futureResult)
     }
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
@@ -72,11 +82,12 @@ final class FileRegionHandler: ChannelOutboundHandler, RemovableChannelHandler {
             }
             if case .region(let offset, let length) = source.use, !Self.holds(source.file, offset + length) {
                 try? source.file.close()
+                source.sent.fail(ChannelError.inappropriateOperationForState)
                 discarding = true
                 Self.writeUnavailable(head, "the cached blob is shorter than its size; it fails verification", context: context, promise: promise)
                 return
             }
-            current = source.file
+            current = source
             // A stored blob goes out in full segments only (nginx's tcp_nopush); the end of
             // the response uncorks and sends what is left. A followed fill is not corked:
             // its regions come as the upstream delivers them.
@@ -89,7 +100,7 @@ final class FileRegionHandler: ChannelOutboundHandler, RemovableChannelHandler {
         case .body(.byteBuffer(let buffer)) where current != nil:
             switch FileRegionInstruction(decoding: buffer) {
             case .region(let offset, let length):
-                let region = FileRegion(fileHandle: current!, readerIndex: Int(offset), endIndex: Int(offset + length))
+                let region = FileRegion(fileHandle: current!.file, readerIndex: Int(offset), endIndex: Int(offset + length))
                 context.write(wrapOutboundOut(.body(.fileRegion(region))), promise: promise)
             case .bytes(let bytes):
                 context.write(wrapOutboundOut(.body(.byteBuffer(bytes))), promise: promise)
@@ -103,14 +114,15 @@ final class FileRegionHandler: ChannelOutboundHandler, RemovableChannelHandler {
             discarding = false
             context.write(data, promise: promise)
         case .end(let trailers) where current != nil:
-            let file = current!
+            let source = current!
             current = nil
             let written = context.eventLoop.makePromise(of: Void.self)
             let channel = context.channel
             written.futureResult.whenComplete { result in
-                try? file.close()
+                try? source.file.close()
                 Self.cork(channel, false)
                 promise?.completeWith(result)
+                source.sent.completeWith(result)
             }
             context.write(wrapOutboundOut(.end(trailers)), promise: written)
         default:
@@ -119,9 +131,11 @@ final class FileRegionHandler: ChannelOutboundHandler, RemovableChannelHandler {
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
-        for source in pending.values { try? source.file.close() }
+        for source in pending.values + (current.map { [$0] } ?? []) {
+            try? source.file.close()
+            source.sent.fail(ChannelError.ioOnClosedChannel)
+        }
         pending = [:]
-        if let current { try? current.close() }
         current = nil
     }
 

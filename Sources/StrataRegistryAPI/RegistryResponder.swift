@@ -272,26 +272,30 @@ public struct RegistryResponder: HTTPResponder {
         let from = lower, to = upper
         // Plain-text connections get the bytes with sendfile: the connection's handler
         // holds a descriptor of the stored file, or of the fill's temp file.
-        var fileToken: UInt64? = nil
+        var fileRegistration: FileRegionHandler.Registration? = nil
         if fileRegions {
             switch result {
             case .stored(let reader):
                 if let file = reader.rawFile {
-                    fileToken = await Self.registerFile(file, use: .region(offset: from, length: (to ?? reader.blob.size) - from), on: channel)
+                    fileRegistration = await Self.registerFile(file, use: .region(offset: from, length: (to ?? reader.blob.size) - from), on: channel)
                 }
             case .filling(let fill, _, _):
-                if let file = fill.tempFile { fileToken = await Self.registerFile(file, use: .follow, on: channel) }
+                if let file = fill.tempFile { fileRegistration = await Self.registerFile(file, use: .follow, on: channel) }
             case .upstreamHead:
                 break
             }
         }
-        if let fileToken { headers[Self.fileRegionHeader] = String(fileToken) }
+        if let fileRegistration { headers[Self.fileRegionHeader] = String(fileRegistration.token) }
         let body: ResponseBody
         switch result {
-        case .stored(let reader) where fileToken != nil:
-            let length = (to ?? reader.blob.size) - from
-            exchange.update { $0.fileRegionBytes = length }
-            body = ResponseBody(contentLength: contentLength) { writer in try await writer.finish(nil) }
+        case .stored(let reader) where fileRegistration != nil:
+            let length = (to ?? reader.blob.size) - from, sent = fileRegistration!.sent
+            body = ResponseBody(contentLength: contentLength) { writer in
+                try await writer.finish(nil)
+                // The ledger records the request once the file has gone out.
+                try await sent.get()
+                exchange.update { $0.fileRegionBytes = length }
+            }
         case .stored(let reader):
             let inUse = engine.inUse
             body = ResponseBody(contentLength: contentLength) { writer in
@@ -300,8 +304,8 @@ public struct RegistryResponder: HTTPResponder {
                 try await reader.read(from, to ?? reader.blob.size) { try await writer.write($0) }
                 try await writer.finish(nil)
             }
-        case .filling(let fill, _, let lease) where fileToken != nil:
-            let file = fill.tempFile
+        case .filling(let fill, _, let lease) where fileRegistration != nil:
+            let file = fill.tempFile, sent = fileRegistration!.sent
             let log = logger
             body = ResponseBody(contentLength: contentLength) { writer in
                 do {
@@ -322,6 +326,7 @@ public struct RegistryResponder: HTTPResponder {
                     throw error
                 }
                 try await writer.finish(nil)
+                try await sent.get()
             }
         case .filling(let fill, _, let lease):
             let log = logger
@@ -343,7 +348,7 @@ public struct RegistryResponder: HTTPResponder {
 
     /// Hands a descriptor of `file` to the connection's ``FileRegionHandler``: the token
     /// for the marker header, or nil to send the bytes through buffers instead.
-    private static func registerFile(_ file: StoreFile, use: FileRegionHandler.Use, on channel: any Channel) async -> UInt64? {
+    private static func registerFile(_ file: StoreFile, use: FileRegionHandler.Use, on channel: any Channel) async -> FileRegionHandler.Registration? {
         let fd = dup(file.fd)
         guard fd >= 0 else { return nil }
         return await FileRegionHandler.register(NIOFileHandle(_deprecatedTakingOwnershipOfDescriptor: fd), use: use, on: channel)

@@ -28,6 +28,13 @@ import Testing
         return .head(HTTPResponseHead(version: .http1_1, status: .ok, headers: headers))
     }
 
+    /// What became of a registration's `sent` future: nil while it is pending.
+    func outcome(_ registration: FileRegionHandler.Registration) -> Result<Void, any Error>? {
+        var result: Result<Void, any Error>? = nil
+        registration.sent.whenComplete { result = $0 }
+        return result
+    }
+
     func next() throws -> HTTPServerResponsePart? {
         try channel.readOutbound(as: HTTPServerResponsePart.self)
     }
@@ -35,9 +42,11 @@ import Testing
     @Test func storedRegionGoesOutAsAFileRegionAndTheFileIsClosedAfterTheEnd() throws {
         defer { try? FileManager.default.removeItem(atPath: path) }
         let file = try open()
-        let token = handler.add(file, use: .region(offset: 1_000, length: 4_000))
-        try channel.writeOutbound(head(token: String(token), length: 4_000))
+        let registration = handler.add(file, use: .region(offset: 1_000, length: 4_000), on: channel.eventLoop)
+        try channel.writeOutbound(head(token: String(registration.token), length: 4_000))
+        #expect(outcome(registration) == nil)
         try channel.writeOutbound(HTTPServerResponsePart.end(nil))
+        guard case .success = outcome(registration) else { Issue.record("not reported sent"); return }
 
         guard case .head(let head) = try next() else { Issue.record("no head"); return }
         #expect(head.status == .ok)
@@ -54,8 +63,8 @@ import Testing
     @Test func followedFillSendsTheRegionsAndBytesItsBodyNames() throws {
         defer { try? FileManager.default.removeItem(atPath: path) }
         let file = try open()
-        let token = handler.add(file, use: .follow)
-        try channel.writeOutbound(head(token: String(token), length: 3_003))
+        let registration = handler.add(file, use: .follow, on: channel.eventLoop)
+        try channel.writeOutbound(head(token: String(registration.token), length: 3_003))
         try channel.writeOutbound(HTTPServerResponsePart.body(.byteBuffer(FileRegionInstruction.region(offset: 0, length: 1_000).encoded())))
         try channel.writeOutbound(HTTPServerResponsePart.body(.byteBuffer(FileRegionInstruction.region(offset: 1_000, length: 2_000).encoded())))
         try channel.writeOutbound(HTTPServerResponsePart.body(.byteBuffer(FileRegionInstruction.bytes(ByteBuffer(string: "abc")).encoded())))
@@ -82,8 +91,8 @@ import Testing
     @Test func aShortFileOrUnknownTokenGivesA503AndNoBody() throws {
         defer { try? FileManager.default.removeItem(atPath: path) }
         let file = try open()
-        let token = handler.add(file, use: .region(offset: 0, length: 20_000))  // the file has 10,000 bytes
-        for marker in [String(token), "999", "garbled"] {
+        let registration = handler.add(file, use: .region(offset: 0, length: 20_000), on: channel.eventLoop)  // the file has 10,000 bytes
+        for marker in [String(registration.token), "999", "garbled"] {
             try channel.writeOutbound(head(token: marker, length: 20_000))
             try channel.writeOutbound(HTTPServerResponsePart.body(.byteBuffer(FileRegionInstruction.region(offset: 0, length: 10).encoded())))
             try channel.writeOutbound(HTTPServerResponsePart.end(nil))
@@ -98,6 +107,7 @@ import Testing
             guard case .end = try next() else { Issue.record("the instruction leaked"); return }
         }
         #expect(!file.isOpen)
+        guard case .failure = outcome(registration) else { Issue.record("a 503 reported as sent"); return }
         _ = try channel.finish()
     }
 
@@ -116,12 +126,15 @@ import Testing
     @Test func filesOfResponsesNeverWrittenAreClosedWithTheConnection() throws {
         defer { try? FileManager.default.removeItem(atPath: path) }
         let pending = try open(), current = try open()
-        _ = handler.add(pending, use: .follow)
-        let token = handler.add(current, use: .follow)
-        try channel.writeOutbound(head(token: String(token), length: 10))
+        let waiting = handler.add(pending, use: .follow, on: channel.eventLoop)
+        let sending = handler.add(current, use: .follow, on: channel.eventLoop)
+        try channel.writeOutbound(head(token: String(sending.token), length: 10))
         _ = try channel.finish()
         #expect(!pending.isOpen)
         #expect(!current.isOpen)
+        for registration in [waiting, sending] {
+            guard case .failure = outcome(registration) else { Issue.record("a cut-off response reported as sent"); return }
+        }
     }
 
     @Test func instructionsRoundTrip() {
