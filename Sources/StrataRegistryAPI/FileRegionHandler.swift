@@ -41,6 +41,9 @@ final class FileRegionHandler: ChannelOutboundHandler, RemovableChannelHandler {
         let sent: EventLoopFuture<Void>
     }
 
+    /// Most bytes one sendfile call is asked for (nginx's sendfile_max_chunk).
+    static let sendfileChunk: Int64 = 2 << 20
+
     private var pending: [UInt64: Source] = [:]
     private var lastToken: UInt64 = 0
     /// The response being written from a file.
@@ -93,9 +96,14 @@ final class FileRegionHandler: ChannelOutboundHandler, RemovableChannelHandler {
             // its regions come as the upstream delivers them.
             if case .region = source.use { Self.cork(context.channel, true) }
             context.write(wrapOutboundOut(.head(head)), promise: promise)
-            if case .region(let offset, let length) = source.use, length > 0 {
-                let region = FileRegion(fileHandle: source.file, readerIndex: Int(offset), endIndex: Int(offset + length))
-                context.write(wrapOutboundOut(.body(.fileRegion(region))), promise: nil)
+            if case .region(let offset, let length) = source.use {
+                var at = offset
+                while at < offset + length {
+                    let end = min(offset + length, at + Self.sendfileChunk)
+                    let region = FileRegion(fileHandle: source.file, readerIndex: Int(at), endIndex: Int(end))
+                    context.write(wrapOutboundOut(.body(.fileRegion(region))), promise: nil)
+                    at = end
+                }
             }
         case .body(.byteBuffer(let buffer)) where current != nil:
             switch FileRegionInstruction(decoding: buffer) {

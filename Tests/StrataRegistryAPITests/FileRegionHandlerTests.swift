@@ -60,6 +60,23 @@ import Testing
         _ = try channel.finish()
     }
 
+    @Test func aLargeBlobGoesOutInSendfileChunksThatCoverItExactly() throws {
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let large = path + ".large"
+        try Data(count: 5 << 20).write(to: URL(fileURLWithPath: large))
+        defer { try? FileManager.default.removeItem(atPath: large) }
+        let registration = handler.add(try NIOFileHandle(_deprecatedPath: large), use: .region(offset: 1, length: (5 << 20) - 1), on: channel.eventLoop)
+        try channel.writeOutbound(head(token: String(registration.token), length: (5 << 20) - 1))
+        try channel.writeOutbound(HTTPServerResponsePart.end(nil))
+        var regions: [Range<Int>] = []
+        while let part = try next() {
+            if case .body(.fileRegion(let region)) = part { regions.append(region.readerIndex..<region.endIndex) }
+        }
+        let chunk = Int(FileRegionHandler.sendfileChunk)
+        #expect(regions == [1..<chunk + 1, chunk + 1..<2 * chunk + 1, 2 * chunk + 1..<5 << 20])
+        _ = try channel.finish()
+    }
+
     @Test func followedFillSendsTheRegionsAndBytesItsBodyNames() throws {
         defer { try? FileManager.default.removeItem(atPath: path) }
         let file = try open()
