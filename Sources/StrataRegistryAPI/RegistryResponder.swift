@@ -6,7 +6,6 @@ import NIOConcurrencyHelpers
 import NIOCore
 import StrataCore
 import StrataMirror
-import StrataStore
 
 /// The registry port: the OCI distribution pull API over the mirror engine.
 ///
@@ -268,90 +267,12 @@ public struct RegistryResponder: HTTPResponder {
             return error
         }
         if head { return Response(status: status, headers: headers, body: .init()) }
-        let contentLength = headers[.contentLength].flatMap { Int($0) }
-        let from = lower, to = upper
-        // Plain-text connections get the bytes with sendfile: the connection's handler
-        // holds a descriptor of the stored file, or of the fill's temp file.
-        var fileRegistration: FileRegionHandler.Registration? = nil
-        if fileRegions {
-            switch result {
-            case .stored(let reader):
-                if let file = reader.rawFile {
-                    fileRegistration = await Self.registerFile(file, use: .region(offset: from, length: (to ?? reader.blob.size) - from), on: channel)
-                }
-            case .filling(let fill, _, _):
-                if let file = fill.tempFile { fileRegistration = await Self.registerFile(file, use: .follow, on: channel) }
-            case .upstreamHead:
-                break
-            }
-        }
-        if let fileRegistration { headers[Self.fileRegionHeader] = String(fileRegistration.token) }
-        let body: ResponseBody
-        switch result {
-        case .stored(let reader) where fileRegistration != nil:
-            let length = (to ?? reader.blob.size) - from, sent = fileRegistration!.sent
-            body = ResponseBody(contentLength: contentLength) { writer in
-                try await writer.finish(nil)
-                // The ledger records the request once the file has gone out.
-                try await sent.get()
-                exchange.update { $0.fileRegionBytes = length }
-            }
-        case .stored(let reader):
-            let inUse = engine.inUse
-            body = ResponseBody(contentLength: contentLength) { writer in
-                inUse.begin(digest)
-                defer { inUse.end(digest) }
-                try await reader.read(from, to ?? reader.blob.size) { try await writer.write($0) }
-                try await writer.finish(nil)
-            }
-        case .filling(let fill, _, let lease) where fileRegistration != nil:
-            let file = fill.tempFile, sent = fileRegistration!.sent
-            let log = logger
-            body = ResponseBody(contentLength: contentLength) { writer in
-                do {
-                    try await fill.follow(from: from, to: to, lease: lease) { piece in
-                        switch piece {
-                        case .file(let source, let lower, let upper):
-                            guard source === file else { throw FillError(.storage, "the fill changed files") }
-                            exchange.update { $0.fileRegionBytes += upper - lower }
-                            try await writer.write(FileRegionInstruction.region(offset: lower, length: upper - lower).encoded())
-                        case .memory(let bytes):
-                            exchange.update { $0.fileRegionBytes += Int64(bytes.readableBytes) }
-                            try await writer.write(FileRegionInstruction.bytes(bytes).encoded())
-                        }
-                    }
-                } catch {
-                    // Cut the client off: finishing would pass off a partial or bad body as whole.
-                    log.warning("blob response aborted", metadata: ["digest": "\(digest)", "error": "\(error)"])
-                    throw error
-                }
-                try await writer.finish(nil)
-                try await sent.get()
-            }
-        case .filling(let fill, _, let lease):
-            let log = logger
-            body = ResponseBody(contentLength: contentLength) { writer in
-                do {
-                    try await fill.read(from: from, to: to, lease: lease) { try await writer.write($0) }
-                } catch {
-                    // Cut the client off: finishing would pass off a partial or bad body as whole.
-                    log.warning("blob response aborted", metadata: ["digest": "\(digest)", "error": "\(error)"])
-                    throw error
-                }
-                try await writer.finish(nil)
-            }
-        case .upstreamHead:
-            body = .init()
-        }
+        let bytes = BlobBody(digest: digest, from: lower, to: upper, contentLength: headers[.contentLength].flatMap { Int($0) },
+                             exchange: exchange, inUse: engine.inUse, logger: logger)
+        // Plain-text connections get the bytes with sendfile.
+        let (body, token) = await bytes.make(result, sendfileOn: fileRegions ? channel : nil)
+        if let token { headers[Self.fileRegionHeader] = String(token) }
         return Response(status: status, headers: headers, body: body)
-    }
-
-    /// Hands a descriptor of `file` to the connection's ``FileRegionHandler``: the token
-    /// for the marker header, or nil to send the bytes through buffers instead.
-    private static func registerFile(_ file: StoreFile, use: FileRegionHandler.Use, on channel: any Channel) async -> FileRegionHandler.Registration? {
-        let fd = dup(file.fd)
-        guard fd >= 0 else { return nil }
-        return await FileRegionHandler.register(NIOFileHandle(_deprecatedTakingOwnershipOfDescriptor: fd), use: use, on: channel)
     }
 
     /// The registry a request is for: containerd's `?ns=`, else the default.
