@@ -51,25 +51,12 @@ public struct BlobReader: Sendable {
         case .frames(let file, let index):
             // One frame is decompressed while the one before it is being written.
             let frames = index.frames(covering: lower, upper)
-            var next: Task<ByteBuffer, any Error>? = frames.isEmpty ? nil : Task { try await decompress(frames.lowerBound, file, index) }
+            var next: Task<[ByteBuffer], any Error>? = frames.isEmpty ? nil : Task { try await decompress(frames.lowerBound, lower, upper, file, index) }
             for frame in frames {
                 guard let current = next else { break }
-                next = frame + 1 < frames.upperBound ? Task { try await decompress(frame + 1, file, index) } : nil
-                var buffer: ByteBuffer
+                next = frame + 1 < frames.upperBound ? Task { try await decompress(frame + 1, lower, upper, file, index) } : nil
                 do {
-                    buffer = try await current.value
-                } catch {
-                    next?.cancel()
-                    throw error
-                }
-                let frameStart = Int64(frame) * Int64(index.frameSize)
-                let frameLength = buffer.readableBytes
-                let skip = Int(max(0, lower - frameStart))
-                let end = Int(min(Int64(frameLength), upper - frameStart))
-                buffer.moveReaderIndex(forwardBy: skip)
-                buffer.moveWriterIndex(to: end)
-                do {
-                    try await body(buffer)
+                    for piece in try await current.value { try await body(piece) }
                 } catch {
                     next?.cancel()
                     throw error
@@ -78,19 +65,33 @@ public struct BlobReader: Sendable {
         }
     }
 
-    /// One frame, whole, decompressed off the event loops.
-    private func decompress(_ frame: Int, _ file: StoreFile, _ index: FrameIndex) async throws -> ByteBuffer {
+    /// Bytes `lower..<upper` of the blob that lie in `frame`, decompressed off the event
+    /// loops, in pieces small enough to come from the heap (glibc mmaps 128 KiB and up).
+    private func decompress(_ frame: Int, _ lower: Int64, _ upper: Int64, _ file: StoreFile, _ index: FrameIndex) async throws -> [ByteBuffer] {
         let frameStart = Int64(frame) * Int64(index.frameSize)
         let frameLength = Int(min(Int64(index.frameSize), index.uncompressedSize - frameStart))
-        let from = index.offsets[frame], to = index.offsets[frame + 1]
-        return try await threadPool.runIfActive { () throws -> ByteBuffer in
-            var compressed = ByteBufferAllocator().buffer(capacity: Int(to - from))
-            try file.read(at: from, count: Int(to - from), into: &compressed)
-            var plain = ByteBufferAllocator().buffer(capacity: frameLength)
-            try Zstd.decompressFrame(compressed, size: frameLength, into: &plain)
-            return plain
+        let from = index.offsets[frame], count = Int(index.offsets[frame + 1] - from)
+        let skip = Int(max(0, lower - frameStart)), end = Int(min(Int64(frameLength), upper - frameStart))
+        return try await threadPool.runIfActive { () throws -> [ByteBuffer] in
+            try Zstd.withScratch { scratch in
+                scratch.reserve(input: count, output: frameLength)
+                try file.read(at: from, into: UnsafeMutableRawBufferPointer(rebasing: scratch.input[0..<count]))
+                let plain = try Zstd.decompressFrame(scratch, count: count, size: frameLength)
+                var pieces: [ByteBuffer] = []
+                var at = skip
+                while at < end {
+                    let n = min(Self.pieceSize, end - at)
+                    var piece = ByteBufferAllocator().buffer(capacity: n)
+                    piece.writeBytes(UnsafeRawBufferPointer(rebasing: plain[at..<at + n]))
+                    pieces.append(piece)
+                    at += n
+                }
+                return pieces
+            }
         }
     }
+
+    static let pieceSize = 64 << 10
 
     /// Reads the whole blob into memory. For manifests and configs, not layers.
     public func readAll() async throws -> [UInt8] {

@@ -48,6 +48,21 @@ public final class StoreFile: Sendable {
         }
     }
 
+    /// Reads exactly `bytes.count` bytes at `offset` into `bytes`, blocking; a short file
+    /// is an error.
+    public func read(at offset: Int64, into bytes: UnsafeMutableRawBufferPointer) throws(StoreError) {
+        var done = 0
+        while done < bytes.count {
+            let r = pread(fd, bytes.baseAddress! + done, bytes.count - done, off_t(offset) + off_t(done))
+            if r < 0 {
+                if errno == EINTR { continue }
+                throw .io("read", path, errno: errno)
+            }
+            if r == 0 { throw .corrupt("\(path) ends before byte \(offset + Int64(bytes.count))") }
+            done += r
+        }
+    }
+
     /// Writes the whole buffer at `offset`, blocking.
     public func write(_ bytes: UnsafeRawBufferPointer, at offset: Int64) throws(StoreError) {
         var done = 0

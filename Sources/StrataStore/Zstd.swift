@@ -2,6 +2,37 @@ import CZstd
 import NIOConcurrencyHelpers
 import NIOCore
 
+/// Working memory for decompressing one frame at a time: a context and an input and
+/// an output buffer, grown as needed. One user at a time (see ``Zstd/withScratch(_:)``).
+final class FrameScratch {
+    let context: OpaquePointer
+    private(set) var input = UnsafeMutableRawBufferPointer(start: nil, count: 0)
+    private(set) var output = UnsafeMutableRawBufferPointer(start: nil, count: 0)
+
+    init() {
+        // ZSTD_createDCtx only fails when allocation fails.
+        guard let context = ZSTD_createDCtx() else { fatalError("ZSTD_createDCtx failed: out of memory") }
+        self.context = context
+    }
+
+    deinit {
+        ZSTD_freeDCtx(context)
+        input.deallocate()
+        output.deallocate()
+    }
+
+    func reserve(input inputCount: Int, output outputCount: Int) {
+        if input.count < inputCount {
+            input.deallocate()
+            input = .allocate(byteCount: inputCount, alignment: 16)
+        }
+        if output.count < outputCount {
+            output.deallocate()
+            output = .allocate(byteCount: outputCount, alignment: 16)
+        }
+    }
+}
+
 /// Thin wrappers over libzstd's one-shot frame API.
 enum Zstd {
     /// Compresses `input` into one independent frame appended to `output`.
@@ -18,33 +49,25 @@ enum Zstd {
         output.removeLast(bound - written)
     }
 
-    /// Decompresses one frame whose uncompressed size is exactly `size` into `buffer`.
-    static func decompressFrame(_ frame: ByteBuffer, size: Int, into buffer: inout ByteBuffer) throws(StoreError) {
-        let result: Int = frame.withUnsafeReadableBytes { src in
-            buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: size) { dst in
-                let r = withDecompressionContext { ZSTD_decompressDCtx($0, dst.baseAddress, size, src.baseAddress, src.count) }
-                return ZSTD_isError(r) != 0 ? 0 : r
-            }
+    /// Decompresses the frame in `scratch.input[0..<count]`, whose uncompressed size is
+    /// exactly `size`, into `scratch.output`; returns the decompressed bytes.
+    static func decompressFrame(_ scratch: FrameScratch, count: Int, size: Int) throws(StoreError) -> UnsafeRawBufferPointer {
+        let r = ZSTD_decompressDCtx(scratch.context, scratch.output.baseAddress, size, scratch.input.baseAddress, count)
+        guard ZSTD_isError(r) == 0, r == size else {
+            throw .corrupt("zstd frame decompressed to \(ZSTD_isError(r) != 0 ? 0 : r) bytes, expected \(size)")
         }
-        guard result == size else { throw .corrupt("zstd frame decompressed to \(result) bytes, expected \(size)") }
+        return UnsafeRawBufferPointer(rebasing: scratch.output[0..<size])
     }
 
-    /// Decompression contexts, kept for reuse: a fresh one per frame costs an allocation
-    /// and its set-up on every 1 MiB read.
-    private struct Contexts: @unchecked Sendable { var idle: [OpaquePointer] = [] }
-    private static let contexts = NIOLockedValueBox(Contexts())
+    /// Scratch kept for reuse: a fresh context and fresh buffers per frame cost
+    /// allocations and page faults on every 1 MiB read.
+    private struct Pool: @unchecked Sendable { var idle: [FrameScratch] = [] }
+    private static let pool = NIOLockedValueBox(Pool())
 
-    private static func withDecompressionContext<T>(_ body: (OpaquePointer) -> T) -> T {
-        let context = contexts.withLockedValue { $0.idle.popLast() } ?? ZSTD_createDCtx()
-        defer {
-            let kept = contexts.withLockedValue { pool -> Bool in
-                guard pool.idle.count < 8 else { return false }
-                pool.idle.append(context!)
-                return true
-            }
-            if !kept { ZSTD_freeDCtx(context) }
-        }
-        return body(context!)
+    static func withScratch<T>(_ body: (FrameScratch) throws -> T) rethrows -> T {
+        let scratch = pool.withLockedValue { $0.idle.popLast() } ?? FrameScratch()
+        defer { pool.withLockedValue { if $0.idle.count < 8 { $0.idle.append(scratch) } } }
+        return try body(scratch)
     }
 
     /// The compressed size of a sample, as a fraction of its size.

@@ -65,6 +65,23 @@ import Testing
         #expect(index.frames(covering: 999_990, 1_000_000) == 15..<16)
     }
 
+    @Test func rangesAcrossThePiecesOfLargeFramesReadBackExactly() async throws {
+        let store = try makeStore(frameSize: 1 << 20)
+        let bytes = Self.text(3_000_000)
+        let digest = ContentHasher.digest(of: bytes)
+        let blob = try await store.commit(try write(store, bytes), digest: digest, expectedSize: nil)
+        #expect(blob.compressed)
+        let reader = try store.open(digest)
+        // Inside one 64 KiB piece, across pieces, across frames, the whole blob.
+        for (lower, upper) in [(5, 70), (70_000, 200_000), (1_048_570, 1_048_590), (900_000, 2_200_001), (0, 3_000_000)] {
+            var got: [UInt8] = []
+            var pieces = 0
+            try await reader.read(Int64(lower), Int64(upper)) { got.append(contentsOf: $0.readableBytesView); pieces += 1 }
+            #expect(got == Array(bytes[lower..<upper]), "range \(lower)-\(upper)")
+            #expect(pieces >= (upper - lower) / BlobReader.pieceSize)
+        }
+    }
+
     @Test func wrongDigestIsNeverVisible() async throws {
         let store = try makeStore()
         let bytes = Self.text(50_000)
