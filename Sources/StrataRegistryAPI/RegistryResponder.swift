@@ -197,7 +197,7 @@ public struct RegistryResponder: HTTPResponder {
             let body = "{\"name\":\(JSONString.quote(name.value)),\"tags\":[\(page.map(JSONString.quote).joined(separator: ","))]}"
             return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: body)))
         case .manifest(let name, let reference):
-            let accept = ManifestAccept(headers: request.headers[values: .accept])
+            let accept = ManifestAccept.parsing(request.headers[values: .accept])
             let result = try await engine.manifest(registry: registry, repository: name, reference: reference, accept: accept, via: via)
             exchange.update { info in
                 info.tier = result.tier.description

@@ -81,11 +81,7 @@ struct Serve: AsyncParsableCommand {
             if cacheOnly { settings.cacheOnly = true }
             if let logLevel { settings.logLevel = logLevel }
             guard let level = Logger.Level(rawValue: settings.logLevel) else { exitWithError("unknown log level \(settings.logLevel)") }
-            LoggingSystem.bootstrap { label in
-                var handler = StreamLogHandler.standardError(label: label)
-                handler.logLevel = level
-                return handler
-            }
+            LoggingSystem.bootstrap { label in LazyStreamLogHandler(label: label, level: level) }
             let logger = Logger(label: "strata")
             let listenAddress = settings.listen
             let adminAddress = settings.adminListen ?? "off"
