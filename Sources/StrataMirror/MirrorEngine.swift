@@ -436,7 +436,7 @@ public final class MirrorEngine: Sendable {
         }
         if fill.isPassThrough {
             do {
-                try writer.verify(expected: digest, expectedSize: total)
+                try await writer.verify(expected: digest, expectedSize: total)
                 writer.discard()
                 fill.passedThrough(attempts: attempts, reason: "not cached: disk full")
                 logger.warning("blob served but not cached: disk full", metadata: ["digest": "\(digest)", "tier": "\(completedBy)"])

@@ -72,7 +72,7 @@ public final class BlobStore: Sendable {
     /// blob never becomes visible.
     public func commit(_ writer: BlobWriter, digest: Digest, expectedSize: Int64?) async throws -> StoredBlob {
         do {
-            try writer.verify(expected: digest, expectedSize: expectedSize)
+            try await writer.verify(expected: digest, expectedSize: expectedSize)
         } catch {
             writer.discard()
             throw error

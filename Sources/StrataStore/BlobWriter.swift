@@ -57,8 +57,9 @@ public final class BlobWriter: @unchecked Sendable {
 
     /// Finishes hashing and checks the result against what the blob must be.
     /// The writer must not be appended to afterwards.
-    public func verify(expected: Digest, expectedSize: Int64?) throws(StoreError) {
-        let actual = lane?.finalize() ?? hasher.finalize()
+    public func verify(expected: Digest, expectedSize: Int64?) async throws(StoreError) {
+        let actual: Digest
+        if let lane { actual = await lane.finalize() } else { actual = hasher.finalize() }
         if let expectedSize, expectedSize != written {
             throw .sizeMismatch(expected: expectedSize, actual: written)
         }

@@ -56,7 +56,9 @@ final class HashLane: @unchecked Sendable {
     }
 
     /// Waits for every queued byte, then finishes the hash.
-    func finalize() -> Digest {
-        queue.sync { self.hasher.finalize() }
+    func finalize() async -> Digest {
+        await withCheckedContinuation { continuation in
+            queue.async { continuation.resume(returning: self.hasher.finalize()) }
+        }
     }
 }
