@@ -448,9 +448,10 @@ public final class MirrorEngine: Sendable {
             return
         }
         do {
-            let stored = try await store.commit(writer, digest: digest, expectedSize: total)
+            // Verified and visible, not yet synced: the clients need not wait for the disk.
+            let stored = try await store.commitProvisionally(writer, digest: digest, expectedSize: total)
             do {
-                try index.recordBlob(stored, mediaType: nil, at: now())
+                try index.recordBlob(stored, mediaType: nil, at: now(), provisional: true)
             } catch {
                 logger.error("cannot record blob", metadata: ["digest": "\(digest)", "error": "\(error)"])
             }
@@ -461,6 +462,13 @@ public final class MirrorEngine: Sendable {
             fill.committed(stored, attempts: attempts)
             logger.info("blob cached", metadata: ["digest": "\(digest)", "size": "\(stored.size)", "stored": "\(stored.storedSize)",
                                                   "compressed": "\(stored.compressed)", "tier": "\(completedBy)"])
+            do {
+                try await store.makeDurable(digest)
+                try index.markDurable(digest)
+            } catch {
+                // Left provisional: the next start-up verifies it before trusting it.
+                logger.error("cannot sync blob", metadata: ["digest": "\(digest)", "error": "\(error)"])
+            }
         } catch let error as StoreError where error.isVerificationFailure {
             logger.error("blob failed verification; not stored", metadata: ["digest": "\(digest)", "tier": "\(completedBy)", "error": "\(error)"])
             fill.failed(FillError(.verification, "\(error)"), attempts: attempts)

@@ -71,6 +71,32 @@ public final class BlobStore: Sendable {
     /// On a verification failure the temp file is removed and the error thrown: the
     /// blob never becomes visible.
     public func commit(_ writer: BlobWriter, digest: Digest, expectedSize: Int64?) async throws -> StoredBlob {
+        try await commit(writer, digest: digest, expectedSize: expectedSize, durable: true)
+    }
+
+    /// Like ``commit(_:digest:expectedSize:)``, without waiting for the disk: the verified
+    /// blob is visible and readable at once, and ``makeDurable(_:)`` syncs it later. Until
+    /// then a crash may leave it torn, so the index must mark it provisional, and start-up
+    /// verifies provisional blobs again (``Reconciler``).
+    public func commitProvisionally(_ writer: BlobWriter, digest: Digest, expectedSize: Int64?) async throws -> StoredBlob {
+        try await commit(writer, digest: digest, expectedSize: expectedSize, durable: false)
+    }
+
+    /// Syncs a blob's files and directories to disk.
+    public func makeDurable(_ digest: Digest) async throws {
+        let directory = layout.blobDirectory(digest)
+        try await threadPool.runIfActive { [layout] () throws in
+            for name in [StoreLayout.rawFile, StoreLayout.compressedFile, StoreLayout.frameIndexFile] {
+                let path = "\(directory)/\(name)"
+                guard FS.fileSize(path) != nil else { continue }
+                try StoreFile(path: path, flags: O_RDONLY).sync()
+            }
+            FS.fsyncDirectory(directory)
+            FS.fsyncDirectory(layout.shardDirectory(digest))
+        }
+    }
+
+    private func commit(_ writer: BlobWriter, digest: Digest, expectedSize: Int64?, durable: Bool) async throws -> StoredBlob {
         do {
             try await writer.verify(expected: digest, expectedSize: expectedSize)
         } catch {
@@ -80,7 +106,7 @@ public final class BlobStore: Sendable {
         let size = writer.written
         return try await threadPool.runIfActive { [self] () throws -> StoredBlob in
             do {
-                return try self.install(writer, digest: digest, size: size)
+                return try self.install(writer, digest: digest, size: size, durable: durable)
             } catch {
                 writer.discard()
                 throw error
@@ -99,9 +125,9 @@ public final class BlobStore: Sendable {
     }
 
     /// Blocking: decides raw or compressed, writes the blob's directory in `tmp/`, and
-    /// renames it into place.
-    private func install(_ writer: BlobWriter, digest: Digest, size: Int64) throws -> StoredBlob {
-        try writer.file.sync()
+    /// renames it into place; `durable`: with every file and directory synced first.
+    private func install(_ writer: BlobWriter, digest: Digest, size: Int64, durable: Bool) throws -> StoredBlob {
+        if durable { try writer.file.sync() }
         let staging = "\(layout.tmpDirectory)/\(UUID().uuidString).d"
         try FS.makeDirectories(staging)
         defer { FS.removeTree(staging) }
@@ -109,7 +135,7 @@ public final class BlobStore: Sendable {
         let blob: StoredBlob
         var compressedIndex: FrameIndex? = nil
         if try shouldCompress(writer.file, size: size) {
-            let index = try writeFrames(from: writer.file, size: size, into: staging)
+            let index = try writeFrames(from: writer.file, size: size, into: staging, durable: durable)
             compressedIndex = index
             writer.discard()
             blob = StoredBlob(digest: digest, size: size, storedSize: index.compressedSize, compressed: true)
@@ -117,7 +143,7 @@ public final class BlobStore: Sendable {
             try FS.rename(writer.path, "\(staging)/\(StoreLayout.rawFile)")
             blob = StoredBlob(digest: digest, size: size, storedSize: size, compressed: false)
         }
-        FS.fsyncDirectory(staging)
+        if durable { FS.fsyncDirectory(staging) }
 
         try FS.makeDirectories(layout.shardDirectory(digest))
         let target = layout.blobDirectory(digest)
@@ -127,7 +153,7 @@ public final class BlobStore: Sendable {
             if errno == EEXIST || errno == ENOTEMPTY, let existing = lookup(digest) { return existing }
             throw StoreError.io("rename", target, errno: errno)
         }
-        FS.fsyncDirectory(layout.shardDirectory(digest))
+        if durable { FS.fsyncDirectory(layout.shardDirectory(digest)) }
         if let index = compressedIndex { frameIndexes.withLockedValue { $0[digest] = index } }
         return blob
     }
@@ -140,7 +166,7 @@ public final class BlobStore: Sendable {
         return sample.withUnsafeReadableBytes { Zstd.ratio(ofSample: $0, level: compressionLevel) } <= compressionThreshold
     }
 
-    private func writeFrames(from file: StoreFile, size: Int64, into directory: String) throws -> FrameIndex {
+    private func writeFrames(from file: StoreFile, size: Int64, into directory: String, durable: Bool) throws -> FrameIndex {
         let out = try StoreFile(path: "\(directory)/\(StoreLayout.compressedFile)", flags: O_WRONLY | O_CREAT | O_EXCL)
         var offsets: [Int64] = [0]
         var position: Int64 = 0
@@ -161,13 +187,13 @@ public final class BlobStore: Sendable {
             offsets.append(offsets[offsets.count - 1] + Int64(frame.count))
             position += Int64(count)
         }
-        try out.sync()
+        if durable { try out.sync() }
         let index = FrameIndex(frameSize: frameSize, uncompressedSize: size, offsets: offsets)
         let indexFile = try StoreFile(path: "\(directory)/\(StoreLayout.frameIndexFile)", flags: O_WRONLY | O_CREAT | O_EXCL)
         try index.serialized().withUnsafeBytes { (bytes: UnsafeRawBufferPointer) throws in
             try indexFile.write(bytes, at: 0)
         }
-        try indexFile.sync()
+        if durable { try indexFile.sync() }
         return index
     }
 

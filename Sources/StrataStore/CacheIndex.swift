@@ -68,20 +68,41 @@ public final class CacheIndex: Sendable {
                 CREATE INDEX blobs_last_access ON blobs(last_access);
                 """)
         }
+        migrator.registerMigration("v2 provisional blobs") { db in
+            // A blob recorded before its files were synced: start-up verifies it again.
+            try db.execute(sql: "ALTER TABLE blobs ADD COLUMN provisional INTEGER NOT NULL DEFAULT 0")
+        }
         try migrator.migrate(queue)
     }
 
     // MARK: Blobs
 
-    public func recordBlob(_ blob: StoredBlob, mediaType: String?, at time: Date) throws {
+    /// Records a stored blob; `provisional` when its files are not synced yet (see
+    /// ``markDurable(_:)``).
+    public func recordBlob(_ blob: StoredBlob, mediaType: String?, at time: Date, provisional: Bool = false) throws {
         try queue.write { db in
             try db.execute(sql: """
-                INSERT INTO blobs (digest, size, stored_size, compressed, media_type, created_at, last_access, hits)
-                VALUES (?, ?, ?, ?, ?, ?, ?, 0)
+                INSERT INTO blobs (digest, size, stored_size, compressed, media_type, created_at, last_access, hits, provisional)
+                VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?)
                 ON CONFLICT(digest) DO UPDATE SET size = excluded.size, stored_size = excluded.stored_size,
-                    compressed = excluded.compressed, media_type = COALESCE(excluded.media_type, blobs.media_type)
+                    compressed = excluded.compressed, media_type = COALESCE(excluded.media_type, blobs.media_type),
+                    provisional = MIN(blobs.provisional, excluded.provisional)
                 """, arguments: [blob.digest.description, blob.size, blob.storedSize, blob.compressed, mediaType,
-                                 time.timeIntervalSince1970, time.timeIntervalSince1970])
+                                 time.timeIntervalSince1970, time.timeIntervalSince1970, provisional])
+        }
+    }
+
+    /// The blob's files are synced: it no longer needs verifying at start-up.
+    public func markDurable(_ digest: Digest) throws {
+        try queue.write { db in
+            try db.execute(sql: "UPDATE blobs SET provisional = 0 WHERE digest = ?", arguments: [digest.description])
+        }
+    }
+
+    /// Blobs recorded before their files were synced.
+    public func provisionalBlobs() throws -> [Digest] {
+        try queue.read { db in
+            try String.fetchAll(db, sql: "SELECT digest FROM blobs WHERE provisional = 1 ORDER BY digest").compactMap { try? Digest(parsing: $0) }
         }
     }
 
