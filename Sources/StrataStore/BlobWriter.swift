@@ -13,11 +13,6 @@ public final class BlobWriter: @unchecked Sendable {
     private let lane: HashLane?
     /// Bytes written so far. Only the owning task changes it.
     public private(set) var written: Int64 = 0
-    /// Bytes whose writeback to disk has been started.
-    private var writebackStarted: Int64 = 0
-    /// Writeback starts every this many bytes, so the sync before the blob is installed
-    /// waits for the tail only, not for the whole blob.
-    static let writebackStep: Int64 = 8 << 20
 
     init(path: String, algorithm: Digest.Algorithm, hashLane: Bool = false) throws(StoreError) {
         self.file = try StoreFile(path: path, flags: O_RDWR | O_CREAT | O_EXCL, mode: 0o600)
@@ -37,10 +32,6 @@ public final class BlobWriter: @unchecked Sendable {
         }
         lane?.submit(buffer)
         written += Int64(count)
-        if written - writebackStarted >= Self.writebackStep {
-            file.startWriteback(at: writebackStarted, count: written - writebackStarted)
-            writebackStarted = written
-        }
     }
 
     /// Hashes and counts bytes without writing them (the disk is full: they pass through).

@@ -76,22 +76,6 @@ public final class StoreFile: Sendable {
         }
     }
 
-    /// Starts writing `offset..<offset+count` back to disk without waiting for it, so a
-    /// later ``sync()`` has little left to do. Best effort: errors surface at `sync`.
-    public func startWriteback(at offset: Int64, count: Int64) {
-        #if os(Linux)
-        if let syncFileRange = Self.syncFileRange {
-            _ = syncFileRange(fd, offset, count, 2 /* SYNC_FILE_RANGE_WRITE */)
-        }
-        #endif
-    }
-
-    #if os(Linux)
-    /// sync_file_range(2): Swift's Glibc module leaves it out (it needs _GNU_SOURCE).
-    private typealias SyncFileRange = @convention(c) (Int32, Int64, Int64, UInt32) -> Int32
-    private static let syncFileRange: SyncFileRange? = dlsym(nil, "sync_file_range").map { unsafeBitCast($0, to: SyncFileRange.self) }
-    #endif
-
     public func sync() throws(StoreError) {
         guard fsync(fd) == 0 else { throw .io("fsync", path, errno: errno) }
     }
