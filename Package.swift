@@ -100,6 +100,7 @@ let package = Package(
         .testTarget(name: "StrataRegistryAPITests", dependencies: [
             "StrataRegistryAPI", "StrataCore",
             .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             .product(name: "NIOEmbedded", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
         ]),

@@ -1,4 +1,5 @@
 import Foundation
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOEmbedded
 import NIOHTTP1
@@ -30,9 +31,10 @@ import Testing
 
     /// What became of a registration's `sent` future: nil while it is pending.
     func outcome(_ registration: FileRegionHandler.Registration) -> Result<Void, any Error>? {
-        var result: Result<Void, any Error>? = nil
-        registration.sent.whenComplete { result = $0 }
-        return result
+        // The embedded event loop runs the callback at once, if the future is complete.
+        let result = NIOLockedValueBox<Result<Void, any Error>?>(nil)
+        registration.sent.whenComplete { outcome in result.withLockedValue { $0 = outcome } }
+        return result.withLockedValue { $0 }
     }
 
     func next() throws -> HTTPServerResponsePart? {
