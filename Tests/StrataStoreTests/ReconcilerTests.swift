@@ -8,6 +8,13 @@ import Testing
 /// Blobs recorded before their files were synced are verified again at start-up: a
 /// crash may have left them torn, and a torn blob must never be served as good.
 @Suite struct ReconcilerTests {
+    func makeStoreAndIndex() throws -> (BlobStore, CacheIndex) {
+        let root = makeTempDirectory("reconcile")
+        let store = BlobStore(root: root)
+        try store.prepare()
+        return (store, try CacheIndex(path: root + "/index.sqlite"))
+    }
+
     func provisionalBlob(_ store: BlobStore, _ index: CacheIndex, _ bytes: [UInt8]) async throws -> Digest {
         let digest = ContentHasher.digest(of: bytes)
         let writer = try store.makeWriter()
@@ -18,10 +25,7 @@ import Testing
     }
 
     @Test func aTornProvisionalBlobIsRemovedAndAnIntactOneConfirmed() async throws {
-        let root = makeTempDirectory("reconcile")
-        let store = BlobStore(root: root)
-        try store.prepare()
-        let index = try CacheIndex(path: root + "/index.sqlite")
+        let (store, index) = try makeStoreAndIndex()
         let torn = try await provisionalBlob(store, index, ImageFixture.randomBytes(200_000))
         let intact = try await provisionalBlob(store, index, ImageFixture.randomBytes(100_000))
         #expect(Set(try index.provisionalBlobs()) == [torn, intact])
@@ -42,10 +46,7 @@ import Testing
     }
 
     @Test func aDurableRecordIsNotDowngradedByALateProvisionalOne() async throws {
-        let root = makeTempDirectory("reconcile")
-        let store = BlobStore(root: root)
-        try store.prepare()
-        let index = try CacheIndex(path: root + "/index.sqlite")
+        let (store, index) = try makeStoreAndIndex()
         let digest = try await provisionalBlob(store, index, ImageFixture.randomBytes(10_000))
         try await store.makeDurable(digest)
         try index.markDurable(digest)
