@@ -137,19 +137,24 @@ def parallel_gets(url, n, headers=()):
 
 
 def hey(url, n, c=32, head=False, accept=None):
-    """Requests per second with `hey` (HTTP/1.1 keep-alive, HEAD capable), and non-200 answers."""
+    """Requests per second with `hey` (HTTP/1.1 keep-alive, HEAD capable), non-200 answers,
+    and the cores hey itself used (its CPU time over the wall time)."""
     n = max(c, n - n % c)
     args = ["hey", "-n", str(n), "-c", str(c)]
     if head: args += ["-m", "HEAD"]
     if accept: args += ["-H", f"Accept: {accept}"]
+    import resource
+    before, start = resource.getrusage(resource.RUSAGE_CHILDREN), time.time()
     out = subprocess.run(args + [url], capture_output=True, text=True).stdout
+    after, wall = resource.getrusage(resource.RUSAGE_CHILDREN), time.time() - start
+    cores = (after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime) / wall
     rps, ok = None, 0
     for line in out.splitlines():
         line = line.strip()
         if line.startswith("Requests/sec:"): rps = float(line.split()[1])
         if line.startswith("[200]"): ok = int(line.split()[1])
     if rps is None: raise SystemExit(f"hey failed on {url}: {out[-500:]}")
-    return rps, n - ok
+    return rps, n - ok, cores
 
 
 def med(values): return statistics.median(values)
@@ -319,7 +324,8 @@ http {{ access_log off; sendfile on; tcp_nopush on; keepalive_requests 1000000;
                                         ("distribution_proxy_tag_head", proxy + "/v2/library/bench/manifests/1", 1500, True),
                                         ("distribution_proxy_tag_get", proxy + "/v2/library/bench/manifests/1", 1500, False)]:
                 runs = [hey(url, n, head=head, accept=oci) for _ in range(a.runs)]
-                m[label] = {"req_per_s": med([r[0] for r in runs]), "errors": sum(r[1] for r in runs)}
+                m[label] = {"req_per_s": med([r[0] for r in runs]), "errors": sum(r[1] for r in runs),
+                            "load_generator_cores": med([r[2] for r in runs])}
             fig["manifests_32_connections"] = m
             fig["manifests_32_connections"]["load_generator"] = "hey -c 32, HTTP/1.1 keep-alive, on the same 2 cores as the server"
         if warm: warm.stop()
@@ -368,7 +374,8 @@ http {{ access_log off; sendfile on; tcp_nopush on; keepalive_requests 1000000;
          f"{mm['strata_tag_head']['req_per_s']/mm['distribution_proxy_tag_head']['req_per_s']:.0f}x proxy"),
         ("manifest by tag, GET, 32 conns (req/s)", f"strata {mm['strata_tag_get']['req_per_s']:.0f} | proxy {mm['distribution_proxy_tag_get']['req_per_s']:.0f} | nginx small file {mm['nginx_small_file_get']['req_per_s']:.0f}",
          f"{mm['strata_tag_get']['req_per_s']/mm['distribution_proxy_tag_get']['req_per_s']:.0f}x proxy"),
-        ("manifest by digest, GET, 32 conns (req/s)", f"strata {mm['strata_digest_get']['req_per_s']:.0f}", "")]
+        ("manifest by digest, GET, 32 conns (req/s)", f"strata {mm['strata_digest_get']['req_per_s']:.0f}", ""),
+        ("cores taken by the load generator (hey)", f"strata tag GET {mm['strata_tag_get']['load_generator_cores']:.2f} | nginx {mm['nginx_small_file_get']['load_generator_cores']:.2f} of 2", "")]
     if c: rows += [
         ("cold 500 MiB blob (s)", f"strata {c['strata']:.2f} | direct {c['direct']:.2f} | proxy {c['distribution_proxy']:.2f}", f"{c['ratio']:.2f}x direct"),
         ("upstream bytes per cold blob", f"strata {c['upstream_bytes_per_cold_blob']:.2f}x | proxy {c['distribution_upstream_bytes_per_cold_blob']:.2f}x", "")]
