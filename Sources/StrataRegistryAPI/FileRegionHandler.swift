@@ -83,27 +83,31 @@ final class FileRegionHandler: ChannelOutboundHandler, RemovableChannelHandler {
                 Self.writeUnavailable(head, "no file registered for this response", context: context, promise: promise)
                 return
             }
-            if case .region(let offset, let length) = source.use, !Self.holds(source.file, offset + length) {
+            guard case .region(let offset, let length) = source.use else {
+                // A followed fill: its regions come with the body, as the upstream delivers
+                // them, so the connection is not corked.
+                current = source
+                context.write(wrapOutboundOut(.head(head)), promise: promise)
+                return
+            }
+            guard Self.holds(source.file, offset + length) else {
                 try? source.file.close()
                 source.sent.fail(ChannelError.inappropriateOperationForState)
                 discarding = true
                 Self.writeUnavailable(head, "the cached blob is shorter than its size; it fails verification", context: context, promise: promise)
                 return
             }
-            current = source
             // A stored blob goes out in full segments only (nginx's tcp_nopush); the end of
-            // the response uncorks and sends what is left. A followed fill is not corked:
-            // its regions come as the upstream delivers them.
-            if case .region = source.use { Self.cork(context.channel, true) }
+            // the response uncorks and sends what is left.
+            current = source
+            Self.cork(context.channel, true)
             context.write(wrapOutboundOut(.head(head)), promise: promise)
-            if case .region(let offset, let length) = source.use {
-                var at = offset
-                while at < offset + length {
-                    let end = min(offset + length, at + Self.sendfileChunk)
-                    let region = FileRegion(fileHandle: source.file, readerIndex: Int(at), endIndex: Int(end))
-                    context.write(wrapOutboundOut(.body(.fileRegion(region))), promise: nil)
-                    at = end
-                }
+            var at = offset
+            while at < offset + length {
+                let end = min(offset + length, at + Self.sendfileChunk)
+                let region = FileRegion(fileHandle: source.file, readerIndex: Int(at), endIndex: Int(end))
+                context.write(wrapOutboundOut(.body(.fileRegion(region))), promise: nil)
+                at = end
             }
         case .body(.byteBuffer(let buffer)) where current != nil:
             switch FileRegionInstruction(decoding: buffer) {

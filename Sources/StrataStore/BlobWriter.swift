@@ -8,49 +8,55 @@ import StrataCore
 /// bytes already written through ``file`` at explicit offsets.
 public final class BlobWriter: @unchecked Sendable {
     public let file: StoreFile
-    private let hasher: ContentHasher
-    /// When set, bytes are hashed on their own lane rather than by `append`'s caller.
-    private let lane: HashLane?
+    /// Where bytes are hashed: by `append`'s caller, or on a lane of their own.
+    private enum Hashing {
+        case inline(ContentHasher)
+        case lane(HashLane)
+    }
+    private let hashing: Hashing
     /// Bytes written so far. Only the owning task changes it.
     public private(set) var written: Int64 = 0
 
     init(path: String, algorithm: Digest.Algorithm, hashLane: Bool = false) throws(StoreError) {
         self.file = try StoreFile(path: path, flags: O_RDWR | O_CREAT | O_EXCL, mode: 0o600)
-        self.hasher = ContentHasher(algorithm)
-        self.lane = hashLane ? HashLane(algorithm) : nil
+        self.hashing = hashLane ? .lane(HashLane(algorithm)) : .inline(ContentHasher(algorithm))
     }
 
     public var path: String { file.path }
 
     /// Appends bytes: writes them at the end of the temp file and hashes them.
     public func append(_ buffer: ByteBuffer) throws {
-        let count = buffer.readableBytes
-        guard count > 0 else { return }
+        guard buffer.readableBytes > 0 else { return }
         try buffer.withUnsafeReadableBytes { (bytes: UnsafeRawBufferPointer) throws in
             try file.write(bytes, at: written)
-            if lane == nil { hasher.update(bytes) }
         }
-        lane?.submit(buffer)
-        written += Int64(count)
+        appendHashOnly(buffer)
     }
 
     /// Hashes and counts bytes without writing them (the disk is full: they pass through).
     public func appendHashOnly(_ buffer: ByteBuffer) {
-        if let lane { lane.submit(buffer) } else { buffer.withUnsafeReadableBytes { hasher.update($0) } }
+        switch hashing {
+        case .inline(let hasher): buffer.withUnsafeReadableBytes { hasher.update($0) }
+        case .lane(let lane): lane.submit(buffer)
+        }
         written += Int64(buffer.readableBytes)
     }
 
     /// With a hash lane: nil while its backlog has room, else a future for when it has.
     /// The writer's feeder waits on it before appending more.
     public func hashRoom(on eventLoop: any EventLoop) -> EventLoopFuture<Void>? {
-        lane?.room(on: eventLoop)
+        guard case .lane(let lane) = hashing else { return nil }
+        return lane.room(on: eventLoop)
     }
 
     /// Finishes hashing and checks the result against what the blob must be.
     /// The writer must not be appended to afterwards.
     public func verify(expected: Digest, expectedSize: Int64?) async throws(StoreError) {
         let actual: Digest
-        if let lane { actual = await lane.finalize() } else { actual = hasher.finalize() }
+        switch hashing {
+        case .inline(let hasher): actual = hasher.finalize()
+        case .lane(let lane): actual = await lane.finalize()
+        }
         if let expectedSize, expectedSize != written {
             throw .sizeMismatch(expected: expectedSize, actual: written)
         }
