@@ -21,8 +21,10 @@ public struct AdminRoutes: Sendable {
     }
 
     /// A router with every admin route; with `token`, every route needs `Authorization: Bearer <token>`.
-    public func router(token: String?) -> Router<BasicRequestContext> {
+    /// `listenHost` is the host the port listens on, for the ``AdminRequestGuard``.
+    public func router(token: String?, listenHost: String = "127.0.0.1") -> Router<BasicRequestContext> {
         let router = Router()
+        router.add(middleware: AdminGuardMiddleware(guardrail: AdminRequestGuard(listenHost: listenHost, tokenRequired: token != nil)))
         if let token { router.add(middleware: BearerTokenMiddleware(token: token)) }
         router.get("/healthz") { _, _ in Self.text("ok\n") }
         router.get("/readyz") { _, _ in

@@ -10,7 +10,7 @@ public enum ByteRangeRequest: Sendable, Hashable {
     /// Resolves a Range header value against `size`. Multi-range and malformed headers
     /// are ignored (RFC 9110 lets a server serve the whole body instead).
     public init(header: String?, size: Int64) {
-        guard let header, header.hasPrefix("bytes=") else { self = .whole; return }
+        guard size >= 0, let header, header.hasPrefix("bytes=") else { self = .whole; return }
         let spec = header.dropFirst(6).trimmingSpaces()
         guard !spec.contains(","), let dash = spec.firstIndex(of: "-") else { self = .whole; return }
         let first = spec[..<dash].trimmingSpaces()
@@ -26,7 +26,8 @@ public enum ByteRangeRequest: Sendable, Hashable {
         var upper = size
         if !last.isEmpty {
             guard let end = Int64(last), end >= lower else { self = .whole; return }
-            upper = min(size, end + 1)
+            // `end + 1` would trap at Int64.max: compare before adding.
+            upper = end >= size ? size : end + 1
         }
         guard lower < size else { self = .unsatisfiable; return }
         self = .partial(lower: lower, upper: upper)

@@ -22,7 +22,8 @@ public struct ManifestReferences: Sendable, Equatable {
         func descriptor(_ value: Any?) -> Descriptor? {
             guard let d = value as? [String: Any], let digestText = d["digest"] as? String,
                   let digest = try? Digest(parsing: digestText) else { return nil }
-            let size = (d["size"] as? NSNumber)?.int64Value ?? 0
+            // Only a whole, non-negative number is a size (`int64Value` of 1e300 is not).
+            let size = (d["size"] as? Int).flatMap { $0 >= 0 ? Int64($0) : nil } ?? 0
             var platform: String? = nil
             if let p = d["platform"] as? [String: Any], let os = p["os"] as? String, let arch = p["architecture"] as? String {
                 platform = [os, arch, p["variant"] as? String].compactMap { $0 }.joined(separator: "/")
@@ -36,6 +37,6 @@ public struct ManifestReferences: Sendable, Equatable {
 
     /// Bytes of the image this manifest describes: config plus layers (0 for an index).
     public var contentSize: Int64 {
-        (config?.size ?? 0) + layers.reduce(0) { $0 + $1.size }
+        layers.reduce(config?.size ?? 0) { $0.saturatingAdd($1.size) }
     }
 }

@@ -218,7 +218,7 @@ public final class MirrorEngine: Sendable {
         chain: TierChain, startingAt start: Int, priorAttempts: [TierAttempt], via: String?,
         headPath: (tierIndex: Int, path: [String])? = nil
     ) async throws -> ManifestResult {
-        let fetched: (value: UpstreamManifest, tierIndex: Int, attempts: [TierAttempt])
+        let fetched: (value: (manifest: UpstreamManifest, mediaType: String), tierIndex: Int, attempts: [TierAttempt])
         do {
             fetched = try await chain.first(starting: start) { tier throws(UpstreamError) in
                 let manifest = try await tier.client.getManifest(repository, .digest(digest), accept: accept.upstreamHeaders, via: via)
@@ -226,38 +226,32 @@ public final class MirrorEngine: Sendable {
                 guard actual == digest else {
                     throw UpstreamError(.invalidResponse, "manifest digest mismatch: expected \(digest), got \(actual)")
                 }
-                return manifest
+                // The right bytes, but are they a manifest? Checked before anything is stored.
+                do {
+                    return (manifest, try ManifestCheck.mediaType(of: manifest.bytes, contentType: manifest.mediaType))
+                } catch {
+                    throw UpstreamError(.invalidResponse, "manifest \(digest): \(error)")
+                }
             }
         } catch {
             throw TierChain.Exhausted(attempts: priorAttempts + error.attempts)
         }
         let tier = chain.tiers[fetched.tierIndex].name
-        let mediaType = Self.mediaType(of: fetched.value)
-        let stored = try await store.put(fetched.value.bytes, digest: digest)
+        let mediaType = fetched.value.mediaType
+        let manifest = fetched.value.manifest
+        let stored = try await store.put(manifest.bytes, digest: digest)
         let time = now()
         try index.recordBlob(stored, mediaType: mediaType, at: time)
         try index.addManifest(.init(registry: registry, repository: repository, digest: digest, mediaType: mediaType, fetchedAt: time, tier: tier.description))
         hot.withLockedValue {
-            $0.manifests[digest] = (fetched.value.bytes, mediaType)
+            $0.manifests[digest] = (manifest.bytes, mediaType)
             $0.blobs[digest] = stored
         }
         notify(.stored(stored))
-        return ManifestResult(bytes: fetched.value.bytes, mediaType: mediaType, digest: digest, tier: tier, stale: false,
+        return ManifestResult(bytes: manifest.bytes, mediaType: mediaType, digest: digest, tier: tier, stale: false,
                               attempts: priorAttempts + fetched.attempts,
                               path: [tier.description] + (headPath?.tierIndex == fetched.tierIndex && headPath?.path.isEmpty == false
-                                                          ? headPath?.path ?? [] : fetched.value.remotePath))
-    }
-
-    /// The manifest's media type: the upstream's `Content-Type` when it names a manifest
-    /// type, else the `mediaType` field of the JSON.
-    static func mediaType(of manifest: UpstreamManifest) -> String {
-        let header = manifest.mediaType.split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces) } ?? ""
-        if MediaType.allManifestTypes.contains(where: { $0.value == header }) { return header }
-        if let object = try? JSONSerialization.jsonObject(with: Data(manifest.bytes)) as? [String: Any],
-           let field = object["mediaType"] as? String {
-            return field
-        }
-        return header.isEmpty ? MediaType.ociManifest.value : header
+                                                          ? headPath?.path ?? [] : manifest.remotePath))
     }
 
     private func cachedTag(_ key: HotIndex.TagKey) -> HotIndex.TagEntry? {
@@ -272,6 +266,13 @@ public final class MirrorEngine: Sendable {
         if let hit = hot.withLockedValue({ $0.manifests[digest] }) { return hit }
         guard let row = try? index.blob(digest), let mediaType = row.mediaType,
               let reader = try? store.open(digest), let bytes = try? await reader.readAll() else { return nil }
+        // Small objects are verified on every read from disk: a damaged one is dropped
+        // and fetched again, never served.
+        guard ContentHasher.digest(of: bytes, algorithm: digest.algorithm) == digest else {
+            logger.error("stored manifest fails its digest; removed, to be fetched again", metadata: ["digest": "\(digest)"])
+            quarantine(digest)
+            return nil
+        }
         hot.withLockedValue { $0.manifests[digest] = (bytes, mediaType) }
         return (bytes, mediaType)
     }
@@ -281,7 +282,7 @@ public final class MirrorEngine: Sendable {
     public func blob(
         registry: String, repository: RepositoryName, digest: Digest, headOnly: Bool, via: String? = nil
     ) async throws(MirrorError) -> BlobResult {
-        if let reader = cachedBlob(digest) {
+        if let reader = await cachedBlob(digest) {
             access.record(digest, at: now())
             return .stored(reader)
         }
@@ -309,7 +310,7 @@ public final class MirrorEngine: Sendable {
         if leader {
             // A fill that finished between the lookup above and the join has already
             // committed (commit happens before the fill leaves the table).
-            if let reader = cachedBlob(digest) {
+            if let reader = await cachedBlob(digest) {
                 fill.failed(FillError(.storage, "superseded"), attempts: [])
                 fills.remove(digest, fill)
                 return .stored(reader)
@@ -330,7 +331,7 @@ public final class MirrorEngine: Sendable {
         }
     }
 
-    private func cachedBlob(_ digest: Digest) -> BlobReader? {
+    private func cachedBlob(_ digest: Digest) async -> BlobReader? {
         if hot.withLockedValue({ $0.blobs[digest] }) == nil {
             guard let stored = store.lookup(digest) else { return nil }
             hot.withLockedValue { $0.blobs[digest] = stored }
@@ -339,6 +340,14 @@ public final class MirrorEngine: Sendable {
             // Removed underneath us (eviction, verify): forget it and fill again.
             _ = hot.withLockedValue { $0.blobs.removeValue(forKey: digest) }
             return nil
+        }
+        if reader.blob.size <= Self.verifyOnReadLimit {
+            let bytes = try? await reader.readAll()
+            guard let bytes, ContentHasher.digest(of: bytes, algorithm: digest.algorithm) == digest else {
+                logger.error("stored blob fails its digest; quarantined, to be fetched again", metadata: ["digest": "\(digest)"])
+                quarantine(digest)
+                return nil
+            }
         }
         return reader
     }
@@ -482,6 +491,27 @@ public final class MirrorEngine: Sendable {
             fill.failed(FillError(.storage, "\(error)"), attempts: attempts)
         }
     }
+
+    /// Moves a blob that failed its digest out of the store and the indexes: the next
+    /// request fetches it again.
+    public func quarantine(_ digest: Digest) {
+        do {
+            try store.quarantine(digest)
+        } catch {
+            logger.error("cannot quarantine blob; removing it", metadata: ["digest": "\(digest)", "error": "\(error)"])
+            store.remove(digest)
+        }
+        do {
+            try index.removeBlob(digest)
+        } catch {
+            logger.error("cannot drop blob from the index", metadata: ["digest": "\(digest)", "error": "\(error)"])
+        }
+        forget(digest)
+    }
+
+    /// Stored blobs up to this size are re-hashed on every read from disk (configs,
+    /// small layers); larger ones are left to the background scrub.
+    public static let verifyOnReadLimit: Int64 = 256 << 10
 
     /// Drops a blob from the in-memory indexes (it is being removed from the store).
     public func forget(_ digest: Digest) {

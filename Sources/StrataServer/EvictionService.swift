@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import NIOConcurrencyHelpers
 import ServiceLifecycle
+import StrataCore
 import StrataMirror
 
 /// Runs the cache janitor every `interval`, and at once when a fill would take the
@@ -32,9 +33,13 @@ final class EvictionService: Service, Sendable {
             guard let self else { return }
             let over: Bool = self.state.withLockedValue { s in
                 switch event {
-                case .fillStarting(let bytes): return janitor.isOverLimit(stored: s.estimate + bytes)
+                case .fillStarting(let bytes):
+                    // The size is what an upstream announced: a blob larger than the whole
+                    // bound cannot be kept anyway, and must not empty the cache to make room.
+                    guard !janitor.isOverLimit(stored: bytes) else { return false }
+                    return janitor.isOverLimit(stored: s.estimate.saturatingAdd(bytes))
                 case .stored(let blob):
-                    s.estimate += blob.storedSize
+                    s.estimate = s.estimate.saturatingAdd(blob.storedSize)
                     return janitor.isOverLimit(stored: s.estimate)
                 }
             }

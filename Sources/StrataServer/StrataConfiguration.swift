@@ -84,6 +84,31 @@ public struct StrataConfiguration: Sendable, Equatable {
     public var adminAccessLog: String?
     /// How many requests the ledger keeps in memory.
     public var ledgerSize = 10_000
+    /// Re-hash every stored blob this often in the background (0: never).
+    public var scrubInterval: TimeInterval = 86400
+    /// Bytes per second the scrub reads, at most.
+    public var scrubRate: Int64 = 64 << 20
+    /// Limits that keep one client or one upstream from exhausting Strata.
+    public var limits = Limits()
+
+    /// Timeouts and sizes with defaults; `limits:` in the file.
+    public struct Limits: Sendable, Equatable {
+        /// A client's request head must arrive within this after it connects or after its last answer.
+        public var headerTimeout: TimeInterval = 10
+        /// A keep-alive connection with no request in flight is closed after this.
+        public var idleTimeout: TimeInterval = 60
+        /// Open client connections on the registry port; more are closed at once.
+        public var maxConnections = 4096
+        /// An upstream body slower than this (bytes per second, over `upstreamRateWindow`)
+        /// is abandoned; the fill moves on to the next tier with `Range`.
+        public var minUpstreamRate: Int64 = 10 << 10
+        public var upstreamRateWindow: TimeInterval = 30
+        /// Largest manifest taken from upstream.
+        public var maxManifestSize: Int64 = 4 << 20
+        /// Largest token answer taken from a token realm.
+        public var maxTokenSize: Int64 = 1 << 20
+        public init() {}
+    }
 
     public init() {}
 
@@ -91,6 +116,9 @@ public struct StrataConfiguration: Sendable, Equatable {
     public static let knownKeys: [String] = [
         "listen", "admin_listen", "admin.token_file", "admin.access_log", "admin.ledger_size", "log_level", "mode", "default_registry", "connect_timeout", "first_byte_timeout", "instance_id",
         "cache.dir", "cache.tag_ttl", "cache.negative_ttl", "cache.max_size", "cache.max_idle", "cache.pins", "cache.eviction_interval",
+        "cache.scrub_interval", "cache.scrub_rate",
+        "limits.header_timeout", "limits.idle_timeout", "limits.max_connections", "limits.min_upstream_rate",
+        "limits.upstream_rate_window", "limits.max_manifest_size", "limits.max_token_size",
         "breaker.failures", "breaker.cool_off",
         "prefetch.images", "prefetch.platforms", "prefetch.refresh",
         "prefixes.<prefix>", "tls.cert", "tls.key", "auth.htpasswd",
@@ -133,8 +161,8 @@ public struct StrataConfiguration: Sendable, Equatable {
                     case "token_file": config.adminTokenFile = try string(avalue, "admin.token_file")
                     case "access_log": config.adminAccessLog = try string(avalue, "admin.access_log")
                     case "ledger_size":
-                        guard let n = Int(try string(avalue, "admin.ledger_size")), n >= 1 else {
-                            throw Error("config: admin.ledger_size must be a whole number of at least 1")
+                        guard let n = Int(try string(avalue, "admin.ledger_size")), (1...10_000_000).contains(n) else {
+                            throw Error("config: admin.ledger_size must be a whole number from 1 to 10000000")
                         }
                         config.ledgerSize = n
                     default: throw Error("config: unknown key \"admin.\(akey)\"")
@@ -219,7 +247,27 @@ public struct StrataConfiguration: Sendable, Equatable {
                     case "max_idle": config.maxIdle = try duration(cvalue, "cache.max_idle")
                     case "eviction_interval": config.evictionInterval = try duration(cvalue, "cache.eviction_interval")
                     case "pins": config.pins = try images(cvalue, "cache.pins")
+                    case "scrub_interval": config.scrubInterval = try duration(cvalue, "cache.scrub_interval")
+                    case "scrub_rate": config.scrubRate = try size(cvalue, "cache.scrub_rate", minimum: 1)
                     default: throw Error("config: unknown key \"cache.\(ckey)\"")
+                    }
+                }
+            case "limits":
+                for (lkey, lvalue) in try mapping(value, key) {
+                    let name = "limits.\(lkey)"
+                    switch lkey {
+                    case "header_timeout": config.limits.headerTimeout = try positive(duration(lvalue, name), name)
+                    case "idle_timeout": config.limits.idleTimeout = try positive(duration(lvalue, name), name)
+                    case "max_connections":
+                        guard let n = Int(try string(lvalue, name)), (1...1_000_000).contains(n) else {
+                            throw Error("config: \(name) must be a whole number from 1 to 1000000")
+                        }
+                        config.limits.maxConnections = n
+                    case "min_upstream_rate": config.limits.minUpstreamRate = try size(lvalue, name, minimum: 0)
+                    case "upstream_rate_window": config.limits.upstreamRateWindow = try positive(duration(lvalue, name), name)
+                    case "max_manifest_size": config.limits.maxManifestSize = try size(lvalue, name, minimum: 1024, maximum: 1 << 30)
+                    case "max_token_size": config.limits.maxTokenSize = try size(lvalue, name, minimum: 1024, maximum: 64 << 20)
+                    default: throw Error("config: unknown key \"\(name)\"")
                     }
                 }
             case "tiers":
@@ -284,6 +332,19 @@ public struct StrataConfiguration: Sendable, Equatable {
             throw Error("config: \(key): \"\(image)\" is not an image reference")
         }
         return list
+    }
+
+    private static func size(_ node: Node, _ key: String, minimum: Int64, maximum: Int64 = 1 << 62) throws(Error) -> Int64 {
+        let text = try string(node, key)
+        guard let size = ConfigValues.size(text), size >= minimum, size <= maximum else {
+            throw Error("config: \(key) must be a size like 64MiB from \(minimum) to \(maximum) bytes, not \"\(text)\"")
+        }
+        return size
+    }
+
+    private static func positive(_ value: TimeInterval, _ key: String) throws(Error) -> TimeInterval {
+        guard value > 0 else { throw Error("config: \(key) must be longer than 0s") }
+        return value
     }
 
     private static func duration(_ node: Node, _ key: String) throws(Error) -> TimeInterval {

@@ -26,6 +26,8 @@ public final class StrataServer: Sendable {
     public let ledger: Ledger
     /// Keeps the cache within `max_size` and `max_idle`.
     public let janitor: CacheJanitor
+    /// Re-hashes stored blobs in the background (`cache.scrub_interval`).
+    public let scrubber: CacheScrubber
     private let eviction: EvictionService
 
     /// Returns once no eviction is running or asked for (for tests and tools).
@@ -194,6 +196,11 @@ public final class StrataServer: Sendable {
         }
         services.append(eviction)
         self.eviction = eviction
+        let scrubber = CacheScrubber(engine: engine, bytesPerSecond: configuration.scrubRate, logger: logger)
+        self.scrubber = scrubber
+        if configuration.scrubInterval > 0 {
+            services.append(ScrubService(scrubber: scrubber, interval: .milliseconds(Int64(configuration.scrubInterval * 1000)), logger: logger))
+        }
         if !configuration.prefetchImages.isEmpty {
             let images = configuration.prefetchImages.compactMap { ImageReference(parsing: $0, defaultRegistry: configuration.defaultRegistry) }
             services.append(PrefetchService(
@@ -203,7 +210,7 @@ public final class StrataServer: Sendable {
         if let adminAddress {
             let routes = AdminRoutes(engine: engine, ledger: ledger, metrics: metrics, instanceID: instanceID)
             services.append(Application(
-                router: routes.router(token: adminToken),
+                router: routes.router(token: adminToken, listenHost: adminAddress.host),
                 server: adminServer,
                 configuration: .init(address: .hostname(adminAddress.host, port: adminAddress.port), serverName: nil),
                 onServerRunning: { channel in onAdminListening(channel.localAddress?.port ?? adminAddress.port) },

@@ -48,13 +48,19 @@ public struct FrameIndex: Sendable, Equatable {
             return v
         }
         let frameSize = get(8), size = get(16), count = get(24)
-        guard frameSize > 0, frameSize <= 1 << 30, count < 1 << 32, bytes.count == 32 + Int(count + 1) * 8 else {
+        // Every number is checked before arithmetic: the file may be damaged or hostile.
+        let limit: UInt64 = 1 << 62
+        guard frameSize > 0, frameSize <= 1 << 30, size <= limit, count < 1 << 32, bytes.count == 32 + Int(count + 1) * 8 else {
             throw .corrupt("frame index size")
         }
         var offsets: [Int64] = []
         offsets.reserveCapacity(Int(count) + 1)
-        for i in 0...Int(count) { offsets.append(Int64(get(32 + i * 8))) }
-        guard zip(offsets, offsets.dropFirst()).allSatisfy({ $0 <= $1 }),
+        for i in 0...Int(count) {
+            let offset = get(32 + i * 8)
+            guard offset <= limit else { throw .corrupt("frame index offsets") }
+            offsets.append(Int64(offset))
+        }
+        guard offsets.first == 0, zip(offsets, offsets.dropFirst()).allSatisfy({ $0 <= $1 }),
               (size + frameSize - 1) / frameSize == count else { throw .corrupt("frame index offsets") }
         self.init(frameSize: Int(frameSize), uncompressedSize: Int64(size), offsets: offsets)
     }

@@ -5,8 +5,9 @@ import Logging
 import NIOCore
 import StrataCore
 
-/// An in-process registry for faults a real server won't produce on demand: bytes that
-/// don't match the digest, and bodies cut short.
+/// An in-process registry for faults and hostile answers a real server won't produce on
+/// demand: bytes that don't match the digest, bodies cut short, lying lengths, drips,
+/// redirects anywhere, Basic auth, manifests that are not manifests.
 public final class FaultyRegistry: @unchecked Sendable {
     public enum Fault: Sendable {
         /// Serve the blob with one byte changed: same size, wrong digest.
@@ -18,22 +19,33 @@ public final class FaultyRegistry: @unchecked Sendable {
         /// Answer blob requests with 307 to the same path on `url` (a CDN).
         case redirect(to: String)
         /// Answer every request but `/v2/` with this status (429 with `Retry-After`, 500, ...).
-        case status(Int, retryAfter: Int?)
+        case status(Int, retryAfter: String?)
+        /// Announce `Content-Length: length` for blobs, send the real bytes, then cut the connection.
+        case lyingLength(Int64)
+        /// Send blob bodies `bytes` at a time with `interval` between writes.
+        case drip(bytes: Int, interval: Duration)
+        /// Answer blob requests with 307 to exactly `location`.
+        case redirectLocation(String)
     }
 
     public let port: Int
     public var url: String { "http://127.0.0.1:\(port)" }
     private var task: Task<Void, any Error>?
     private let blobs: [Digest: [UInt8]]
+    private let manifests: [String: (contentType: String, bytes: [UInt8])]
     private let fault: Fault
     private let counter = RequestLog()
     private let seen = HeaderLog()
     /// When set, requests without this Basic login get a 401 Basic challenge.
     private let login: (String, String)?
 
-    public init(blobs: [Digest: [UInt8]], fault: Fault, requireBasic login: (String, String)? = nil) {
+    /// `manifests`: reference (tag or digest) → what `GET .../manifests/<reference>`
+    /// answers, with `Docker-Content-Digest` set to the digest of those bytes.
+    public init(blobs: [Digest: [UInt8]] = [:], manifests: [String: (contentType: String, bytes: [UInt8])] = [:], fault: Fault,
+                requireBasic login: (String, String)? = nil) {
         self.port = FreePort.next()
         self.blobs = blobs
+        self.manifests = manifests
         self.fault = fault
         self.login = login
     }
@@ -46,6 +58,7 @@ public final class FaultyRegistry: @unchecked Sendable {
 
     public func start() async throws {
         let blobs = self.blobs
+        let manifests = self.manifests
         let fault = self.fault
         let counter = self.counter
         let seen = self.seen
@@ -64,8 +77,16 @@ public final class FaultyRegistry: @unchecked Sendable {
             let path = request.uri.path
             if case .status(let code, let retryAfter) = fault, path != "/v2/" {
                 var headers = HTTPFields()
-                if let retryAfter { headers[.retryAfter] = String(retryAfter) }
+                if let retryAfter { headers[.retryAfter] = retryAfter }
                 return Response(status: .init(code: code), headers: headers)
+            }
+            if let range = path.range(of: "/manifests/"), let manifest = manifests[String(path[range.upperBound...])] {
+                var headers = HTTPFields()
+                headers[.contentType] = manifest.contentType
+                headers[.contentLength] = String(manifest.bytes.count)
+                headers[HTTPField.Name("Docker-Content-Digest")!] = ContentHasher.digest(of: manifest.bytes).description
+                if request.method == .head { return Response(status: .ok, headers: headers, body: .init()) }
+                return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: manifest.bytes)))
             }
             guard let range = path.range(of: "/blobs/"), let digest = try? Digest(parsing: String(path[range.upperBound...])),
                   let bytes = blobs[digest] else {
@@ -74,10 +95,32 @@ public final class FaultyRegistry: @unchecked Sendable {
             var headers = HTTPFields()
             headers[.contentType] = "application/octet-stream"
             headers[.contentLength] = String(bytes.count)
+            if case .lyingLength(let length) = fault { headers[.contentLength] = String(length) }
             if request.method == .head { return Response(status: .ok, headers: headers, body: .init()) }
             switch fault {
             case .status:
                 return Response(status: .internalServerError)
+            case .lyingLength(let length):
+                headers[.contentLength] = String(length)
+                return Response(status: .ok, headers: headers, body: ResponseBody(contentLength: Int(length)) { writer in
+                    try await writer.write(ByteBuffer(bytes: bytes))
+                    throw TestSupportError("cut short on purpose")
+                })
+            case .drip(let size, let interval):
+                return Response(status: .ok, headers: headers, body: ResponseBody(contentLength: bytes.count) { writer in
+                    var offset = 0
+                    while offset < bytes.count {
+                        let end = min(bytes.count, offset + size)
+                        try await writer.write(ByteBuffer(bytes: bytes[offset..<end]))
+                        offset = end
+                        try await Task.sleep(for: interval)
+                    }
+                    try await writer.finish(nil)
+                })
+            case .redirectLocation(let location):
+                var redirect = HTTPFields()
+                redirect[.location] = location
+                return Response(status: .temporaryRedirect, headers: redirect)
             case .redirect(let target):
                 var redirect = HTTPFields()
                 redirect[.location] = target + path

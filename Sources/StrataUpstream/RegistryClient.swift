@@ -21,12 +21,18 @@ public final class RegistryClient: Sendable {
     /// This Strata's id, added to `Via` so a chain of mirrors can refuse a loop.
     public let instanceID: String?
     private let rateLimitObserver: (@Sendable (String) -> Void)?
+    /// Largest manifest and token answer taken; a larger one is an invalid answer.
+    private let maxManifestSize: Int
+    private let maxTokenSize: Int
 
     public init(
         baseURL: String, credentials: Credentials? = nil, namespace: String? = nil, http: HTTPClient,
         instanceID: String? = nil, extraHeaders: [(String, String)] = [], logger: Logger,
-        now: @escaping @Sendable () -> Date = Date.init, rateLimitObserver: (@Sendable (String) -> Void)? = nil
+        now: @escaping @Sendable () -> Date = Date.init, rateLimitObserver: (@Sendable (String) -> Void)? = nil,
+        maxManifestSize: Int = 4 << 20, maxTokenSize: Int = 1 << 20
     ) {
+        self.maxManifestSize = maxManifestSize
+        self.maxTokenSize = maxTokenSize
         self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
         self.credentials = credentials
         self.namespace = namespace
@@ -68,19 +74,20 @@ public final class RegistryClient: Sendable {
         return UpstreamManifestHead(
             digest: digest,
             mediaType: response.headers.first(name: "Content-Type") ?? "",
-            size: response.headers.first(name: "Content-Length").flatMap { Int64($0) },
+            size: response.headers.first(name: "Content-Length").flatMap(HeaderNumbers.contentLength),
             remotePath: Self.remotePath(response.headers))
     }
 
     /// `GET` a manifest, whole, with a bounded size.
-    public func getManifest(_ repository: RepositoryName, _ reference: Reference, accept: [String], via: String? = nil, limit: Int = 4 << 20) async throws(UpstreamError) -> UpstreamManifest {
+    public func getManifest(_ repository: RepositoryName, _ reference: Reference, accept: [String], via: String? = nil) async throws(UpstreamError) -> UpstreamManifest {
+        let limit = maxManifestSize
         let response = try await send(.GET, manifestPath(repository, reference), accept: accept, via: via, repository: repository)
         try await Self.check(response, what: "manifest \(repository):\(reference)")
         let body: ByteBuffer
         do {
             body = try await response.body.collect(upTo: limit)
         } catch {
-            throw UpstreamError(.invalidResponse, "manifest body: \(error)")
+            throw UpstreamError(.invalidResponse, "manifest body (at most \(limit) bytes): \(error)")
         }
         let digestHeader = response.headers.first(name: "Docker-Content-Digest").flatMap { try? Digest(parsing: $0) }
         return UpstreamManifest(bytes: Array(body.readableBytesView), mediaType: response.headers.first(name: "Content-Type") ?? "",
@@ -92,7 +99,7 @@ public final class RegistryClient: Sendable {
         let response = try await send(.HEAD, "/v2/\(repository.value)/blobs/\(digest)", accept: [], via: via, repository: repository)
         try await Self.check(response, what: "blob \(digest)")
         await response.drain()
-        return response.headers.first(name: "Content-Length").flatMap { Int64($0) }
+        return response.headers.first(name: "Content-Length").flatMap(HeaderNumbers.contentLength)
     }
 
     /// `GET` a blob from `offset` on. The body is the caller's to stream.
@@ -106,8 +113,15 @@ public final class RegistryClient: Sendable {
             await response.drain()
             throw UpstreamError(.invalidResponse, status: Int(response.status.code), "range request for \(digest) not honoured")
         }
-        var length = response.headers.first(name: "Content-Length").flatMap { Int64($0) }
-        if let l = length { length = l + offset }
+        var length: Int64? = nil
+        if let text = response.headers.first(name: "Content-Length") {
+            // A length this client cannot hold is a lie, not a big blob.
+            guard let l = HeaderNumbers.contentLength(text) else {
+                response.cancel()
+                throw UpstreamError(.invalidResponse, status: Int(response.status.code), "blob \(digest): unusable Content-Length")
+            }
+            length = l + offset  // both at most 2^62: no overflow
+        }
         return UpstreamBlob(totalSize: length, offset: offset, body: response, headers: response.headers,
                             remotePath: Self.remotePath(response.headers))
     }
@@ -154,13 +168,15 @@ public final class RegistryClient: Sendable {
             guard response.status == .unauthorized, attempt == 0,
                   let header = response.headers.first(name: "WWW-Authenticate"),
                   let challenge = AuthChallenge(header: header) else { return response }
-            await response.drain()
-            if sentAuth && challenge.scheme == .basic { return response }
+            // The answer goes back unread when there is nothing to retry with: its body
+            // is the caller's to drain, and a body can be read only once.
             switch challenge.scheme {
             case .basic:
-                guard let credentials else { return response }
+                guard !sentAuth, let credentials else { return response }
+                await response.drain()
                 authorization = credentials.basicAuthorization
             case .bearer:
+                await response.drain()
                 authorization = "Bearer " + (try await fetchToken(challenge, scope: challenge.scope ?? scope))
             }
             sentAuth = true
@@ -209,16 +225,29 @@ public final class RegistryClient: Sendable {
     ) async throws(UpstreamError) -> Reply {
         var response = first
         var current = URL(string: origin)
-        for _ in 0..<5 {
+        for hop in 0...5 {
             guard [301, 302, 303, 307, 308].contains(response.status.code),
-                  let location = response.headers.first(name: "Location"),
-                  let next = URL(string: location, relativeTo: current)?.absoluteURL else { return response }
+                  let location = response.headers.first(name: "Location") else { return response }
             await response.drain()
+            guard hop < 5 else { throw UpstreamError(.redirectRefused, status: Int(response.status.code), "more than 5 redirects") }
+            guard location.utf8.count <= 8192, let next = URL(string: location, relativeTo: current)?.absoluteURL else {
+                throw UpstreamError(.redirectRefused, status: Int(response.status.code), "unusable Location")
+            }
+            if case .refuse(let reason) = await RedirectPolicy.check(from: URL(string: baseURL), to: next) {
+                logger.warning("upstream redirect refused", metadata: ["from": "\(origin)", "to": "\(Self.redacted(next))", "reason": "\(reason)"])
+                throw UpstreamError(.redirectRefused, status: Int(response.status.code), "redirect to \(Self.redacted(next)) refused: \(reason)")
+            }
             let sameHost = next.host == current?.host && next.port == current?.port && next.scheme == current?.scheme
             response = try await transport(method, next.absoluteString, accept, headers, sameHost ? authorization : nil)
             current = next
         }
         return response
+    }
+
+    /// A redirect target for logs and the ledger: scheme, host and path, without the
+    /// query (signed URLs carry credentials there).
+    static func redacted(_ url: URL) -> String {
+        "\(url.scheme ?? "")://\(url.host ?? "")\(url.port.map { ":\($0)" } ?? "")\(url.path)"
     }
 
     private func cachedAuthorization(scope: String) async -> String? {
@@ -256,7 +285,7 @@ public final class RegistryClient: Sendable {
         do {
             let response = try await http.execute(request, timeout: .seconds(30), logger: logger)
             status = response.status
-            body = try await response.body.collect(upTo: 1 << 20)
+            body = try await response.body.collect(upTo: maxTokenSize)
         } catch {
             throw UpstreamError(.transport, "token realm \(realm): \(error)")
         }
@@ -286,7 +315,7 @@ public final class RegistryClient: Sendable {
         case 401, 403: throw UpstreamError(.unauthorized, status: code, "\(what): access denied")
         case 508: throw UpstreamError(.loop, status: code, "\(what): the tier refused a mirror loop")
         case 429:
-            let retry = response.headers.first(name: "Retry-After").flatMap(Double.init)
+            let retry = response.headers.first(name: "Retry-After").flatMap { HeaderNumbers.retryAfter($0, now: Date()) }
             throw UpstreamError(.rateLimited, status: code, "\(what): too many requests", retryAfter: retry)
         default: throw UpstreamError(.serverError, status: code, "\(what): upstream answered \(code)")
         }

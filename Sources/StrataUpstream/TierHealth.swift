@@ -76,7 +76,7 @@ public final class TierHealth: Sendable {
                 s.failures += 1
                 s.lastError = error.description
                 s.lastErrorAt = time
-            case .serverError, .transport, .invalidResponse:
+            case .serverError, .transport, .invalidResponse, .redirectRefused:
                 s.breaker.failed(now: time)
                 s.failures += 1
                 s.lastError = error.description

@@ -16,6 +16,9 @@ public struct UpstreamError: Error, Sendable, CustomStringConvertible {
         case invalidResponse = "invalid_response"
         /// 508: the tier is a Strata that already saw this request (a mirror loop).
         case loop
+        /// The tier redirected where the redirect policy does not go (a socket, a
+        /// link-local or metadata address, a private address from a public tier).
+        case redirectRefused = "redirect_refused"
         /// Not asked: the tier's circuit breaker is open.
         case skipped
         /// The attempt stopped for a local reason (the store failed, no client is left):

@@ -109,6 +109,18 @@ import Testing
         #expect(ByteRangeRequest(header: "items=0-1", size: 100) == .whole)
         #expect(ByteRangeRequest(header: "bytes=5-1", size: 100) == .whole)
     }
+
+    /// Numbers at the edges of Int64 from a client: no trap, a clear answer.
+    @Test func extremeNumbersDoNotTrap() {
+        let max = Int64.max
+        #expect(ByteRangeRequest(header: "bytes=0-\(max)", size: 100) == .partial(lower: 0, upper: 100))
+        #expect(ByteRangeRequest(header: "bytes=0-\(max)", size: max) == .partial(lower: 0, upper: max))
+        #expect(ByteRangeRequest(header: "bytes=\(max)-\(max)", size: 100) == .unsatisfiable)
+        #expect(ByteRangeRequest(header: "bytes=-\(max)", size: 100) == .partial(lower: 0, upper: 100))
+        #expect(ByteRangeRequest(header: "bytes=0-99999999999999999999", size: 100) == .whole)
+        #expect(ByteRangeRequest(header: "bytes=--1", size: 100) == .whole)
+        #expect(ByteRangeRequest(header: "bytes=0-1", size: -5) == .whole)
+    }
 }
 
 @Suite struct RegistryErrorTests {

@@ -277,7 +277,7 @@ extension Integration.TierChain {
     /// A tier that answers 429 is passed over and then skipped for its `Retry-After`.
     @Test func rateLimitedTierIsSkippedForItsRetryAfter() async throws {
         let (registry, images) = try await SharedUpstream.shared.get()
-        let limited = FaultyRegistry(blobs: [:], fault: .status(429, retryAfter: 120))
+        let limited = FaultyRegistry(blobs: [:], fault: .status(429, retryAfter: "120"))
         try await limited.start()
         defer { limited.stop() }
         let baseline = limited.requestCount   // its own readiness check

@@ -1,0 +1,59 @@
+import Foundation
+
+/// Numbers that arrive in HTTP headers from clients and upstreams, parsed so that no
+/// value, however large or odd, can trap later arithmetic.
+public enum HeaderNumbers {
+    /// The largest size taken from a header: 2^62 bytes. Any sum of two such sizes, or
+    /// of one and an offset into it, still fits an `Int64`.
+    public static let maxSize: Int64 = 1 << 62
+
+    /// Longest `Retry-After` honoured: a tier that asks for more is retried after an hour.
+    public static let maxRetryAfter: TimeInterval = 3600
+
+    /// A `Content-Length` value: ASCII digits only (no sign, no spaces inside), at most
+    /// ``maxSize``. Anything else is nil: the caller treats the length as unknown or
+    /// the answer as invalid.
+    public static func contentLength(_ text: String) -> Int64? {
+        let digits = text.utf8.drop(while: { $0 == 0x20 || $0 == 0x09 })
+        let trimmed = digits.reversed().drop(while: { $0 == 0x20 || $0 == 0x09 }).reversed()
+        guard !trimmed.isEmpty, trimmed.count <= 19, trimmed.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) else { return nil }
+        var value: Int64 = 0
+        for byte in trimmed {
+            let (times, o1) = value.multipliedReportingOverflow(by: 10)
+            let (sum, o2) = times.addingReportingOverflow(Int64(byte - 0x30))
+            guard !o1, !o2 else { return nil }
+            value = sum
+        }
+        return value <= maxSize ? value : nil
+    }
+
+    /// A `Retry-After` value as seconds from `now`: delay-seconds or an HTTP-date,
+    /// clamped to `0...maxRetryAfter`. nil when it is neither.
+    public static func retryAfter(_ text: String, now: Date) -> TimeInterval? {
+        let trimmed = text.trimmingCharacters(in: .whitespaces)
+        if !trimmed.isEmpty, trimmed.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) {
+            // Long digit strings are simply "a long time".
+            guard trimmed.utf8.count <= 9, let seconds = Int(trimmed) else { return maxRetryAfter }
+            return min(TimeInterval(seconds), maxRetryAfter)
+        }
+        // Rare (most registries send seconds): a formatter per date is fine.
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "GMT")
+        formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss zzz"
+        guard trimmed.utf8.count <= 64, let date = formatter.date(from: trimmed) else { return nil }
+        let seconds = date.timeIntervalSince(now)
+        guard seconds.isFinite else { return nil }
+        return min(max(0, seconds), maxRetryAfter)
+    }
+
+}
+
+extension Int64 {
+    /// `self + other`, pinned to `Int64.max` / `Int64.min` instead of trapping.
+    public func saturatingAdd(_ other: Int64) -> Int64 {
+        let (sum, overflow) = addingReportingOverflow(other)
+        guard overflow else { return sum }
+        return other > 0 ? .max : .min
+    }
+}

@@ -1,0 +1,161 @@
+import AsyncHTTPClient
+import Foundation
+import NIOHTTP1
+import StrataCore
+import StrataServer
+import StrataTesting
+import Testing
+
+extension Integration {
+    /// Requests and upstream answers an attacker would send. Every test here failed
+    /// (most by killing the whole process) before the hardening it names.
+    @Suite struct Hostile {
+        /// A blob served by a well-behaved fake upstream, and Strata in front of it.
+        static func strataWithBlob(_ bytes: [UInt8], fault: FaultyRegistry.Fault = .none,
+                                   configure: @escaping (inout StrataConfiguration) -> Void = { _ in })
+            async throws -> (FaultyRegistry, StrataInstance, Digest) {
+            let digest = ContentHasher.digest(of: bytes)
+            let upstream = FaultyRegistry(blobs: [digest: bytes], fault: fault)
+            try await upstream.start()
+            let strata = try await StrataInstance.start(canonical: upstream.url, configure: configure)
+            return (upstream, strata, digest)
+        }
+
+        /// Crash 1: `Range: bytes=0-<Int64.max>` on a cached and on a cold blob.
+        @Test func rangeToInt64MaxIsServed() async throws {
+            let bytes = ImageFixture.randomBytes(100_000)
+            let (upstream, strata, digest) = try await Self.strataWithBlob(bytes)
+            defer { upstream.stop(); Task { await strata.stop() } }
+            let url = "\(strata.url)/v2/library/range/blobs/\(digest)"
+            let range = [("Range", "bytes=0-\(Int64.max)")]
+            // Cold: the fill answers the range.
+            let cold = try await fetch(url, headers: range)
+            #expect(cold.status == 206)
+            #expect(cold.body == bytes)
+            #expect(cold.headers.first(name: "Content-Range") == "bytes 0-99999/100000")
+            // Cached.
+            let cached = try await fetch(url, headers: range)
+            #expect(cached.status == 206)
+            #expect(cached.body == bytes)
+            #expect(cached.headers.first(name: "X-Strata-Tier") == "cache")
+            let suffix = try await fetch(url, headers: [("Range", "bytes=-\(Int64.max)")])
+            #expect(suffix.status == 206 && suffix.body == bytes)
+            let past = try await fetch(url, headers: [("Range", "bytes=\(Int64.max)-")])
+            #expect(past.status == 416)
+        }
+
+        /// Crash 2: an upstream that wants HTTP Basic auth, and Strata has no credentials.
+        @Test func basicAuthUpstreamWithoutCredentialsIsDenied() async throws {
+            let manifest = Array(#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a","size":2},"layers":[]}"#.utf8)
+            let upstream = FaultyRegistry(manifests: ["1": (MediaType.ociManifest.value, manifest)], fault: .none,
+                                          requireBasic: ("user", "secret"))
+            try await upstream.start()
+            defer { upstream.stop() }
+            let strata = try await StrataInstance.start(canonical: upstream.url)
+            defer { Task { await strata.stop() } }
+            for method in [HTTPMethod.GET, .HEAD, .GET] {
+                let answer = try await fetch("\(strata.url)/v2/library/private/manifests/1", method: method,
+                                             headers: [("Accept", MediaType.ociManifest.value)])
+                #expect(answer.status == 403, "\(method)")
+                if method == .GET {
+                    #expect(String(decoding: answer.body, as: UTF8.self).contains("DENIED"))
+                }
+            }
+            let blob = try await fetch("\(strata.url)/v2/library/private/blobs/sha256:\(String(repeating: "a", count: 64))")
+            #expect(blob.status == 403)
+            // Still serving.
+            #expect(try await fetch("\(strata.url)/v2/").status == 200)
+        }
+
+        /// Crash 3: `Content-Length: 9223372036854775807` from upstream, on a blob, in a
+        /// bounded cache: the fill fails, nothing is stored, the cache is not emptied.
+        @Test func upstreamLengthOfInt64MaxFailsTheFill() async throws {
+            let bytes = ImageFixture.randomBytes(64 << 10)
+            let (upstream, strata, digest) = try await Self.strataWithBlob(bytes, fault: .lyingLength(Int64.max)) { config in
+                config.maxSize = 1 << 30
+            }
+            defer { upstream.stop(); Task { await strata.stop() } }
+            let url = "\(strata.url)/v2/library/huge/blobs/\(digest)"
+            let answer = try? await fetch(url)
+            if let answer { #expect(answer.status == 503 || answer.body != bytes) }
+            #expect(strata.server.engine.store.lookup(digest) == nil)
+            // A length that fits but is a lie (2^62): also a failed fill, not a crash.
+            let second = FaultyRegistry(blobs: [digest: bytes], fault: .lyingLength(1 << 62))
+            try await second.start()
+            defer { second.stop() }
+            let other = try await StrataInstance.start(canonical: second.url) { $0.maxSize = 1 << 30 }
+            defer { Task { await other.stop() } }
+            let lie = try? await fetch("\(other.url)/v2/library/huge/blobs/\(digest)")
+            if let lie { #expect(lie.body.count <= bytes.count) }
+            #expect(other.server.engine.store.lookup(digest) == nil)
+            #expect(try await fetch("\(strata.url)/v2/").status == 200)
+            #expect(try await fetch("\(other.url)/v2/").status == 200)
+        }
+    
+        /// Item 4: redirects to sockets, metadata addresses and in loops are refused, and
+        /// the ledger says so.
+        @Test(arguments: [
+            "http+unix://%2Fvar%2Frun%2Fdocker.sock/v1.43/info",
+            "http://169.254.169.254/latest/meta-data/",
+            "http://[fe80::1]/x",
+            "file:///etc/passwd",
+            "http://0.0.0.0:1/x",
+        ])
+        func redirectOutsideThePolicyIsRefused(_ location: String) async throws {
+            let bytes = ImageFixture.randomBytes(10_000)
+            let (upstream, strata, digest) = try await Self.strataWithBlob(bytes, fault: .redirectLocation(location))
+            defer { upstream.stop(); Task { await strata.stop() } }
+            let answer = try await fetch("\(strata.url)/v2/library/redir/blobs/\(digest)")
+            #expect(answer.status == 503)
+            #expect(String(decoding: answer.body, as: UTF8.self).contains("redirect"))
+            let ledger = try await fetch("\(strata.adminURL)/api/requests")
+            #expect(String(decoding: ledger.body, as: UTF8.self).contains("redirect_refused"))
+        }
+
+        /// A redirect loop ends after 5 hops, as a refused redirect.
+        @Test func redirectLoopEnds() async throws {
+            let bytes = ImageFixture.randomBytes(10_000)
+            let digest = ContentHasher.digest(of: bytes)
+            let upstream = FaultyRegistry(blobs: [digest: bytes], fault: .redirect(to: ""))
+            try await upstream.start()
+            defer { upstream.stop() }
+            let strata = try await StrataInstance.start(canonical: upstream.url)
+            defer { Task { await strata.stop() } }
+            // `.redirect(to: "")` answers with a relative Location: the same path again.
+            let answer = try await fetch("\(strata.url)/v2/library/loop/blobs/\(digest)")
+            #expect(answer.status == 503)
+            #expect(upstream.requestCount <= 7)
+            #expect(String(decoding: answer.body, as: UTF8.self).contains("redirect_refused"))
+            let ledger = try await fetch("\(strata.adminURL)/api/requests")
+            #expect(String(decoding: ledger.body, as: UTF8.self).contains("redirect_refused"))
+        }
+    
+        /// Item 5: the admin port refuses cross-site writes and foreign `Host`s (DNS
+        /// rebinding), and still answers its own command line.
+        @Test func adminRefusesCrossSiteAndForeignHosts() async throws {
+            let strata = try await StrataInstance.start(canonical: nil)
+            defer { Task { await strata.stop() } }
+            func raw(_ text: String) async throws -> String {
+                let port = strata.adminPort
+                let result = try await Task.detached { try RawTCP.exchange(port: port, send: Array(text.utf8)) }.value
+                return String(decoding: result.bytes, as: UTF8.self)
+            }
+            let body = #"{"images":["library/x:1"]}"#
+            let crossSite = try await raw("POST /api/prefetch HTTP/1.1\r\nHost: 127.0.0.1:\(strata.adminPort)\r\nOrigin: http://evil.example\r\nContent-Type: text/plain\r\nContent-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n\(body)")
+            #expect(crossSite.hasPrefix("HTTP/1.1 403"))
+            let textPlain = try await raw("POST /api/prefetch HTTP/1.1\r\nHost: 127.0.0.1:\(strata.adminPort)\r\nContent-Type: text/plain\r\nContent-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n\(body)")
+            #expect(textPlain.hasPrefix("HTTP/1.1 403"))
+            #expect(textPlain.contains("application/json"))
+            let foreignOrigin = try await raw("POST /api/prefetch HTTP/1.1\r\nHost: 127.0.0.1:\(strata.adminPort)\r\nOrigin: http://evil.example\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n\(body)")
+            #expect(foreignOrigin.hasPrefix("HTTP/1.1 403"))
+            let rebound = try await raw("GET /api/stats HTTP/1.1\r\nHost: evil.example:\(strata.adminPort)\r\nConnection: close\r\n\r\n")
+            #expect(rebound.hasPrefix("HTTP/1.1 403"))
+            #expect(rebound.contains("Host"))
+            // What the command line and a same-origin dashboard send still works.
+            let local = try await raw("GET /api/stats HTTP/1.1\r\nHost: localhost:\(strata.adminPort)\r\nConnection: close\r\n\r\n")
+            #expect(local.hasPrefix("HTTP/1.1 200"))
+            let sameOrigin = try await raw("POST /api/prefetch HTTP/1.1\r\nHost: 127.0.0.1:\(strata.adminPort)\r\nOrigin: http://127.0.0.1:\(strata.adminPort)\r\nContent-Type: application/json\r\nContent-Length: 13\r\nConnection: close\r\n\r\n{\"images\":[]}")
+            #expect(sameOrigin.hasPrefix("HTTP/1.1 400"))
+        }
+    }
+}
