@@ -36,18 +36,21 @@ extension BlobFill {
             case fail(FillError)
         }
 
-        func readAction(at offset: Int64) -> ReadAction {
+        /// `end` is where the reader's range stops (nil: the end of the blob). Until the
+        /// digest is verified, the last byte a reader wants is held back, so neither a
+        /// whole body nor a range of bad bytes is ever completed.
+        func readAction(at offset: Int64, end: Int64? = nil) -> ReadAction {
             switch state {
             case .connecting:
                 return .wait
             case .streaming(let written, let total):
                 // Hold back the last byte until verification: with a known total that is
                 // only the final byte; without one, the newest byte.
-                let limit = total.map { min(written, $0 - 1) } ?? (written - 1)
+                let limit = Self.unverifiedLimit(written: written, total: total, end: end)
                 return limit > offset ? .read(limit: limit) : .wait
             case .passThrough(let fileBytes, let written, let total):
-                if offset < fileBytes { return .read(limit: fileBytes) }
-                let limit = total.map { min(written, $0 - 1) } ?? (written - 1)
+                if offset < fileBytes { return .read(limit: min(fileBytes, Self.unverifiedLimit(written: written, total: total, end: end))) }
+                let limit = Self.unverifiedLimit(written: written, total: total, end: end)
                 return limit > offset ? .readMemory(limit: limit) : .wait
             case .committed(let blob):
                 return offset < blob.size ? .read(limit: blob.size) : .finished
@@ -57,6 +60,13 @@ extension BlobFill {
             case .failed(let error):
                 return .fail(error)
             }
+        }
+
+        /// How far a reader whose range ends at `end` may read before verification.
+        static func unverifiedLimit(written: Int64, total: Int64?, end: Int64?) -> Int64 {
+            var limit = total.map { min(written, $0 - 1) } ?? (written - 1)
+            if let end { limit = min(limit, end - 1) }
+            return limit
         }
 
         /// What a client about to get a response needs: the size, once upstream said.

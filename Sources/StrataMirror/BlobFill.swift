@@ -279,7 +279,7 @@ public final class BlobFill: Sendable {
         var offset = lower
         let id = lease.map(ObjectIdentifier.init)
         while upper.map({ offset < $0 }) ?? true {
-            let (action, file) = locked.withLockedValue { ($0.machine.readAction(at: offset), $0.file) }
+            let (action, file) = locked.withLockedValue { ($0.machine.readAction(at: offset, end: upper), $0.file) }
             switch action {
             case .fail(let error):
                 throw error
@@ -287,8 +287,11 @@ public final class BlobFill: Sendable {
                 return
             case .wait:
                 let at = offset
-                let threshold = locked.withLockedValue { Self.batchThreshold($0.machine.state, offset: at, limit: nil) } ?? 0
-                await waitForEvent(threshold: threshold) { $0.machine.readAction(at: at) == .wait }
+                // A reader held at its range's last byte waits for verification, not for bytes.
+                let heldAtEnd = upper.map { at >= $0 - 1 } ?? false
+                let threshold = heldAtEnd ? .max
+                    : locked.withLockedValue { Self.batchThreshold($0.machine.state, offset: at, limit: nil) } ?? 0
+                await waitForEvent(threshold: threshold) { $0.machine.readAction(at: at, end: upper) == .wait }
             case .readMemory(let limit):
                 let end = min(limit, upper ?? limit, offset + Int64(min(chunkSize, 1 << 20)))
                 let at = offset
@@ -318,11 +321,11 @@ public final class BlobFill: Sendable {
             case .read(let limit):
                 guard let file else { throw FillError(.storage, "fill has no file") }
                 let at = offset
-                if upper.map({ limit < $0 }) ?? true,
+                if upper.map({ limit < $0 - 1 }) ?? true,
                    let threshold = locked.withLockedValue({ Self.batchThreshold($0.machine.state, offset: at, limit: limit) }) {
                     await waitForEvent(threshold: threshold) { s in
                         Self.batchThreshold(s.machine.state, offset: at, limit: {
-                            if case .read(let l) = s.machine.readAction(at: at) { return l }
+                            if case .read(let l) = s.machine.readAction(at: at, end: upper) { return l }
                             return nil
                         }()) != nil
                     }

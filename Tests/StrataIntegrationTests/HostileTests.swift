@@ -157,5 +157,91 @@ extension Integration {
             let sameOrigin = try await raw("POST /api/prefetch HTTP/1.1\r\nHost: 127.0.0.1:\(strata.adminPort)\r\nOrigin: http://127.0.0.1:\(strata.adminPort)\r\nContent-Type: application/json\r\nContent-Length: 13\r\nConnection: close\r\n\r\n{\"images\":[]}")
             #expect(sameOrigin.hasPrefix("HTTP/1.1 400"))
         }
+    
+        /// Item 6: a cold range of a blob whose upstream bytes fail the digest is cut
+        /// off, never completed.
+        @Test func coldRangeOfBadBytesIsNeverCompleted() async throws {
+            let bytes = ImageFixture.randomBytes(4 << 20)
+            let (upstream, strata, digest) = try await Self.strataWithBlob(bytes, fault: .wrongBytes)
+            defer { upstream.stop(); Task { await strata.stop() } }
+            for range in ["bytes=0-1023", "bytes=\(bytes.count / 2)-\(bytes.count / 2 + 10)", "bytes=-100"] {
+                do {
+                    let answer = try await fetch("\(strata.url)/v2/library/badrange/blobs/\(digest)", headers: [("Range", range)])
+                    // Only an error answer (made before any byte went out) is acceptable.
+                    #expect(answer.status >= 500, "\(range): \(answer.status) with \(answer.body.count) bytes")
+                } catch {
+                    // Cut off: what the client must see.
+                }
+            }
+            #expect(strata.server.engine.store.lookup(digest) == nil)
+        }
+
+        /// Item 7: an upstream answers a manifest by digest with an HTML page and a
+        /// matching `Docker-Content-Digest`: refused, not stored.
+        @Test func htmlAnsweredAsAManifestIsRefused() async throws {
+            let page = Array("<html><body>Please log in to the network</body></html>".utf8)
+            let digest = ContentHasher.digest(of: page)
+            let wrongType = Array(#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[]}"#.utf8)
+            let wrongDigest = ContentHasher.digest(of: wrongType)
+            let upstream = FaultyRegistry(manifests: [
+                digest.description: ("text/html; charset=utf-8", page),
+                wrongDigest.description: (MediaType.ociManifest.value, wrongType),
+            ], fault: .none)
+            try await upstream.start()
+            defer { upstream.stop() }
+            let strata = try await StrataInstance.start(canonical: upstream.url)
+            defer { Task { await strata.stop() } }
+            for d in [digest, wrongDigest] {
+                let answer = try await fetch("\(strata.url)/v2/library/portal/manifests/\(d)", headers: [("Accept", MediaType.ociManifest.value)])
+                #expect(answer.status == 503)
+                #expect(String(decoding: answer.body, as: UTF8.self).contains("invalid_response"))
+                #expect(strata.server.engine.store.lookup(d) == nil)
+            }
+        }
+
+        /// Item 8: a stored blob with a flipped byte is not served as good. Small ones
+        /// are checked on every read; large ones (raw and zstd) by the scrub, which
+        /// quarantines them so the next request fetches them again.
+        @Test func damagedStoredBlobsAreRefetched() async throws {
+            let small = ImageFixture.randomBytes(10_000)
+            let large = ImageFixture.randomBytes(3 << 20)
+            let text = Array(String(repeating: "compressible layer text, line after line\n", count: 80_000).utf8)
+            let blobs = [small, large, text]
+            let digests = blobs.map { ContentHasher.digest(of: $0) }
+            let upstream = FaultyRegistry(blobs: Dictionary(uniqueKeysWithValues: zip(digests, blobs)), fault: .none)
+            try await upstream.start()
+            defer { upstream.stop() }
+            let strata = try await StrataInstance.start(canonical: upstream.url)
+            defer { Task { await strata.stop() } }
+            let store = strata.server.engine.store
+            for (digest, bytes) in zip(digests, blobs) {
+                #expect(try await fetch("\(strata.url)/v2/library/rot/blobs/\(digest)").body == bytes)
+                #expect(store.lookup(digest) != nil)
+            }
+            #expect(store.lookup(digests[2])?.compressed == true)
+            // Flip one byte in each stored file.
+            for digest in digests {
+                let directory = store.layout.blobDirectory(digest)
+                let name = FileManager.default.fileExists(atPath: "\(directory)/data") ? "data" : "data.zst"
+                let handle = try #require(FileHandle(forUpdatingAtPath: "\(directory)/\(name)"))
+                try handle.seek(toOffset: 100)
+                let old = try #require(try handle.read(upToCount: 1)).first ?? 0
+                try handle.seek(toOffset: 100)
+                try handle.write(contentsOf: Data([old ^ 0xff]))
+                try handle.close()
+            }
+            let before = upstream.requestCount
+            // Small: caught on read, fetched again.
+            #expect(try await fetch("\(strata.url)/v2/library/rot/blobs/\(digests[0])").body == small)
+            #expect(upstream.requestCount == before + 1)
+            let report = try await strata.server.scrubber.pass()
+            #expect(Set(report.quarantined) == Set(digests[1...]))
+            for (digest, bytes) in zip(digests, blobs) {
+                let answer = try await fetch("\(strata.url)/v2/library/rot/blobs/\(digest)")
+                #expect(answer.body == bytes)
+            }
+            #expect(upstream.requestCount == before + 3)
+            #expect(try await strata.server.scrubber.pass().quarantined.isEmpty)
+        }
     }
 }

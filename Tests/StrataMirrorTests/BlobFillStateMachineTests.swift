@@ -29,6 +29,23 @@ import Testing
         #expect(machine.readAction(at: 100) == .finished)
     }
 
+    /// A range of a blob being filled is not completed before the whole blob is
+    /// verified: its own last byte is held back, and a failure cuts it off.
+    @Test func aRangeEndsOnlyAfterVerification() {
+        var machine = BlobFill.StateMachine()
+        _ = machine.responseStarted(total: 100)
+        machine.bytesWritten(60)
+        #expect(machine.readAction(at: 0, end: 10) == .read(limit: 9))
+        #expect(machine.readAction(at: 9, end: 10) == .wait)
+        machine.bytesWritten(100)
+        #expect(machine.readAction(at: 9, end: 10) == .wait)
+        var failing = machine
+        failing.failed(FillError(.verification, "digest mismatch"))
+        #expect(failing.readAction(at: 9, end: 10) == .fail(FillError(.verification, "digest mismatch")))
+        machine.committed(blob)
+        #expect(machine.readAction(at: 9, end: 10) == .read(limit: 100))
+    }
+
     @Test func withoutAKnownSizeTheNewestByteIsHeldBack() {
         var machine = BlobFill.StateMachine()
         _ = machine.responseStarted(total: nil)
