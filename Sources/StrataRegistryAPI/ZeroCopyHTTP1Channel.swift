@@ -14,29 +14,34 @@ public struct ZeroCopyHTTP1Channel: ServerChildChannel, HTTPChannelHandler {
     public typealias Value = NIOAsyncChannel<HTTPRequestPart, HTTPResponsePart>
 
     public let responder: HTTPChannelHandler.Responder
+    let limits: ConnectionLimits
+    let counter: ConnectionCounter
 
-    public init(responder: @escaping HTTPChannelHandler.Responder) {
+    public init(responder: @escaping HTTPChannelHandler.Responder, limits: ConnectionLimits, counter: ConnectionCounter) {
         self.responder = responder
+        self.limits = limits
+        self.counter = counter
     }
 
     /// The server builder to hand to `Application(server:)`.
-    public static var builder: HTTPServerBuilder {
-        HTTPServerBuilder { responder in ZeroCopyHTTP1Channel(responder: responder) }
+    public static func builder(limits: ConnectionLimits, counter: ConnectionCounter) -> HTTPServerBuilder {
+        HTTPServerBuilder { responder in ZeroCopyHTTP1Channel(responder: responder, limits: limits, counter: counter) }
     }
 
     public func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
         channel.eventLoop.makeCompletedFuture {
             // Hummingbird's defaults for the decoder limits.
-            var limits = NIOHTTPDecoderLimitConfiguration()
-            limits.maxHeaderFieldSize = 80 * 1024
-            limits.maxHeaderListSize = 80 * 1024
-            limits.maxHeaderFieldCount = 1000
+            var decoderLimits = NIOHTTPDecoderLimitConfiguration()
+            decoderLimits.maxHeaderFieldSize = 80 * 1024
+            decoderLimits.maxHeaderListSize = 80 * 1024
+            decoderLimits.maxHeaderFieldCount = 1000
             let pipeline = channel.pipeline.syncOperations
             try pipeline.configureHTTPServerPipeline(
                 withPipeliningAssistance: false, withErrorHandling: false, withOutboundHeaderValidation: false,
-                withEncoderConfiguration: .init(), withDecoderLimitConfiguration: limits)
+                withEncoderConfiguration: .init(), withDecoderLimitConfiguration: decoderLimits)
             try pipeline.addHandler(FileRegionHandler())
             try pipeline.addHandler(HTTP1ToHTTPServerCodec(secure: false))
+            try pipeline.addHandler(ConnectionGuard(limits: limits, counter: counter))
             try pipeline.addHandler(HTTPConnectionStateHandler(logger: logger))
             return try NIOAsyncChannel(wrappingChannelSynchronously: channel, configuration: .init(isOutboundHalfClosureEnabled: true))
         }

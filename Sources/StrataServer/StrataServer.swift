@@ -28,6 +28,8 @@ public final class StrataServer: Sendable {
     public let janitor: CacheJanitor
     /// Re-hashes stored blobs in the background (`cache.scrub_interval`).
     public let scrubber: CacheScrubber
+    /// The registry port's open client connections.
+    public let connections: ConnectionCounter
     private let eviction: EvictionService
 
     /// Returns once no eviction is running or asked for (for tests and tools).
@@ -113,6 +115,11 @@ public final class StrataServer: Sendable {
             health[key] = created
             return created
         }
+        let limitsConfig = configuration.limits
+        let minimumRate = limitsConfig.minUpstreamRate > 0
+            ? StreamedReply.MinimumRate(bytesPerSecond: limitsConfig.minUpstreamRate,
+                                        window: .milliseconds(Int64(limitsConfig.upstreamRateWindow * 1000)))
+            : nil
         var chains: [String: TierChain] = [:]
         let registries = Set(configuration.canonical.keys).union(configuration.tiers.flatMap(\.registries))
         let mirrorClients = configuration.tiers.map { tier in
@@ -126,13 +133,17 @@ public final class StrataServer: Sendable {
                 let health = tierHealth("mirror/\(tier.name)")
                 tiers.append(UpstreamTier(name: .mirror(tier.name), client: RegistryClient(
                     baseURL: tier.url, credentials: credentials, namespace: registry, http: http, instanceID: instanceID,
-                    logger: logger, now: now, rateLimitObserver: { health.rateLimit(remaining: $0) }), health: health))
+                    logger: logger, now: now, rateLimitObserver: { health.rateLimit(remaining: $0) },
+                    maxManifestSize: Int(limitsConfig.maxManifestSize), maxTokenSize: Int(limitsConfig.maxTokenSize),
+                    minimumRate: minimumRate), health: health))
             }
             if let url = configuration.canonical[registry] {
                 let health = tierHealth("canonical/\(registry)")
                 tiers.append(UpstreamTier(name: .canonical, client: RegistryClient(
                     baseURL: url, credentials: login(for: url), http: canonicalClient, instanceID: instanceID,
-                    logger: logger, now: now, rateLimitObserver: { health.rateLimit(remaining: $0) }), health: health))
+                    logger: logger, now: now, rateLimitObserver: { health.rateLimit(remaining: $0) },
+                    maxManifestSize: Int(limitsConfig.maxManifestSize), maxTokenSize: Int(limitsConfig.maxTokenSize),
+                    minimumRate: minimumRate), health: health))
             }
             chains[registry] = TierChain(tiers)
         }
@@ -143,15 +154,22 @@ public final class StrataServer: Sendable {
                                                negativeTTL: configuration.negativeTTL),
             logger: logger, now: now)
         // Plain-text registry connections send raw cache hits with sendfile; TLS cannot.
-        var server: HTTPServerBuilder = ZeroCopyHTTP1Channel.builder
+        let limits = ConnectionLimits(
+            headerTimeout: .milliseconds(Int64(configuration.limits.headerTimeout * 1000)),
+            idleTimeout: .milliseconds(Int64(configuration.limits.idleTimeout * 1000)),
+            maxConnections: configuration.limits.maxConnections)
+        let counter = ConnectionCounter(logger: logger)
+        self.connections = counter
+        var server: HTTPServerBuilder = ZeroCopyHTTP1Channel.builder(limits: limits, counter: counter)
         var adminServer: HTTPServerBuilder = .http1()
         var fileRegions = true
         if let certificate = configuration.tlsCertificate, let key = configuration.tlsKey {
             do {
                 let chain = try NIOSSLCertificate.fromPEMFile(certificate).map { NIOSSLCertificateSource.certificate($0) }
                 let tls = TLSConfiguration.makeServerConfiguration(certificateChain: chain, privateKey: .privateKey(try NIOSSLPrivateKey(file: key, format: .pem)))
-                server = try .tls(.http1(), tlsConfiguration: tls)
-                adminServer = server
+                adminServer = try .tls(.http1(), tlsConfiguration: tls)
+                server = try .tls(.http1(configuration: .init(additionalChannelHandlers: [ConnectionGuard.make(limits: limits, counter: counter)])),
+                                  tlsConfiguration: tls)
                 fileRegions = false
             } catch {
                 throw StartupError(description: "cannot use tls.cert \(certificate) and tls.key \(key): \(error)")

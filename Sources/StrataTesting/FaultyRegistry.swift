@@ -126,6 +126,13 @@ public final class FaultyRegistry: @unchecked Sendable {
                 redirect[.location] = target + path
                 return Response(status: .temporaryRedirect, headers: redirect)
             case .none:
+                // `Range: bytes=N-`, as a fill resuming on this tier sends it.
+                if let range = request.headers[.range], range.hasPrefix("bytes="), range.hasSuffix("-"),
+                   let from = Int(range.dropFirst(6).dropLast()), from < bytes.count {
+                    headers[.contentLength] = String(bytes.count - from)
+                    headers[.contentRange] = "bytes \(from)-\(bytes.count - 1)/\(bytes.count)"
+                    return Response(status: .partialContent, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: bytes[from...])))
+                }
                 return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
             case .wrongBytes:
                 var bad = bytes

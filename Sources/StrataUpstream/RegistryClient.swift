@@ -24,13 +24,16 @@ public final class RegistryClient: Sendable {
     /// Largest manifest and token answer taken; a larger one is an invalid answer.
     private let maxManifestSize: Int
     private let maxTokenSize: Int
+    /// Blob bodies slower than this are abandoned (nil: no minimum).
+    private let minimumRate: StreamedReply.MinimumRate?
 
     public init(
         baseURL: String, credentials: Credentials? = nil, namespace: String? = nil, http: HTTPClient,
         instanceID: String? = nil, extraHeaders: [(String, String)] = [], logger: Logger,
         now: @escaping @Sendable () -> Date = Date.init, rateLimitObserver: (@Sendable (String) -> Void)? = nil,
-        maxManifestSize: Int = 4 << 20, maxTokenSize: Int = 1 << 20
+        maxManifestSize: Int = 4 << 20, maxTokenSize: Int = 1 << 20, minimumRate: StreamedReply.MinimumRate? = nil
     ) {
+        self.minimumRate = minimumRate
         self.maxManifestSize = maxManifestSize
         self.maxTokenSize = maxTokenSize
         self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
@@ -199,7 +202,7 @@ public final class RegistryClient: Sendable {
         do {
             let request = try HTTPClient.Request(url: url, method: method,
                                                  headers: requestHeaders(accept: accept, headers: headers, authorization: authorization))
-            return try await StreamedReply.execute(request, on: http, deadline: .now() + .hours(24))
+            return try await StreamedReply.execute(request, on: http, deadline: .now() + .hours(24), minimumRate: minimumRate)
         } catch {
             throw UpstreamError(.transport, "\(method) \(url): \(error)")
         }

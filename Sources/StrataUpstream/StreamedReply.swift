@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOHTTP1
+import StrataCore
 
 /// An upstream answer whose body is handed, part by part, to a sink on the event loop
 /// that received it.
@@ -21,12 +22,30 @@ public final class StreamedReply: UpstreamReply, Sendable {
     public var eventLoop: any EventLoop { task.eventLoop }
     private let delegate: Delegate
     private let task: HTTPClient.Task<Void>
+    private let minimumRate: MinimumRate?
 
-    fileprivate init(head: HTTPResponseHead, delegate: Delegate, task: HTTPClient.Task<Void>) {
+    /// The slowest body worth waiting for: fewer than `bytesPerSecond` × `window`
+    /// bytes in any `window` ends the request (a drip must not hold a fill for hours).
+    public struct MinimumRate: Sendable {
+        public let bytesPerSecond: Int64
+        public let window: TimeAmount
+        public init(bytesPerSecond: Int64, window: TimeAmount) {
+            self.bytesPerSecond = bytesPerSecond
+            self.window = window
+        }
+        /// Bytes one window must bring, without overflow.
+        var bytesPerWindow: Int64 {
+            let (product, overflow) = bytesPerSecond.multipliedReportingOverflow(by: max(1, window.nanoseconds / 1_000_000))
+            return overflow ? .max : product / 1000
+        }
+    }
+
+    fileprivate init(head: HTTPResponseHead, delegate: Delegate, task: HTTPClient.Task<Void>, minimumRate: MinimumRate?) {
         self.status = head.status
         self.headers = head.headers
         self.delegate = delegate
         self.task = task
+        self.minimumRate = minimumRate
     }
 
     /// An answer dropped unread must not hold its connection.
@@ -34,7 +53,8 @@ public final class StreamedReply: UpstreamReply, Sendable {
 
     /// Sends `request` and returns once the response head is in; the body waits for
     /// ``stream(into:)`` or ``drain()``.
-    static func execute(_ request: HTTPClient.Request, on http: HTTPClient, deadline: NIODeadline) async throws -> StreamedReply {
+    static func execute(_ request: HTTPClient.Request, on http: HTTPClient, deadline: NIODeadline,
+                        minimumRate: MinimumRate? = nil) async throws -> StreamedReply {
         let eventLoop = http.eventLoopGroup.next()
         let delegate = Delegate(eventLoop: eventLoop)
         let task = http.execute(request: request, delegate: delegate, eventLoop: .delegateAndChannel(on: eventLoop), deadline: deadline)
@@ -45,15 +65,37 @@ public final class StreamedReply: UpstreamReply, Sendable {
             delegate.start(.drain)
         }
         let head = try await delegate.head.futureResult.get()
-        return StreamedReply(head: head, delegate: delegate, task: task)
+        return StreamedReply(head: head, delegate: delegate, task: task, minimumRate: minimumRate)
     }
 
     /// Feeds the body to `sink` in order, and returns when it has ended.
+    /// Throws ``UpstreamError`` (`transport`) when the body is slower than the minimum rate.
     public func stream(into sink: @escaping Sink) async throws {
+        let watchdog = minimumRate.map(startWatchdog)
+        defer { watchdog?.cancel() }
         delegate.start(.sink(sink))
-        try await withTaskCancellationHandler {
-            try await task.futureResult.get()
-        } onCancel: {
+        do {
+            try await withTaskCancellationHandler {
+                try await task.futureResult.get()
+            } onCancel: {
+                task.cancel()
+            }
+        } catch {
+            if let rate = minimumRate, delegate.tooSlow.withLockedValue({ $0 }) {
+                throw UpstreamError(.transport, "slower than \(rate.bytesPerSecond) bytes/s over \(rate.window.nanoseconds / 1_000_000_000) s; abandoned")
+            }
+            throw error
+        }
+    }
+
+    /// Checks once per window that the body brought enough bytes; cancels it if not.
+    private func startWatchdog(_ rate: MinimumRate) -> RepeatedTask {
+        let delegate = delegate, task = task, needed = rate.bytesPerWindow
+        return task.eventLoop.scheduleRepeatedTask(initialDelay: rate.window, delay: rate.window) { repeated in
+            let received = delegate.received.withLockedValue { count in defer { count = 0 }; return count }
+            guard received < needed else { return }
+            delegate.tooSlow.withLockedValue { $0 = true }
+            repeated.cancel()
             task.cancel()
         }
     }
@@ -78,6 +120,9 @@ public final class StreamedReply: UpstreamReply, Sendable {
         /// Completed once the body has somewhere to go.
         private let proceed: EventLoopPromise<Void>
         private let mode = NIOLockedValueBox(Mode.waiting)
+        /// Body bytes since the watchdog last looked, and whether it gave up.
+        let received = NIOLockedValueBox<Int64>(0)
+        let tooSlow = NIOLockedValueBox(false)
         private let headDone = NIOLockedValueBox(false)
         private let next: EventLoopFuture<Void>
 
@@ -109,6 +154,7 @@ public final class StreamedReply: UpstreamReply, Sendable {
         }
 
         func didReceiveBodyPart(task: HTTPClient.Task<Void>, _ buffer: ByteBuffer) -> EventLoopFuture<Void> {
+            received.withLockedValue { $0 += Int64(buffer.readableBytes) }
             guard case .sink(let sink) = mode.withLockedValue({ $0 }) else { return next }
             do {
                 return try sink(buffer) ?? next

@@ -243,5 +243,105 @@ extension Integration {
             #expect(upstream.requestCount == before + 3)
             #expect(try await strata.server.scrubber.pass().quarantined.isEmpty)
         }
+    
+        /// Item 12: `CONNECT` gets the spec's error body and a closed connection, not a
+        /// hang; oversized request lines and headers get the JSON error body too.
+        @Test func connectAndOversizedRequestsGetOCIErrors() async throws {
+            let strata = try await StrataInstance.start(canonical: nil)
+            defer { Task { await strata.stop() } }
+            let port = strata.port
+            func exchange(_ text: String) async throws -> (String, Bool, Double) {
+                let start = ContinuousClock.now
+                let result = try await Task.detached { try RawTCP.exchange(port: port, send: Array(text.utf8), timeout: 5) }.value
+                return (String(decoding: result.bytes, as: UTF8.self), result.closedByPeer, (ContinuousClock.now - start).inSeconds)
+            }
+            let (connect, closed, seconds) = try await exchange("CONNECT 127.0.0.1:22 HTTP/1.1\r\nHost: 127.0.0.1:22\r\n\r\n")
+            // NIO's encoder sends no body after CONNECT: the status and Allow say it.
+            #expect(connect.hasPrefix("HTTP/1.1 405"))
+            #expect(connect.contains("Allow: GET, HEAD"))
+            #expect(closed && seconds < 4, "CONNECT left the connection open")
+            let bigHeader = try await exchange("GET /v2/ HTTP/1.1\r\nHost: x\r\nX-Big: \(String(repeating: "a", count: 100_000))\r\n\r\n")
+            #expect(bigHeader.0.hasPrefix("HTTP/1.1 431"))
+            #expect(bigHeader.0.contains(#"{"errors":[{"code":"#))
+            let bigLine = try await exchange("GET /v2/\(String(repeating: "a", count: 100_000)) HTTP/1.1\r\nHost: x\r\n\r\n")
+            #expect(bigLine.0.hasPrefix("HTTP/1.1 4"))
+            #expect(bigLine.0.contains(#"{"errors":[{"code":"#))
+            let garbage = try await exchange("\u{01}\u{02}NOT HTTP AT ALL\r\n\r\n")
+            #expect(garbage.0.hasPrefix("HTTP/1.1 400"))
+            #expect(garbage.0.contains(#"{"errors":[{"code":"#))
+            #expect(try await fetch("\(strata.url)/v2/").status == 200)
+        }
+
+        /// Item 9: a client must send its request head in time and may idle only so
+        /// long; past the connection cap new connections are closed, the admin port
+        /// still answers, and the port recovers once clients leave.
+        @Test func headerAndIdleTimeoutsAndTheConnectionCap() async throws {
+            let strata = try await StrataInstance.start(canonical: nil) { config in
+                config.limits.headerTimeout = 0.5
+                config.limits.idleTimeout = 0.5
+                config.limits.maxConnections = 5
+            }
+            defer { Task { await strata.stop() } }
+            let port = strata.port
+            func timed(_ text: String) async throws -> (RawTCP.Result, Double) {
+                let start = ContinuousClock.now
+                let result = try await Task.detached { try RawTCP.exchange(port: port, send: Array(text.utf8), timeout: 8) }.value
+                return (result, (ContinuousClock.now - start).inSeconds)
+            }
+            // Silent, and a head that never ends: closed by the header timeout.
+            for text in ["", "GET /v2/ HTTP/1.1\r\nHost: x\r\n"] {
+                let (result, seconds) = try await timed(text)
+                #expect(result.closedByPeer && seconds < 5, "\(text.debugDescription) held for \(seconds) s")
+                #expect(result.bytes.isEmpty)
+            }
+            // One answered request, then idle: closed by the idle timeout.
+            let (idle, idleSeconds) = try await timed("GET /v2/ HTTP/1.1\r\nHost: x\r\n\r\n")
+            #expect(String(decoding: idle.bytes, as: UTF8.self).hasPrefix("HTTP/1.1 200"))
+            #expect(idle.closedByPeer && idleSeconds < 5)
+
+            // Fill the cap with silent connections (within the header timeout).
+            let strataSlow = try await StrataInstance.start(canonical: nil) { config in
+                config.limits.maxConnections = 5
+            }
+            defer { Task { await strataSlow.stop() } }
+            let held = try (0..<5).map { _ in try RawTCP.Connection(port: strataSlow.port) }
+            for _ in 0..<200 where strataSlow.server.connections.open < 5 { await Task.yield(); try await Task.sleep(for: .milliseconds(5)) }
+            #expect(strataSlow.server.connections.open == 5)
+            let slowPort = strataSlow.port
+            let refused = try await Task.detached { try RawTCP.exchange(port: slowPort, send: Array("GET /v2/ HTTP/1.1\r\nHost: x\r\n\r\n".utf8), timeout: 5) }.value
+            #expect(refused.closedByPeer && refused.bytes.isEmpty)
+            #expect(try await fetch("\(strataSlow.adminURL)/healthz").status == 200)
+            for connection in held { connection.close() }
+            for _ in 0..<200 where strataSlow.server.connections.open > 0 { try await Task.sleep(for: .milliseconds(5)) }
+            #expect(try await fetch("\(strataSlow.url)/v2/").status == 200)
+        }
+    
+        /// Item 10: a tier that drips is abandoned once it falls below the minimum rate,
+        /// and the fill resumes on the next tier with `Range`.
+        @Test func drippingTierIsAbandonedForTheNext() async throws {
+            let bytes = ImageFixture.randomBytes(256 << 10)
+            let digest = ContentHasher.digest(of: bytes)
+            let drip = FaultyRegistry(blobs: [digest: bytes], fault: .drip(bytes: 100, interval: .seconds(1)))
+            try await drip.start()
+            defer { drip.stop() }
+            let good = FaultyRegistry(blobs: [digest: bytes], fault: .none)
+            try await good.start()
+            defer { good.stop() }
+            let strata = try await StrataInstance.start(canonical: good.url) { config in
+                config.tiers = [.init(name: "drip", url: drip.url)]
+                config.limits.minUpstreamRate = 10 << 10
+                config.limits.upstreamRateWindow = 0.5
+            }
+            defer { Task { await strata.stop() } }
+            let start = ContinuousClock.now
+            let answer = try await fetch("\(strata.url)/v2/library/slow/blobs/\(digest)")
+            let seconds = (ContinuousClock.now - start).inSeconds
+            #expect(answer.status == 200)
+            #expect(answer.body == bytes)
+            #expect(seconds < 10, "the drip held the fill for \(seconds) s")
+            let ledger = String(decoding: try await fetch("\(strata.adminURL)/api/requests").body, as: UTF8.self)
+            #expect(ledger.contains(#""outcome":"transport""#))
+            #expect(strata.server.engine.store.lookup(digest) != nil)
+        }
     }
 }
