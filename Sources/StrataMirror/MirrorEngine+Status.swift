@@ -126,6 +126,7 @@ extension MirrorEngine {
 
     /// Whether the store can be written and the index read: the readiness check.
     public func isReady() -> Bool {
+        guard recoverStorageIfLost() else { return false }
         do {
             try store.prepareProbe()
             _ = try index.blob(ContentHasher.digest(of: []))

@@ -78,6 +78,37 @@ public final class MirrorEngine: Sendable {
         self.negative = NegativeCache(ttl: configuration.negativeTTL, now: now)
     }
 
+    /// Set while the cache directory is known lost, so that the loss is logged once.
+    private let storageLost = NIOLockedValueBox(false)
+
+    /// Checks that the cache directory is still there; when it vanished under the
+    /// running server (deleted by hand, a volume unmounted), logs it once as an error,
+    /// rebuilds it empty, reopens the index and forgets what was cached, so that pulls
+    /// refill from upstream without a restart. Returns whether storage is usable now.
+    @discardableResult
+    public func recoverStorageIfLost() -> Bool {
+        guard !store.isIntact || !index.fileExists else {
+            storageLost.withLockedValue { $0 = false }
+            return true
+        }
+        let first = storageLost.withLockedValue { lost in defer { lost = true }; return !lost }
+        if first {
+            logger.error("the cache directory vanished under the running server; rebuilding it empty and refilling from upstream",
+                         metadata: ["dir": "\(store.layout.root)"])
+        }
+        do {
+            try store.rebuild()
+            if !index.fileExists { try index.reopen() }
+        } catch {
+            if first { logger.error("cannot rebuild the cache directory", metadata: ["error": "\(error)"]) }
+            return false
+        }
+        hot.withLockedValue { $0 = HotIndex() }
+        storageLost.withLockedValue { $0 = false }
+        logger.notice("cache directory rebuilt", metadata: ["dir": "\(store.layout.root)"])
+        return true
+    }
+
     /// The number of blob fills running now.
     public var fillsInFlight: Int { fills.count }
 
@@ -154,7 +185,9 @@ public final class MirrorEngine: Sendable {
         } catch let error as MirrorError {
             throw error
         } catch {
-            throw MirrorError(.unavailable, "\(error)")
+            // A local failure (the store, the index): its text names files, which stay in the log.
+            logger.error("manifest request failed", metadata: ["key": "\(key)", "error": "\(error)"])
+            throw MirrorError(.unavailable, "the cache failed to answer (the server log says why)")
         }
     }
 
@@ -239,7 +272,13 @@ public final class MirrorEngine: Sendable {
         let tier = chain.tiers[fetched.tierIndex].name
         let mediaType = fetched.value.mediaType
         let manifest = fetched.value.manifest
-        let stored = try await store.put(manifest.bytes, digest: digest)
+        let stored: StoredBlob
+        do {
+            stored = try await store.put(manifest.bytes, digest: digest)
+        } catch {
+            guard !store.isIntact, recoverStorageIfLost() else { throw error }
+            stored = try await store.put(manifest.bytes, digest: digest)
+        }
         let time = now()
         try index.recordBlob(stored, mediaType: mediaType, at: time)
         try index.addManifest(.init(registry: registry, repository: repository, digest: digest, mediaType: mediaType, fetchedAt: time, tier: tier.description))
@@ -326,6 +365,9 @@ public final class MirrorEngine: Sendable {
             switch error.kind {
             case .notFound: throw MirrorError(.blobUnknown, "\(what) not found in any tier", attempts: attempts)
             case .refused: throw MirrorError(.denied, "\(what): \(error.message)", attempts: attempts)
+            case .storage:
+                logger.error("blob fill failed in the store", metadata: ["digest": "\(digest)", "error": "\(error.message)"])
+                throw MirrorError(.unavailable, "\(what): the cache could not store it (the server log says why)", attempts: attempts)
             default: throw MirrorError(.unavailable, "\(what): \(error.message)", attempts: attempts)
             }
         }
@@ -337,8 +379,9 @@ public final class MirrorEngine: Sendable {
             hot.withLockedValue { $0.blobs[digest] = stored }
         }
         guard let reader = try? store.open(digest) else {
-            // Removed underneath us (eviction, verify): forget it and fill again.
+            // Removed underneath us (eviction, verify, the whole directory): forget it and fill again.
             _ = hot.withLockedValue { $0.blobs.removeValue(forKey: digest) }
+            recoverStorageIfLost()
             return nil
         }
         if reader.blob.size <= Self.verifyOnReadLimit {
@@ -352,6 +395,16 @@ public final class MirrorEngine: Sendable {
         return reader
     }
 
+    /// A temp file for a fill; a cache directory that vanished is rebuilt first.
+    private func makeWriter(_ digest: Digest) throws -> BlobWriter {
+        do {
+            return try store.makeWriter(algorithm: digest.algorithm, hashLane: true)
+        } catch {
+            guard !store.isIntact, recoverStorageIfLost() else { throw error }
+            return try store.makeWriter(algorithm: digest.algorithm, hashLane: true)
+        }
+    }
+
     /// The leader of a fill: walks the tiers, resuming from the byte it reached when a
     /// tier fails mid-body, and commits only a verified blob.
     private func runFill(_ fill: BlobFill, repository: RepositoryName, chain: TierChain, via: String?, negativeKey: String) async {
@@ -359,9 +412,10 @@ public final class MirrorEngine: Sendable {
         defer { fills.remove(digest, fill) }
         let writer: BlobWriter
         do {
-            writer = try store.makeWriter(algorithm: digest.algorithm, hashLane: true)
+            writer = try makeWriter(digest)
         } catch {
-            fill.failed(FillError(.storage, "\(error)"), attempts: [])
+            logger.error("cannot start a blob fill", metadata: ["digest": "\(digest)", "error": "\(error)"])
+            fill.failed(FillError(.storage, "the cache cannot store blobs now (the server log says why)"), attempts: [])
             return
         }
         var attempts: [TierAttempt] = []

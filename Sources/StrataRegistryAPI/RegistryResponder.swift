@@ -58,6 +58,12 @@ public struct RegistryResponder: HTTPResponder {
         } catch let error as ValidationError {
             exchange.update { $0.error = error.registryCode.rawValue }
             response = Self.errorResponse(RegistryError(error.registryCode, error.description), head: request.method == .head)
+        } catch {
+            // Anything else is local (the index, the store): its text may name files,
+            // so it goes to the log and the client gets the spec's body without it.
+            logger.error("request failed", metadata: ["path": "\(request.uri.path)", "error": "\(error)"])
+            exchange.update { $0.error = RegistryErrorCode.unavailable.rawValue }
+            response = Self.errorResponse(RegistryError(.unavailable, "internal error (the server log says why)"), head: request.method == .head)
         }
         response.headers[Self.tierHeader] = response.headers[Self.tierHeader] ?? exchange.info.tier
         guard let ledger else { return response }

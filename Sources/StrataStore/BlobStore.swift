@@ -46,6 +46,19 @@ public final class BlobStore: Sendable {
         unlink(probe)
     }
 
+    /// Whether the cache directory and its `blobs/` and `tmp/` are all still there.
+    public var isIntact: Bool {
+        [layout.root, layout.blobsDirectory, layout.tmpDirectory].allSatisfy { FS.isDirectory($0) }
+    }
+
+    /// Recreates a cache directory that vanished under the running server, empty, and
+    /// forgets what was remembered of its files.
+    public func rebuild() throws(StoreError) {
+        frameIndexes.withLockedValue { $0 = [:] }
+        try FS.makeDirectories(layout.root)
+        try prepareDirectories()
+    }
+
     /// Creates the directories without touching `tmp/` (for tools beside a running server).
     public func prepareDirectories() throws(StoreError) {
         try FS.makeDirectories(layout.blobsDirectory)

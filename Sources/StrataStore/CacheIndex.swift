@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import NIOConcurrencyHelpers
 import StrataCore
 
 /// The SQLite index of the cache: tags, manifests per repository, blob sizes and access.
@@ -14,25 +15,51 @@ import StrataCore
 /// keyed by the registry they came from, so `docker.io/library/x` and
 /// `ghcr.io/library/x` never mix.
 public final class CacheIndex: Sendable {
-    private let queue: DatabaseQueue
+    /// The open database; replaced by ``reopen()`` when its file vanished.
+    private let current: NIOLockedValueBox<DatabaseQueue>
+    private var queue: DatabaseQueue { current.withLockedValue { $0 } }
+    private let path: String?
 
     public init(path: String) throws {
+        self.path = path
+        let queue = try Self.open(path)
+        try Self.migrate(queue)
+        current = NIOLockedValueBox(queue)
+    }
+
+    /// An index that lives in memory only, for tests.
+    public init() throws {
+        path = nil
+        let queue = try DatabaseQueue()
+        try Self.migrate(queue)
+        current = NIOLockedValueBox(queue)
+    }
+
+    private static func open(_ path: String) throws -> DatabaseQueue {
         var config = Configuration()
         config.prepareDatabase { db in
             try db.execute(sql: "PRAGMA journal_mode = WAL")
             try db.execute(sql: "PRAGMA synchronous = NORMAL")
         }
-        queue = try DatabaseQueue(path: path, configuration: config)
-        try migrate()
+        return try DatabaseQueue(path: path, configuration: config)
     }
 
-    /// An index that lives in memory only, for tests.
-    public init() throws {
-        queue = try DatabaseQueue()
-        try migrate()
+    /// Whether the index file is still where it was opened (a deleted cache directory
+    /// takes it along, and SQLite would go on writing to the unlinked file).
+    public var fileExists: Bool {
+        guard let path else { return true }
+        return FileManager.default.fileExists(atPath: path)
     }
 
-    private func migrate() throws {
+    /// Opens a new, empty index at the same path, for a cache directory that was rebuilt.
+    public func reopen() throws {
+        guard let path else { return }
+        let fresh = try Self.open(path)
+        try Self.migrate(fresh)
+        current.withLockedValue { $0 = fresh }
+    }
+
+    private static func migrate(_ queue: DatabaseQueue) throws {
         var migrator = DatabaseMigrator()
         migrator.registerMigration("v1") { db in
             try db.execute(sql: """

@@ -343,5 +343,36 @@ extension Integration {
             #expect(ledger.contains(#""outcome":"transport""#))
             #expect(strata.server.engine.store.lookup(digest) != nil)
         }
+    
+        /// Item 11: the cache directory deleted under a running Strata is rebuilt, cached
+        /// and new pulls are served again from upstream without a restart, and no answer
+        /// names a file.
+        @Test func vanishedCacheDirectoryIsRebuilt() async throws {
+            let blobs = (0..<3).map { ImageFixture.randomBytes(300_000 + $0) }
+            let digests = blobs.map { ContentHasher.digest(of: $0) }
+            let upstream = FaultyRegistry(blobs: Dictionary(uniqueKeysWithValues: zip(digests, blobs)), fault: .none)
+            try await upstream.start()
+            defer { upstream.stop() }
+            let strata = try await StrataInstance.start(canonical: upstream.url)
+            defer { Task { await strata.stop() } }
+            for (digest, bytes) in zip(digests.prefix(2), blobs) {
+                #expect(try await fetch("\(strata.url)/v2/library/gone/blobs/\(digest)").body == bytes)
+            }
+            try FileManager.default.removeItem(atPath: strata.cacheDirectory)
+            for round in 0..<2 {
+                for (digest, bytes) in zip(digests, blobs) {
+                    let answer = try await fetch("\(strata.url)/v2/library/gone/blobs/\(digest)")
+                    #expect(answer.status == 200, "round \(round), \(digest)")
+                    #expect(answer.body == bytes)
+                    #expect(!String(decoding: answer.body, as: UTF8.self).contains(strata.cacheDirectory))
+                }
+            }
+            #expect(FileManager.default.fileExists(atPath: "\(strata.cacheDirectory)/index.sqlite"))
+            for digest in digests {
+                #expect(strata.server.engine.store.lookup(digest) != nil)
+                #expect(try strata.server.engine.index.blob(digest) != nil)
+            }
+            #expect(try await fetch("\(strata.adminURL)/readyz").status == 200)
+        }
     }
 }
