@@ -66,8 +66,15 @@ let package = Package(
             .product(name: "Prometheus", package: "swift-prometheus"),
             .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
         ]),
+        .target(name: "StrataConfig", dependencies: [
+            "StrataCore",
+            .product(name: "Yams", package: "Yams"),
+        ]),
+        // Parsers of hostile input, as libFuzzer targets (Tests/fuzz.sh) and as a corpus replay.
+        .target(name: "StrataFuzzTargets", dependencies: ["StrataCore", "StrataConfig"]),
+        .executableTarget(name: "strata-fuzz", dependencies: ["StrataFuzzTargets"]),
         .target(name: "StrataServer", dependencies: [
-            "StrataCore", "StrataStore", "StrataUpstream", "StrataMirror", "StrataRegistryAPI", "StrataAdminAPI",
+            "StrataCore", "StrataConfig", "StrataStore", "StrataUpstream", "StrataMirror", "StrataRegistryAPI", "StrataAdminAPI",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "UnixSignals", package: "swift-service-lifecycle"),
@@ -76,7 +83,6 @@ let package = Package(
             .product(name: "NIOSSL", package: "swift-nio-ssl"),
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "NIOPosix", package: "swift-nio"),
-            .product(name: "Yams", package: "Yams"),
             .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "strata", dependencies: [
@@ -94,10 +100,11 @@ let package = Package(
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
         ]),
-        .testTarget(name: "StrataCoreTests", dependencies: ["StrataCore"]),
+        .testTarget(name: "StrataCoreTests", dependencies: ["StrataCore", "StrataFuzzTargets"]),
         .testTarget(name: "StrataStoreTests", dependencies: ["StrataStore", "StrataCore", "StrataTesting"]),
         .testTarget(name: "StrataUpstreamTests", dependencies: ["StrataUpstream", "StrataCore", "StrataTesting"]),
         .testTarget(name: "StrataMirrorTests", dependencies: ["StrataMirror", "StrataCore", "StrataStore", "StrataTesting"]),
+        .testTarget(name: "StrataAdminAPITests", dependencies: ["StrataAdminAPI", "StrataCore"]),
         .testTarget(name: "StrataRegistryAPITests", dependencies: [
             "StrataRegistryAPI", "StrataCore",
             .product(name: "NIOCore", package: "swift-nio"),

@@ -27,6 +27,7 @@ public enum ManifestCheck {
         guard known.contains(header) || genericJSON.contains(header) else {
             throw Failure("answered \(header.prefix(64)), not a manifest")
         }
+        guard JSONDepth.isWithin(bytes) else { throw Failure("JSON nested too deep") }
         guard bytes.first.map({ $0 == UInt8(ascii: "{") || $0 == 0x20 || $0 == 0x0a || $0 == 0x0d || $0 == 0x09 }) ?? false,
               let json = try? JSONSerialization.jsonObject(with: Data(bytes)), let object = json as? [String: Any] else {
             throw Failure("the body is not a JSON object")

@@ -16,6 +16,7 @@ public struct ManifestReferences: Sendable, Equatable {
     public let manifests: [Descriptor]
 
     public init(parsing bytes: [UInt8]) throws {
+        guard JSONDepth.isWithin(bytes) else { throw ValidationError.mediaTypeInvalid("manifest JSON nested too deep") }
         guard let object = try JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any] else {
             throw ValidationError.mediaTypeInvalid("manifest is not a JSON object")
         }

@@ -238,7 +238,11 @@ public final class BlobStore: Sendable {
         guard size < 1 << 30 else { throw StoreError.corrupt("frame index too large") }
         var buffer = ByteBufferAllocator().buffer(capacity: Int(size))
         try file.read(at: 0, count: Int(size), into: &buffer)
-        return try FrameIndex(parsing: Array(buffer.readableBytesView))
+        do {
+            return try FrameIndex(parsing: Array(buffer.readableBytesView))
+        } catch {
+            throw StoreError.corrupt(error.description)
+        }
     }
 
     /// Opens a stored blob for reading.

@@ -1,4 +1,5 @@
 import Foundation
+import StrataCore
 
 /// Writes a ustar archive: regular files and directories, names up to 255 bytes.
 final class TarWriter {
@@ -105,28 +106,16 @@ final class TarReader {
         remaining = 0
         padding = 0
         guard let block = try handle.read(upToCount: 512), block.count == 512 else { return nil }
-        let header = Array(block)
-        if header.allSatisfy({ $0 == 0 }) { return nil }
-        func text(_ offset: Int, _ length: Int) -> String {
-            String(decoding: header[offset..<(offset + length)].prefix(while: { $0 != 0 }), as: UTF8.self)
+        let parsed: TarHeader?
+        do {
+            parsed = try TarHeader(block: Array(block))
+        } catch {
+            throw StoreError.corrupt(error.description)
         }
-        func octal(_ offset: Int, _ length: Int) -> Int64? {
-            Int64(text(offset, length).trimmingCharacters(in: CharacterSet(charactersIn: " \0")), radix: 8)
-        }
-        let stored = octal(148, 8)
-        var sum: Int64 = 0
-        for (i, b) in header.enumerated() { sum += (148..<156).contains(i) ? 32 : Int64(b) }
-        guard let size = octal(124, 12), size >= 0, stored == sum else { throw StoreError.corrupt("bad tar header") }
-        var name = text(0, 100)
-        if text(257, 5) == "ustar" {
-            let prefix = text(345, 155)
-            if !prefix.isEmpty { name = prefix + "/" + name }
-        }
-        let type = header[156]
-        remaining = size
-        padding = (512 - size % 512) % 512
-        if name.hasPrefix("./") { name.removeFirst(2) }
-        return Entry(name: name, size: size, isFile: type == UInt8(ascii: "0") || type == 0)
+        guard let header = parsed else { return nil }
+        remaining = header.size
+        padding = (512 - header.size % 512) % 512
+        return Entry(name: header.name, size: header.size, isFile: header.isFile)
     }
 
     /// Reads up to `count` bytes of the current entry's content; empty at its end.

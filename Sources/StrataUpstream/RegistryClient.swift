@@ -295,17 +295,11 @@ public final class RegistryClient: Sendable {
         guard status == .ok else {
             throw UpstreamError(.unauthorized, status: Int(status.code), "token realm \(realm) answered \(status.code)")
         }
-        struct TokenAnswer: Decodable {
-            let token: String?
-            let access_token: String?
-            let expires_in: Double?
+        guard let answer = TokenAnswer(parsing: Array(body.readableBytesView)) else {
+            throw UpstreamError(.unauthorized, "token realm \(realm) sent no usable token")
         }
-        guard let answer = try? JSONDecoder().decode(TokenAnswer.self, from: Data(body.readableBytesView)),
-              let token = answer.token ?? answer.access_token, !token.isEmpty else {
-            throw UpstreamError(.unauthorized, "token realm \(realm) sent no token")
-        }
-        await tokens.store(token, for: key, expiresIn: answer.expires_in ?? 60, now: now())
-        return token
+        await tokens.store(answer.token, for: key, expiresIn: answer.expiresIn, now: now())
+        return answer.token
     }
 
     /// Maps a non-success status to an error, reading the error body for `*_UNKNOWN`.

@@ -1,4 +1,5 @@
 import Foundation
+import StrataCore
 import StrataTesting
 import Testing
 @testable import StrataUpstream

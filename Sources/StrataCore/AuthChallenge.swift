@@ -47,7 +47,7 @@ public struct AuthChallenge: Sendable, Hashable {
 }
 
 extension Substring {
-    func trimmingCharacters(in set: Character) -> String {
+    public func trimmingCharacters(in set: Character) -> String {
         String(self.drop(while: { $0 == set }).reversed().drop(while: { $0 == set }).reversed())
     }
 }

@@ -1,6 +1,3 @@
-import NIOConcurrencyHelpers
-import StrataCore
-
 /// The manifest types a client accepts, from its `Accept` headers.
 public struct ManifestAccept: Sendable, Hashable {
     /// The media types named, without parameters, in order. Empty means anything.
@@ -19,20 +16,6 @@ public struct ManifestAccept: Sendable, Hashable {
         }
         self.types = types
     }
-
-    /// The same as `init(headers:)`, remembered: clients send the same few `Accept`
-    /// values over and over, and parsing one costs more than the rest of a cache hit.
-    public static func parsing(_ headers: [String]) -> ManifestAccept {
-        if let known = recent.withLockedValue({ $0[headers] }) { return known }
-        let parsed = ManifestAccept(headers: headers)
-        recent.withLockedValue { known in
-            if known.count >= 64 { known.removeAll(keepingCapacity: true) }
-            known[headers] = parsed
-        }
-        return parsed
-    }
-
-    private static let recent = NIOLockedValueBox<[[String]: ManifestAccept]>([:])
 
     public func accepts(_ mediaType: String) -> Bool {
         types.isEmpty || types.contains(mediaType) || types.contains("*/*")

@@ -40,8 +40,14 @@ public struct FrameIndex: Sendable, Equatable {
         return out
     }
 
-    public init(parsing bytes: [UInt8]) throws(StoreError) {
-        guard bytes.count >= 32, Array(bytes[0..<8]) == Self.magic else { throw .corrupt("frame index header") }
+    /// Why bytes are not a frame index.
+    public struct Corrupt: Error, Sendable, CustomStringConvertible, Equatable {
+        public let description: String
+        init(_ description: String) { self.description = description }
+    }
+
+    public init(parsing bytes: [UInt8]) throws(Corrupt) {
+        guard bytes.count >= 32, Array(bytes[0..<8]) == Self.magic else { throw Corrupt("frame index header") }
         func get(_ i: Int) -> UInt64 {
             var v: UInt64 = 0
             for k in 0..<8 { v |= UInt64(bytes[i + k]) << (8 * UInt64(k)) }
@@ -51,17 +57,17 @@ public struct FrameIndex: Sendable, Equatable {
         // Every number is checked before arithmetic: the file may be damaged or hostile.
         let limit: UInt64 = 1 << 62
         guard frameSize > 0, frameSize <= 1 << 30, size <= limit, count < 1 << 32, bytes.count == 32 + Int(count + 1) * 8 else {
-            throw .corrupt("frame index size")
+            throw Corrupt("frame index size")
         }
         var offsets: [Int64] = []
         offsets.reserveCapacity(Int(count) + 1)
         for i in 0...Int(count) {
             let offset = get(32 + i * 8)
-            guard offset <= limit else { throw .corrupt("frame index offsets") }
+            guard offset <= limit else { throw Corrupt("frame index offsets") }
             offsets.append(Int64(offset))
         }
         guard offsets.first == 0, zip(offsets, offsets.dropFirst()).allSatisfy({ $0 <= $1 }),
-              (size + frameSize - 1) / frameSize == count else { throw .corrupt("frame index offsets") }
+              (size + frameSize - 1) / frameSize == count else { throw Corrupt("frame index offsets") }
         self.init(frameSize: Int(frameSize), uncompressedSize: Int64(size), offsets: offsets)
     }
 }

@@ -1,0 +1,131 @@
+import Foundation
+import StrataConfig
+import StrataCore
+
+/// Every parser of network, disk or config input, as a fuzz target: a function from
+/// arbitrary bytes that must neither trap nor break the parser's own promises (checked
+/// with `precondition`, so a broken promise is a crash libFuzzer reports).
+///
+/// `Tests/fuzz.sh` runs them under libFuzzer; the unit tests replay the committed
+/// corpus and every crash ever found (`Tests/Fuzz/`) through the same functions.
+public enum FuzzTargets {
+    public static let all: [String: @Sendable ([UInt8]) -> Void] = [
+        "registry-path": registryPath,
+        "digest": digest,
+        "range": range,
+        "accept": accept,
+        "www-authenticate": wwwAuthenticate,
+        "token-answer": tokenAnswer,
+        "manifest": manifest,
+        "header-numbers": headerNumbers,
+        "frame-index": frameIndex,
+        "tar-header": tarHeader,
+        "config": config,
+        "ip-address": ipAddress,
+    ]
+
+    static func text(_ bytes: [UInt8]) -> String { String(decoding: bytes, as: UTF8.self) }
+
+    /// Request paths: a parsed path names a valid repository and reference.
+    static func registryPath(_ bytes: [UInt8]) {
+        guard let parsed = try? RegistryPath(path: text(bytes)) else { return }
+        switch parsed {
+        case .manifest(let name, _), .blob(let name, _), .tagsList(let name), .blobUpload(let name):
+            precondition((try? RepositoryName(name.value)) != nil, "a parsed name does not parse again")
+        case .base, .catalog: break
+        }
+    }
+
+    static func digest(_ bytes: [UInt8]) {
+        guard let d = try? Digest(parsing: text(bytes)) else { return }
+        precondition((try? Digest(parsing: d.description)) == d, "a digest does not round-trip")
+    }
+
+    /// `Range` against a size from the first 8 bytes: a partial range lies in the blob.
+    static func range(_ bytes: [UInt8]) {
+        guard bytes.count >= 8 else { return }
+        var size: Int64 = 0
+        for b in bytes.prefix(8) { size = size << 8 | Int64(b) }
+        let header = text(Array(bytes.dropFirst(8)))
+        switch ByteRangeRequest(header: header, size: size) {
+        case .partial(let lower, let upper):
+            precondition(lower >= 0 && lower < upper && upper <= size, "range \(lower)..<\(upper) outside \(size)")
+        case .whole, .unsatisfiable: break
+        }
+    }
+
+    static func accept(_ bytes: [UInt8]) {
+        let accept = ManifestAccept(headers: text(bytes).split(separator: "\n").map(String.init))
+        precondition(Set(accept.types).count == accept.types.count, "duplicate types")
+        _ = accept.upstreamHeaders
+    }
+
+    static func wwwAuthenticate(_ bytes: [UInt8]) {
+        _ = AuthChallenge(header: text(bytes))
+    }
+
+    static func tokenAnswer(_ bytes: [UInt8]) {
+        guard let answer = TokenAnswer(parsing: bytes) else { return }
+        precondition(!answer.token.utf8.contains(where: { $0 < 0x21 || $0 > 0x7e }), "token with control bytes")
+        precondition(answer.expiresIn >= 10 && answer.expiresIn <= 86400)
+    }
+
+    /// First line: the upstream's Content-Type; the rest: the body.
+    static func manifest(_ bytes: [UInt8]) {
+        let newline = bytes.firstIndex(of: 0x0a) ?? bytes.endIndex
+        let contentType = text(Array(bytes[..<newline]))
+        let body = newline < bytes.endIndex ? Array(bytes[(newline + 1)...]) : []
+        if let type = try? ManifestCheck.mediaType(of: body, contentType: contentType) {
+            precondition(!type.isEmpty)
+        }
+        if let references = try? ManifestReferences(parsing: body) {
+            precondition(references.contentSize >= 0, "negative content size")
+        }
+    }
+
+    static func headerNumbers(_ bytes: [UInt8]) {
+        let value = text(bytes)
+        if let length = HeaderNumbers.contentLength(value) {
+            precondition(length >= 0 && length <= HeaderNumbers.maxSize)
+        }
+        if let seconds = HeaderNumbers.retryAfter(value, now: Date(timeIntervalSince1970: 1_800_000_000)) {
+            precondition(seconds >= 0 && seconds <= HeaderNumbers.maxRetryAfter)
+        }
+    }
+
+    /// A parsed frame index describes frames that cover the blob, in order.
+    static func frameIndex(_ bytes: [UInt8]) {
+        guard let index = try? FrameIndex(parsing: bytes) else { return }
+        precondition(index.frameCount == Int((index.uncompressedSize + Int64(index.frameSize) - 1) / Int64(index.frameSize)))
+        for (lower, upper) in [(0, index.uncompressedSize), (index.uncompressedSize / 2, index.uncompressedSize)] {
+            let frames = index.frames(covering: lower, upper)
+            precondition(frames.lowerBound >= 0 && frames.upperBound <= index.frameCount)
+        }
+        precondition(FrameIndex(frameSize: index.frameSize, uncompressedSize: index.uncompressedSize, offsets: index.offsets)
+            .serialized() == bytes, "a frame index does not round-trip")
+    }
+
+    static func tarHeader(_ bytes: [UInt8]) {
+        var block = Array(bytes.prefix(512))
+        block += [UInt8](repeating: 0, count: 512 - block.count)
+        guard let header = try? TarHeader(block: block) else { return }
+        precondition(header.size >= 0 && header.size < 1 << 33)
+    }
+
+    static func config(_ bytes: [UInt8]) {
+        guard let config = try? StrataConfiguration.parse(yaml: text(bytes)) else { return }
+        precondition(config.tagTTL >= 0 && config.tagTTL <= ConfigValues.maxDuration)
+        precondition((config.maxSize ?? 1) > 0)
+        // Every duration must turn into milliseconds without trapping, as the server does.
+        for seconds in [config.tagTTL, config.negativeTTL, config.maxIdle, config.evictionInterval, config.prefetchRefresh,
+                        config.connectTimeout, config.firstByteTimeout, config.breakerCoolOff, config.scrubInterval,
+                        config.limits.headerTimeout, config.limits.idleTimeout, config.limits.upstreamRateWindow]
+            + config.tiers.flatMap({ [$0.connectTimeout, $0.firstByteTimeout] }) {
+            _ = Int64(seconds * 1000)
+        }
+    }
+
+    static func ipAddress(_ bytes: [UInt8]) {
+        _ = IPAddressClass(address: text(bytes))
+    }
+}
