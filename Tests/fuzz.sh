@@ -39,8 +39,10 @@ for target in "${targets[@]}"; do
   run="$corpus"
   if ((grow == 0)); then run="$work/$target"; mkdir -p "$run"; cp -r "$corpus/." "$run/"; fi
   log="$work/$target.log"
+  seeds=()
+  [ -d "Tests/Fuzz/regressions/$target" ] && seeds+=("Tests/Fuzz/regressions/$target")
   if "$binary" "$target" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len=65536 \
-       -artifact_prefix="Tests/Fuzz/crashes/$target/" -print_final_stats=1 "$run" >"$log" 2>&1; then
+       -artifact_prefix="Tests/Fuzz/crashes/$target/" -print_final_stats=1 "$run" "${seeds[@]}" >"$log" 2>&1; then
     result=ok
   else
     result="CRASH (see Tests/Fuzz/crashes/$target/)"

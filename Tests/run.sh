@@ -2,7 +2,7 @@
 # Runs Strata's whole test suite: installs what the tests need when it is missing
 # (Debian packages), builds once, then runs every test.
 #   Tests/run.sh                 all tests
-#   Tests/run.sh --filter NAME   a subset (passed to swift test)
+#   Tests/run.sh --filter NAME   a subset of the swift tests only (no fuzzing, no ThreadSanitizer)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # Daemons (dockerd, ip) live in sbin; Swift may be installed under /opt/swift.
@@ -23,3 +23,9 @@ fi
 
 swift build --build-tests
 swift test --skip-build "$@"
+if (($# == 0)); then
+  # Every parser of hostile input under libFuzzer, 15 s each (Docs/security.md).
+  Tests/fuzz.sh --seconds 15
+  # The concurrent core under ThreadSanitizer.
+  Tests/tsan.sh
+fi

@@ -85,7 +85,7 @@ public struct Prefetcher: Sendable {
                     break
                 }
                 summary.blobs += 1
-                if cached { summary.cachedBlobs += 1 } else { summary.fetchedBytes += blob.size }
+                if cached { summary.cachedBlobs += 1 } else { summary.fetchedBytes = summary.fetchedBytes.saturatingAdd(blob.size) }  // a descriptor's size is upstream's word
                 await progress(Event(image: name, kind: .blob, digest: blob.digest.description, bytes: blob.size, cached: cached))
             }
         }
