@@ -22,6 +22,8 @@ while (($#)); do
 done
 
 scratch=.build-fuzz
+# libFuzzer, not Swift's backtracer, must handle a crash: it saves the input.
+export SWIFT_BACKTRACE=enable=no
 swift build -c release --product strata-fuzz --scratch-path "$scratch" \
   -Xswiftc -sanitize=fuzzer -Xswiftc -parse-as-library -Xswiftc -DFUZZING -Xswiftc -use-ld=lld >/dev/null
 binary="$scratch/release/strata-fuzz"

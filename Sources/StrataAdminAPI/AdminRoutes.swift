@@ -118,7 +118,9 @@ public struct AdminRoutes: Sendable {
 
     /// ISO 8601 (`2026-11-22T15:00:00Z`, fractions allowed) or seconds since 1970.
     static func parseDate(_ text: String) -> Date? {
-        if let seconds = Double(text) { return Date(timeIntervalSince1970: seconds) }
+        if let seconds = Double(text) { return seconds.isFinite ? Date(timeIntervalSince1970: seconds) : nil }
+        // Foundation's date formatters trap on some non-ASCII input: a date is ASCII.
+        guard text.utf8.count <= 40, text.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7f }) else { return nil }
         let formatter = ISO8601DateFormatter()
         if let date = formatter.date(from: text) { return date }
         formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]

@@ -36,17 +36,44 @@ public enum HeaderNumbers {
             guard trimmed.utf8.count <= 9, let seconds = Int(trimmed) else { return maxRetryAfter }
             return min(TimeInterval(seconds), maxRetryAfter)
         }
-        // Rare (most registries send seconds): a formatter per date is fine.
-        let formatter = DateFormatter()
-        formatter.locale = Locale(identifier: "en_US_POSIX")
-        formatter.timeZone = TimeZone(identifier: "GMT")
-        formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss zzz"
-        guard trimmed.utf8.count <= 64, let date = formatter.date(from: trimmed) else { return nil }
+        // Parsed by hand: Foundation's DateFormatter traps on some invalid UTF-8 (found by
+        // the header-numbers fuzzer), and an upstream chooses these bytes.
+        guard let date = imfFixdate(trimmed) else { return nil }
         let seconds = date.timeIntervalSince(now)
         guard seconds.isFinite else { return nil }
         return min(max(0, seconds), maxRetryAfter)
     }
 
+    /// `Sun, 06 Nov 1994 08:49:37 GMT` (RFC 9110's IMF-fixdate), ASCII only; the
+    /// obsolete RFC 850 and asctime forms are not taken.
+    static func imfFixdate(_ text: String) -> Date? {
+        let b = Array(text.utf8)
+        guard b.count == 29, b[3] == UInt8(ascii: ","), b[4] == 0x20, b[7] == 0x20, b[11] == 0x20, b[16] == 0x20,
+              b[19] == UInt8(ascii: ":"), b[22] == UInt8(ascii: ":"), b[25] == 0x20,
+              Array(b[26...]) == Array("GMT".utf8) else { return nil }
+        func number(_ range: Range<Int>) -> Int? {
+            var value = 0
+            for i in range {
+                guard b[i] >= 0x30 && b[i] <= 0x39 else { return nil }
+                value = value * 10 + Int(b[i] - 0x30)
+            }
+            return value
+        }
+        let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+        guard let day = number(5..<7), let year = number(12..<16), let hour = number(17..<19),
+              let minute = number(20..<22), let second = number(23..<25),
+              let monthIndex = months.firstIndex(where: { Array($0.utf8) == Array(b[8..<11]) }),
+              (1...31).contains(day), hour < 24, minute < 60, second < 61 else { return nil }
+        // Days from 1970-01-01 to the civil date (Howard Hinnant's algorithm).
+        let m = monthIndex + 1
+        let y = m <= 2 ? year - 1 : year
+        let era = y / 400
+        let yoe = y - era * 400
+        let doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + day - 1
+        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
+        let days = era * 146097 + doe - 719468
+        return Date(timeIntervalSince1970: TimeInterval(days * 86400 + hour * 3600 + minute * 60 + second))
+    }
 }
 
 extension Int64 {

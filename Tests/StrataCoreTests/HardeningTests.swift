@@ -43,6 +43,13 @@ import Testing
         #expect(HeaderNumbers.retryAfter("inf", now: now) == nil)
         #expect(HeaderNumbers.retryAfter("nan", now: now) == nil)
         #expect(HeaderNumbers.retryAfter("-5", now: now) == nil)
+        #expect(HeaderNumbers.retryAfter("Thu, 01 Jan 1970 00:00:00 GMT", now: Date(timeIntervalSince1970: 0)) == 0)
+        #expect(HeaderNumbers.imfFixdate("Tue, 29 Feb 2028 23:59:59 GMT") == Date(timeIntervalSince1970: 1_835_481_599))
+        #expect(HeaderNumbers.imfFixdate("Wed, 21 Oct 2015 07:28:00 UTC") == nil)
+        #expect(HeaderNumbers.imfFixdate("Wed, 21 Foo 2015 07:28:00 GMT") == nil)
+        #expect(HeaderNumbers.imfFixdate("Wed, 41 Oct 2015 07:28:00 GMT") == nil)
+        // Found by the fuzzer: Foundation's DateFormatter trapped on this (invalid UTF-8).
+        #expect(HeaderNumbers.retryAfter(String(decoding: Array("Wed, 1 Oct 2015 07:1".utf8) + [0xcc, 0x85, 0xcf, 0xd3] + Array(" GMT".utf8), as: UTF8.self), now: now) == nil)
     }
 
     @Test func saturatingAdd() {
