@@ -9,17 +9,7 @@ cd "$(dirname "$0")/.."
 export PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin"
 command -v swift >/dev/null || { [ -x /opt/swift/usr/bin/swift ] && export PATH="$PATH:/opt/swift/usr/bin"; }
 
-packages=(pkg-config libzstd-dev libssl-dev libsqlite3-dev openssl gzip tar curl iproute2 util-linux docker-registry skopeo chromium systemd docker.io containerd podman)
-missing=()
-for p in "${packages[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if ((${#missing[@]})); then
-  echo "installing: ${missing[*]}"
-  SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
+Tests/ensure-packages.sh pkg-config libzstd-dev libssl-dev libsqlite3-dev openssl gzip tar curl iproute2 util-linux docker-registry skopeo chromium systemd docker.io containerd podman
 
 swift build --build-tests
 swift test --skip-build "$@"

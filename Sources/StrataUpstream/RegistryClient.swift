@@ -215,7 +215,8 @@ public final class RegistryClient: Sendable {
         request.method = method
         request.headers = requestHeaders(accept: accept, headers: headers, authorization: authorization)
         do {
-            return try await http.execute(request, timeout: .hours(24), logger: logger)
+            // Manifests, HEADs and redirects are small: two minutes is plenty, and bounds a drip.
+            return try await http.execute(request, timeout: .seconds(120), logger: logger)
         } catch {
             throw UpstreamError(.transport, "\(method) \(url): \(error)")
         }

@@ -14,11 +14,19 @@ extension Integration {
         static func strataWithBlob(_ bytes: [UInt8], fault: FaultyRegistry.Fault = .none,
                                    configure: @escaping (inout StrataConfiguration) -> Void = { _ in })
             async throws -> (FaultyRegistry, StrataInstance, Digest) {
-            let digest = ContentHasher.digest(of: bytes)
-            let upstream = FaultyRegistry(blobs: [digest: bytes], fault: fault)
+            let (upstream, strata, digests) = try await strataWithBlobs([bytes], fault: fault, configure: configure)
+            return (upstream, strata, digests[0])
+        }
+
+        /// Several blobs behind one fake upstream, and Strata in front of it.
+        static func strataWithBlobs(_ blobs: [[UInt8]], fault: FaultyRegistry.Fault = .none,
+                                    configure: @escaping (inout StrataConfiguration) -> Void = { _ in })
+            async throws -> (FaultyRegistry, StrataInstance, [Digest]) {
+            let digests = blobs.map { ContentHasher.digest(of: $0) }
+            let upstream = FaultyRegistry(blobs: Dictionary(zip(digests, blobs), uniquingKeysWith: { a, _ in a }), fault: fault)
             try await upstream.start()
             let strata = try await StrataInstance.start(canonical: upstream.url, configure: configure)
-            return (upstream, strata, digest)
+            return (upstream, strata, digests)
         }
 
         /// Crash 1: `Range: bytes=0-<Int64.max>` on a cached and on a cold blob.
@@ -207,12 +215,8 @@ extension Integration {
             let large = ImageFixture.randomBytes(3 << 20)
             let text = Array(String(repeating: "compressible layer text, line after line\n", count: 80_000).utf8)
             let blobs = [small, large, text]
-            let digests = blobs.map { ContentHasher.digest(of: $0) }
-            let upstream = FaultyRegistry(blobs: Dictionary(uniqueKeysWithValues: zip(digests, blobs)), fault: .none)
-            try await upstream.start()
-            defer { upstream.stop() }
-            let strata = try await StrataInstance.start(canonical: upstream.url)
-            defer { Task { await strata.stop() } }
+            let (upstream, strata, digests) = try await Self.strataWithBlobs(blobs)
+            defer { upstream.stop(); Task { await strata.stop() } }
             let store = strata.server.engine.store
             for (digest, bytes) in zip(digests, blobs) {
                 #expect(try await fetch("\(strata.url)/v2/library/rot/blobs/\(digest)").body == bytes)
@@ -349,12 +353,8 @@ extension Integration {
         /// names a file.
         @Test func vanishedCacheDirectoryIsRebuilt() async throws {
             let blobs = (0..<3).map { ImageFixture.randomBytes(300_000 + $0) }
-            let digests = blobs.map { ContentHasher.digest(of: $0) }
-            let upstream = FaultyRegistry(blobs: Dictionary(uniqueKeysWithValues: zip(digests, blobs)), fault: .none)
-            try await upstream.start()
-            defer { upstream.stop() }
-            let strata = try await StrataInstance.start(canonical: upstream.url)
-            defer { Task { await strata.stop() } }
+            let (upstream, strata, digests) = try await Self.strataWithBlobs(blobs)
+            defer { upstream.stop(); Task { await strata.stop() } }
             for (digest, bytes) in zip(digests.prefix(2), blobs) {
                 #expect(try await fetch("\(strata.url)/v2/library/gone/blobs/\(digest)").body == bytes)
             }
@@ -373,6 +373,57 @@ extension Integration {
                 #expect(try strata.server.engine.index.blob(digest) != nil)
             }
             #expect(try await fetch("\(strata.adminURL)/readyz").status == 200)
+        }
+    
+        /// What held before this hardening, kept: a smuggling attempt (both
+        /// `Content-Length` and `Transfer-Encoding`) gets one `400` with the error body
+        /// and a closed connection, never a second, hidden request.
+        @Test func smugglingAttemptGetsOneErrorAndAClose() async throws {
+            let strata = try await StrataInstance.start(canonical: nil)
+            defer { Task { await strata.stop() } }
+            let port = strata.port
+            let attack = "GET /v2/ HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /v2/_catalog HTTP/1.1\r\nHost: x\r\n\r\n"
+            let result = try await Task.detached { try RawTCP.exchange(port: port, send: Array(attack.utf8)) }.value
+            let text = String(decoding: result.bytes, as: UTF8.self)
+            #expect(text.hasPrefix("HTTP/1.1 400"))
+            #expect(text.components(separatedBy: "HTTP/1.1 ").count == 2, "more than one answer: \(text)")
+            #expect(result.closedByPeer)
+        }
+
+        /// Slowloris: 500 connections that never finish their heads are all closed by the
+        /// header timeout, and a normal client is served meanwhile.
+        @Test func slowlorisIsTimedOutWhileOthersAreServed() async throws {
+            let bytes = ImageFixture.randomBytes(50_000)
+            let (upstream, strata, digest) = try await Self.strataWithBlob(bytes) {
+                $0.limits.headerTimeout = 1
+                $0.limits.idleTimeout = 1  // the served client's keep-alive connection goes too
+            }
+            defer { upstream.stop(); Task { await strata.stop() } }
+            let slow = try (0..<500).map { _ in try RawTCP.Connection(port: strata.port) }
+            for connection in slow { connection.send(Array("GET /v2/ HTTP/1.1\r\nHost: x\r\nX-Slow: ".utf8)) }
+            #expect(try await fetch("\(strata.url)/v2/library/loris/blobs/\(digest)").body == bytes)
+            // Each one is closed by Strata (read returns 0), not by the client.
+            let closed = try await Task.detached { slow.map { $0.readUntilClosed().closedByPeer } }.value
+            #expect(closed.allSatisfy { $0 })
+            for _ in 0..<1000 where strata.server.connections.open > 0 { try await Task.sleep(for: .milliseconds(5)) }
+            #expect(strata.server.connections.open == 0)
+        }
+
+        /// A manifest larger than `limits.max_manifest_size` is refused unread past the
+        /// limit, and nothing is stored.
+        @Test func oversizedManifestIsRefused() async throws {
+            let padding = String(repeating: " ", count: 5 << 20)
+            let big = Array(#"{"schemaVersion":2,"manifests":[]\#(padding)}"#.utf8)
+            let digest = ContentHasher.digest(of: big)
+            let upstream = FaultyRegistry(manifests: [digest.description: (MediaType.ociIndex.value, big)], fault: .none)
+            try await upstream.start()
+            defer { upstream.stop() }
+            let strata = try await StrataInstance.start(canonical: upstream.url)
+            defer { Task { await strata.stop() } }
+            let answer = try await fetch("\(strata.url)/v2/library/big/manifests/\(digest)", headers: [("Accept", MediaType.ociIndex.value)])
+            #expect(answer.status == 503)
+            #expect(String(decoding: answer.body, as: UTF8.self).contains("invalid_response"))
+            #expect(strata.server.engine.store.lookup(digest) == nil)
         }
     }
 }

@@ -119,7 +119,8 @@ def main():
         third = max(1, len(samples) // 3)
         early_rss = max(s[1] for s in samples[:third]); late_rss = max(s[1] for s in samples[-third:])
         early_fds = max(s[2] for s in samples[:third]); late_fds = max(s[2] for s in samples[-third:])
-        print(f"\n{counts['requests']} requests ({counts['cold']} cold), {counts['errors']} errors, "
+        print(f"\n{counts['requests']} requests ({counts['cold']} for fresh blobs, of which {len(cold_digests)} blobs were new "
+              f"upstream and filled cold), {counts['errors']} errors, "
               f"{counts['requests'] / (a.minutes * 60):.0f} req/s")
         print(f"RSS: first third peak {early_rss:.1f} MiB, last third peak {late_rss:.1f} MiB; "
               f"fds: {early_fds} -> {late_fds} under load, {idle_fds} idle after")
