@@ -12,7 +12,7 @@ public struct LedgerRecord: Sendable, Codable, Equatable {
 
         public init(_ attempt: TierAttempt) {
             tier = attempt.tier.description
-            outcome = attempt.outcome
+            outcome = attempt.outcome.description
             status = attempt.status
             seconds = attempt.seconds
         }

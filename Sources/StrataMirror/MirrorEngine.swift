@@ -127,7 +127,7 @@ public final class MirrorEngine: Sendable {
         }
         if error.allNotFound { return MirrorError(unknown, "\(what) not found in any tier", attempts: error.attempts) }
         if error.refused {
-            return MirrorError(.denied, "\(what): upstream refused access (check the credentials for: \(error.attempts.filter { $0.outcome == "unauthorized" }.map(\.tier.description).joined(separator: ", ")))",
+            return MirrorError(.denied, "\(what): upstream refused access (check the credentials for: \(error.attempts.filter { $0.outcome == .failed(.unauthorized) }.map(\.tier.description).joined(separator: ", ")))",
                                attempts: error.attempts)
         }
         return MirrorError(.unavailable, "\(what): no tier could answer (\(error))", attempts: error.attempts)

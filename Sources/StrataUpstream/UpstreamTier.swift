@@ -18,13 +18,13 @@ public struct UpstreamTier: Sendable {
         let start = ContinuousClock.now
         if health.decide() == .skip {
             let error = UpstreamError(.skipped, "\(name) skipped: circuit breaker open")
-            return (.failure(error), TierAttempt(tier: name, outcome: error.kind.rawValue, status: nil, seconds: 0))
+            return (.failure(error), TierAttempt(tier: name, outcome: .failed(error.kind), status: nil, seconds: 0))
         }
         do {
             let value = try await operation(self)
             let seconds = (ContinuousClock.now - start).inSeconds
             health.record(nil, seconds: seconds)
-            return (.success(value), TierAttempt(tier: name, outcome: "ok", status: nil, seconds: seconds))
+            return (.success(value), TierAttempt(tier: name, outcome: .ok, status: nil, seconds: seconds))
         } catch {
             let seconds = (ContinuousClock.now - start).inSeconds
             if Task.isCancelled && error.kind == .transport {
@@ -32,7 +32,7 @@ public struct UpstreamTier: Sendable {
             } else {
                 health.record(error, seconds: seconds)
             }
-            return (.failure(error), TierAttempt(tier: name, outcome: error.kind.rawValue, status: error.status, seconds: seconds, message: error.message))
+            return (.failure(error), TierAttempt(tier: name, outcome: .failed(error.kind), status: error.status, seconds: seconds, message: error.message))
         }
     }
 }
@@ -40,13 +40,26 @@ public struct UpstreamTier: Sendable {
 /// One try of one tier, for the ledger and the logs.
 public struct TierAttempt: Sendable, CustomStringConvertible {
     public let tier: TierName
-    /// `ok`, or an ``UpstreamError/Kind`` raw value.
-    public let outcome: String
+    public let outcome: Outcome
     public let status: Int?
     public let seconds: Double
     public let message: String?
 
-    public init(tier: TierName, outcome: String, status: Int?, seconds: Double, message: String? = nil) {
+    /// How one try of one tier ended.
+    public enum Outcome: Sendable, Hashable, CustomStringConvertible {
+        case ok
+        case failed(UpstreamError.Kind)
+
+        /// `ok`, or the error kind's name: the ledger's and the metrics' label.
+        public var description: String {
+            switch self {
+            case .ok: "ok"
+            case .failed(let kind): kind.rawValue
+            }
+        }
+    }
+
+    public init(tier: TierName, outcome: Outcome, status: Int?, seconds: Double, message: String? = nil) {
         self.tier = tier
         self.outcome = outcome
         self.status = status
@@ -81,13 +94,13 @@ public struct TierChain: Sendable {
         /// Every tier that was asked said "not found" (a tier that would loop counts as
         /// not having it). False for an empty chain.
         public var allNotFound: Bool {
-            !attempts.isEmpty && attempts.allSatisfy { $0.outcome == UpstreamError.Kind.notFound.rawValue || $0.outcome == UpstreamError.Kind.loop.rawValue }
+            !attempts.isEmpty && attempts.allSatisfy { $0.outcome == .failed(.notFound) || $0.outcome == .failed(.loop) }
         }
 
         /// Some tier refused our credentials, and none failed otherwise.
         public var refused: Bool {
-            attempts.contains { $0.outcome == UpstreamError.Kind.unauthorized.rawValue }
-                && attempts.allSatisfy { [UpstreamError.Kind.notFound, .loop, .unauthorized].map(\.rawValue).contains($0.outcome) }
+            attempts.contains { $0.outcome == .failed(.unauthorized) }
+                && attempts.allSatisfy { [.failed(.notFound), .failed(.loop), .failed(.unauthorized)].contains($0.outcome) }
         }
 
         public var description: String { attempts.map(\.description).joined(separator: ", ") }
