@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
@@ -208,7 +211,16 @@ public final class BlobFill: Sendable {
 
     public var tier: TierName { locked.withLockedValue { $0.tier } }
     /// The temp file the fill writes, once upstream answered.
-    public var tempFile: StoreFile? { locked.withLockedValue { $0.file } }
+    var tempFile: StoreFile? { locked.withLockedValue { $0.file } }
+
+    /// A new descriptor of the temp file (one file for the fill's whole life), for
+    /// sending its regions with sendfile; the caller owns and closes it. nil before
+    /// upstream answered.
+    public func duplicateTempFileDescriptor() -> Int32? {
+        guard let file = tempFile else { return nil }
+        let fd = dup(file.fd)
+        return fd >= 0 ? fd : nil
+    }
     /// Why the blob was served but not cached (`not cached: disk full`), if it was.
     public var notCachedReason: String? { locked.withLockedValue { $0.notCached } }
     /// The tiers that served the fill, end to end.
@@ -249,7 +261,8 @@ public final class BlobFill: Sendable {
             switch piece {
             case .memory(let chunk):
                 try await body(chunk)
-            case .file(let file, let from, let to):
+            case .file(let from, let to):
+                guard let file = tempFile else { throw FillError(.storage, "fill has no file") }
                 let count = Int(to - from)
                 let buffer = try await threadPool.runIfActive { () throws -> ByteBuffer in
                     var buffer = ByteBufferAllocator().buffer(capacity: count)
@@ -264,8 +277,9 @@ public final class BlobFill: Sendable {
 
     /// A stretch of the blob a reader may send now.
     public enum Piece {
-        /// Bytes `from..<to` of the temp file (raw, written, and not the held-back last byte).
-        case file(StoreFile, from: Int64, to: Int64)
+        /// Bytes `from..<to` of the temp file (raw, written, and not the held-back last
+        /// byte): read them, or send them from ``duplicateTempFileDescriptor()``.
+        case file(from: Int64, to: Int64)
         /// Bytes passed through memory (the disk is full).
         case memory(ByteBuffer)
     }
@@ -319,7 +333,7 @@ public final class BlobFill: Sendable {
                 try await body(.memory(chunk))
                 offset = end
             case .read(let limit):
-                guard let file else { throw FillError(.storage, "fill has no file") }
+                guard file != nil else { throw FillError(.storage, "fill has no file") }
                 let at = offset
                 if upper.map({ limit < $0 - 1 }) ?? true,
                    let threshold = locked.withLockedValue({ Self.batchThreshold($0.machine.state, offset: at, limit: limit) }) {
@@ -332,7 +346,7 @@ public final class BlobFill: Sendable {
                     continue
                 }
                 let end = min(limit, upper ?? limit, chunkSize == .max ? limit : offset + Int64(chunkSize))
-                try await body(.file(file, from: at, to: end))
+                try await body(.file(from: at, to: end))
                 offset = end
                 if let id {
                     let wake = locked.withLockedValue { s -> [CheckedContinuation<Void, Never>] in

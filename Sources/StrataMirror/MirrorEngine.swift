@@ -323,7 +323,7 @@ public final class MirrorEngine: Sendable {
     ) async throws(MirrorError) -> BlobResult {
         if let reader = await cachedBlob(digest) {
             access.record(digest, at: now())
-            return .stored(reader)
+            return .stored(CachedBlob(reader: reader))
         }
         let what = "blob \(digest)"
         let negativeKey = "\(registry)/\(repository)@blob:\(digest)"
@@ -352,7 +352,7 @@ public final class MirrorEngine: Sendable {
             if let reader = await cachedBlob(digest) {
                 fill.failed(FillError(.storage, "superseded"), attempts: [])
                 fills.remove(digest, fill)
-                return .stored(reader)
+                return .stored(CachedBlob(reader: reader))
             }
             // The fill runs in its own task: it outlives the client that started it.
             Task { await self.runFill(fill, repository: repository, chain: chain, via: via, negativeKey: negativeKey) }

@@ -19,7 +19,7 @@ public struct ManifestResult: Sendable {
 /// A blob ready to serve.
 public enum BlobResult: Sendable {
     /// In the store.
-    case stored(BlobReader)
+    case stored(CachedBlob)
     /// Being filled; the response streams as the fill goes.
     case filling(BlobFill, size: Int64?, lease: BlobFill.Lease)
     /// A `HEAD` on a blob that is not cached, answered from a tier without filling.

@@ -4,7 +4,6 @@ import Logging
 import NIOCore
 import StrataCore
 import StrataMirror
-import StrataStore
 
 /// How a blob's bytes go into a response: from the store or from a fill in progress,
 /// with sendfile (a connection with a ``FileRegionHandler``) or through buffers.
@@ -22,16 +21,16 @@ struct BlobBody {
     /// with sendfile. `channel` nil: buffers only (TLS).
     func make(_ result: BlobResult, sendfileOn channel: (any Channel)?) async -> (ResponseBody, token: UInt64?) {
         switch result {
-        case .stored(let reader):
-            let to = self.to ?? reader.blob.size
-            if let channel, let file = reader.rawFile,
-               let registration = await Self.register(file, use: .region(offset: from, length: to - from), on: channel) {
+        case .stored(let blob):
+            let to = self.to ?? blob.size
+            if let channel, let fd = blob.duplicateRawDescriptor(),
+               let registration = await Self.register(fd, use: .region(offset: from, length: to - from), on: channel) {
                 return (storedFile(length: to - from, sent: registration.sent), registration.token)
             }
-            return (stored(reader, to: to), nil)
+            return (stored(blob, to: to), nil)
         case .filling(let fill, _, let lease):
-            if let channel, let file = fill.tempFile, let registration = await Self.register(file, use: .follow, on: channel) {
-                return (fillFile(fill, file: file, lease: lease, sent: registration.sent), registration.token)
+            if let channel, let fd = fill.duplicateTempFileDescriptor(), let registration = await Self.register(fd, use: .follow, on: channel) {
+                return (fillFile(fill, lease: lease, sent: registration.sent), registration.token)
             }
             return (filling(fill, lease: lease), nil)
         case .upstreamHead:
@@ -50,26 +49,25 @@ struct BlobBody {
         }
     }
 
-    private func stored(_ reader: BlobReader, to: Int64) -> ResponseBody {
+    private func stored(_ blob: CachedBlob, to: Int64) -> ResponseBody {
         let inUse = inUse, digest = digest, from = from
         return ResponseBody(contentLength: contentLength) { writer in
             inUse.begin(digest)
             defer { inUse.end(digest) }
-            try await reader.read(from, to) { try await writer.write($0) }
+            try await blob.read(from, to) { try await writer.write($0) }
             try await writer.finish(nil)
         }
     }
 
     /// A fill in progress: the body names the temp file's regions as they become
     /// readable, and the handler sends them.
-    private func fillFile(_ fill: BlobFill, file: StoreFile, lease: BlobFill.Lease, sent: EventLoopFuture<Void>) -> ResponseBody {
+    private func fillFile(_ fill: BlobFill, lease: BlobFill.Lease, sent: EventLoopFuture<Void>) -> ResponseBody {
         let exchange = exchange, from = from, to = to, logger = logger, digest = digest
         return ResponseBody(contentLength: contentLength) { writer in
             try await Self.cuttingOff(logger, digest) {
                 try await fill.follow(from: from, to: to, lease: lease) { piece in
                     switch piece {
-                    case .file(let source, let lower, let upper):
-                        guard source === file else { throw FillError(.storage, "the fill changed files") }
+                    case .file(let lower, let upper):
                         exchange.update { $0.fileRegionBytes += upper - lower }
                         try await writer.write(FileRegionInstruction.region(offset: lower, length: upper - lower).encoded())
                     case .memory(let bytes):
@@ -104,11 +102,9 @@ struct BlobBody {
         }
     }
 
-    /// Hands a descriptor of `file` to the connection's ``FileRegionHandler``; nil to
-    /// send the bytes through buffers instead.
-    private static func register(_ file: StoreFile, use: FileRegionHandler.Use, on channel: any Channel) async -> FileRegionHandler.Registration? {
-        let fd = dup(file.fd)
-        guard fd >= 0 else { return nil }
-        return await FileRegionHandler.register(NIOFileHandle(_deprecatedTakingOwnershipOfDescriptor: fd), use: use, on: channel)
+    /// Hands `fd` (owned from here on) to the connection's ``FileRegionHandler``; nil
+    /// (and the descriptor closed) to send the bytes through buffers instead.
+    private static func register(_ fd: Int32, use: FileRegionHandler.Use, on channel: any Channel) async -> FileRegionHandler.Registration? {
+        await FileRegionHandler.register(NIOFileHandle(_deprecatedTakingOwnershipOfDescriptor: fd), use: use, on: channel)
     }
 }

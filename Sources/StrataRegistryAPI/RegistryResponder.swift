@@ -236,8 +236,8 @@ public struct RegistryResponder: HTTPResponder {
         headers[.acceptRanges] = "bytes"
         let size: Int64?
         switch result {
-        case .stored(let reader):
-            size = reader.blob.size
+        case .stored(let blob):
+            size = blob.size
             headers[Self.tierHeader] = TierName.cache.description
             headers[Self.pathHeader] = TierName.cache.description
             exchange.update { $0.tier = "cache"; $0.tierPath = ["cache"] }

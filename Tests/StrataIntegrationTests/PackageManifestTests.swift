@@ -65,4 +65,10 @@ import Testing
         }
         #expect(declared.count >= 12)
     }
+
+    /// The registry routes ask the engine: they see neither the store nor the upstream client.
+    @Test func registryRoutesSeeOnlyCoreAndTheMirror() {
+        let used = Self.imports(of: "\(DeployFiles.root)/Sources/StrataRegistryAPI")
+        #expect(Set(used.filter { $0.hasPrefix("Strata") }) == ["StrataCore", "StrataMirror"])
+    }
 }
