@@ -17,13 +17,13 @@ public final class MirrorEngine: Sendable {
     public let index: CacheIndex
     public let configuration: MirrorConfiguration
     public let access: AccessRecorder
-    private let logger: Logger
-    private let now: @Sendable () -> Date
+    let logger: Logger
+    let now: @Sendable () -> Date
     private let threadPool: NIOThreadPool
     private let freshness: TagFreshness
-    private let negative: NegativeCache
+    let negative: NegativeCache
 
-    private let fills = FillTable()
+    let fills = FillTable()
     /// Stored blobs being streamed to clients, which eviction must leave alone.
     public let inUse = InUseTracker()
 
@@ -39,7 +39,7 @@ public final class MirrorEngine: Sendable {
         storageObserver.withLockedValue { $0 = observer }
     }
 
-    private func notify(_ event: StorageEvent) {
+    func notify(_ event: StorageEvent) {
         storageObserver.withLockedValue { $0 }?(event)
     }
     private let manifestFlights = SingleFlight<String, ManifestResult>()
@@ -395,155 +395,9 @@ public final class MirrorEngine: Sendable {
         return reader
     }
 
-    /// A temp file for a fill; a cache directory that vanished is rebuilt first.
-    private func makeWriter(_ digest: Digest) throws -> BlobWriter {
-        do {
-            return try store.makeWriter(algorithm: digest.algorithm, hashLane: true)
-        } catch {
-            guard !store.isIntact, recoverStorageIfLost() else { throw error }
-            return try store.makeWriter(algorithm: digest.algorithm, hashLane: true)
-        }
-    }
-
-    /// The leader of a fill: walks the tiers, resuming from the byte it reached when a
-    /// tier fails mid-body, and commits only a verified blob.
-    private func runFill(_ fill: BlobFill, repository: RepositoryName, chain: TierChain, via: String?, negativeKey: String) async {
-        let digest = fill.digest
-        defer { fills.remove(digest, fill) }
-        let writer: BlobWriter
-        do {
-            writer = try makeWriter(digest)
-        } catch {
-            logger.error("cannot start a blob fill", metadata: ["digest": "\(digest)", "error": "\(error)"])
-            fill.failed(FillError(.storage, "the cache cannot store blobs now (the server log says why)"), attempts: [])
-            return
-        }
-        var attempts: [TierAttempt] = []
-        var total: Int64? = nil
-        var completedBy: TierName? = nil
-        for tier in chain.tiers {
-            // Each tier is one request: a tier that fails mid-body counts as failed, and
-            // the next one resumes from the byte reached.
-            let (result, attempt) = await tier.run { tier throws(UpstreamError) -> Bool in
-                let upstream = try await tier.client.getBlob(repository, digest, from: writer.written, via: via)
-                if let size = upstream.totalSize {
-                    if let known = total, known != size {
-                        throw UpstreamError(.invalidResponse, "size \(size) differs from \(known)")
-                    }
-                    total = size
-                }
-                if writer.written == 0 {
-                    if let total { self.notify(.fillStarting(bytes: total)) }
-                    fill.responseStarted(total: total, file: writer.file, tier: tier.name, path: [tier.name.description] + upstream.remotePath)
-                }
-                do {
-                    // Runs on the event loop that receives the body: write, hash, wake readers.
-                    let eventLoop = upstream.body.eventLoop
-                    let logger = self.logger
-                    try await upstream.body.stream { chunk throws -> EventLoopFuture<Void>? in
-                        if !fill.isPassThrough {
-                            do {
-                                try writer.append(chunk)
-                                fill.bytesWritten(writer.written)
-                                return writer.hashRoom(on: eventLoop)
-                            } catch let error as StoreError where error.isDiskFull {
-                                // The disk is full: keep streaming to the clients, store nothing.
-                                logger.warning("not cached: disk full; passing the blob through", metadata: ["digest": "\(digest)"])
-                                fill.diskFull()
-                            }
-                        }
-                        writer.appendHashOnly(chunk)
-                        // The next part waits for room in the memory window, off the event loop.
-                        let room = eventLoop.makePromise(of: Void.self)
-                        let written = writer.written
-                        room.completeWithTask {
-                            guard await fill.passThrough(chunk, written: written) else {
-                                throw UpstreamError(.local, "not cached: disk full, and no client is left")
-                            }
-                        }
-                        return room.futureResult
-                    }
-                } catch let error as UpstreamError {
-                    throw error
-                } catch let error as StoreError {
-                    // Local, not the tier's fault: report it apart.
-                    throw UpstreamError(.local, "store: \(error)")
-                } catch {
-                    throw UpstreamError(.transport, "body ended after \(writer.written) bytes: \(error)")
-                }
-                if let total, writer.written < total {
-                    throw UpstreamError(.transport, "body ended after \(writer.written) of \(total) bytes")
-                }
-                return true
-            }
-            attempts.append(attempt)
-            if case .failure(let error) = result {
-                if error.kind == .local {
-                    writer.discard()
-                    fill.failed(FillError(.storage, error.message), attempts: attempts)
-                    return
-                }
-                logger.debug("blob fill attempt failed", metadata: ["digest": "\(digest)", "tier": "\(tier.name)", "error": "\(error)"])
-                continue
-            }
-            completedBy = tier.name
-            break
-        }
-        guard let completedBy else {
-            writer.discard()
-            let exhausted = TierChain.Exhausted(attempts: attempts)
-            if exhausted.allNotFound { negative.insert(negativeKey) }
-            let kind: FillError.Kind = exhausted.allNotFound ? .notFound : exhausted.refused ? .refused : .unavailable
-            fill.failed(FillError(kind, "no tier could deliver it (\(exhausted))"), attempts: attempts)
-            return
-        }
-        if fill.isPassThrough {
-            do {
-                try await writer.verify(expected: digest, expectedSize: total)
-                writer.discard()
-                fill.passedThrough(attempts: attempts, reason: "not cached: disk full")
-                logger.warning("blob served but not cached: disk full", metadata: ["digest": "\(digest)", "tier": "\(completedBy)"])
-            } catch {
-                writer.discard()
-                logger.error("blob failed verification; not stored", metadata: ["digest": "\(digest)", "error": "\(error)"])
-                fill.failed(FillError(.verification, "\(error)"), attempts: attempts)
-            }
-            return
-        }
-        do {
-            // Verified and visible, not yet synced: the clients need not wait for the disk.
-            let stored = try await store.commitProvisionally(writer, digest: digest, expectedSize: total)
-            do {
-                try index.recordBlob(stored, mediaType: nil, at: now(), provisional: true)
-            } catch {
-                logger.error("cannot record blob", metadata: ["digest": "\(digest)", "error": "\(error)"])
-            }
-            hot.withLockedValue { $0.blobs[digest] = stored }
-            // Tell the cache bound before the last byte is released, so an eviction
-            // this blob causes is under way before any client sees the blob complete.
-            notify(.stored(stored))
-            fill.committed(stored, attempts: attempts)
-            logger.info("blob cached", metadata: ["digest": "\(digest)", "size": "\(stored.size)", "stored": "\(stored.storedSize)",
-                                                  "compressed": "\(stored.compressed)", "tier": "\(completedBy)"])
-            do {
-                try await store.makeDurable(digest)
-                try index.markDurable(digest)
-            } catch {
-                // Left provisional: the next start-up verifies it before trusting it.
-                logger.error("cannot sync blob", metadata: ["digest": "\(digest)", "error": "\(error)"])
-            }
-        } catch let error as StoreError where error.isVerificationFailure {
-            logger.error("blob failed verification; not stored", metadata: ["digest": "\(digest)", "tier": "\(completedBy)", "error": "\(error)"])
-            fill.failed(FillError(.verification, "\(error)"), attempts: attempts)
-        } catch let error as StoreError where error.isDiskFull {
-            // Verified, all in the temp file, but it cannot be installed: the clients
-            // still get every byte from the temp file.
-            logger.warning("blob served but not cached: disk full", metadata: ["digest": "\(digest)", "tier": "\(completedBy)"])
-            fill.passedThrough(attempts: attempts, reason: "not cached: disk full")
-        } catch {
-            logger.error("blob could not be stored", metadata: ["digest": "\(digest)", "error": "\(error)"])
-            fill.failed(FillError(.storage, "\(error)"), attempts: attempts)
-        }
+    /// Keeps a stored blob in the in-memory index, for the next hit.
+    func remember(_ stored: StoredBlob) {
+        hot.withLockedValue { $0.blobs[stored.digest] = stored }
     }
 
     /// Moves a blob that failed its digest out of the store and the indexes: the next

@@ -1,0 +1,180 @@
+import Foundation
+import NIOCore
+import StrataCore
+import StrataStore
+import StrataUpstream
+
+/// The leader of a blob fill: one temp file, the tiers in order (a tier that fails
+/// mid-body is followed by the next, resuming with `Range` from the byte reached), and
+/// a commit only of a verified blob.
+extension MirrorEngine {
+    func runFill(_ fill: BlobFill, repository: RepositoryName, chain: TierChain, via: String?, negativeKey: String) async {
+        let digest = fill.digest
+        defer { fills.remove(digest, fill) }
+        let writer: BlobWriter
+        do {
+            writer = try makeWriter(digest)
+        } catch {
+            logger.error("cannot start a blob fill", metadata: ["digest": "\(digest)", "error": "\(error)"])
+            fill.failed(FillError(.storage, "the cache cannot store blobs now (the server log says why)"), attempts: [])
+            return
+        }
+        var attempts: [TierAttempt] = []
+        var total: Int64? = nil
+        for tier in chain.tiers {
+            let (result, attempt) = await tier.run { tier throws(UpstreamError) in
+                try await self.fetch(from: tier, into: writer, for: fill, repository: repository, via: via, total: &total)
+            }
+            attempts.append(attempt)
+            switch result {
+            case .success:
+                if fill.isPassThrough {
+                    await finishPassThrough(fill, writer: writer, total: total, attempts: attempts, tier: tier.name)
+                } else {
+                    await commit(fill, writer: writer, total: total, attempts: attempts, tier: tier.name)
+                }
+                return
+            case .failure(let error) where error.kind == .local:
+                writer.discard()
+                fill.failed(FillError(.storage, error.message), attempts: attempts)
+                return
+            case .failure(let error):
+                logger.debug("blob fill attempt failed", metadata: ["digest": "\(digest)", "tier": "\(tier.name)", "error": "\(error)"])
+            }
+        }
+        writer.discard()
+        let exhausted = TierChain.Exhausted(attempts: attempts)
+        if exhausted.allNotFound { negative.insert(negativeKey) }
+        let kind: FillError.Kind = exhausted.allNotFound ? .notFound : exhausted.refused ? .refused : .unavailable
+        fill.failed(FillError(kind, "no tier could deliver it (\(exhausted))"), attempts: attempts)
+    }
+
+    /// A temp file for a fill; a cache directory that vanished is rebuilt first.
+    private func makeWriter(_ digest: Digest) throws -> BlobWriter {
+        do {
+            return try store.makeWriter(algorithm: digest.algorithm, hashLane: true)
+        } catch {
+            guard !store.isIntact, recoverStorageIfLost() else { throw error }
+            return try store.makeWriter(algorithm: digest.algorithm, hashLane: true)
+        }
+    }
+
+    /// One request to one tier, from the byte the writer reached to the end. `total`
+    /// is the size the first tier announced; a tier that announces another fails.
+    private func fetch(
+        from tier: UpstreamTier, into writer: BlobWriter, for fill: BlobFill, repository: RepositoryName, via: String?,
+        total: inout Int64?
+    ) async throws(UpstreamError) {
+        let digest = fill.digest
+        let upstream = try await tier.client.getBlob(repository, digest, from: writer.written, via: via)
+        if let size = upstream.totalSize {
+            if let known = total, known != size {
+                throw UpstreamError(.invalidResponse, "size \(size) differs from \(known)")
+            }
+            total = size
+        }
+        if writer.written == 0 {
+            if let total { notify(.fillStarting(bytes: total)) }
+            fill.responseStarted(total: total, file: writer.file, tier: tier.name, path: [tier.name.description] + upstream.remotePath)
+        }
+        do {
+            try await upstream.body.stream(into: sink(for: fill, writer: writer, on: upstream.body.eventLoop))
+        } catch let error as UpstreamError {
+            throw error
+        } catch let error as StoreError {
+            // Local, not the tier's fault: report it apart.
+            throw UpstreamError(.local, "store: \(error)")
+        } catch {
+            throw UpstreamError(.transport, "body ended after \(writer.written) bytes: \(error)")
+        }
+        if let total, writer.written < total {
+            throw UpstreamError(.transport, "body ended after \(writer.written) of \(total) bytes")
+        }
+    }
+
+    /// What each body part goes through, on the event loop that received it: write,
+    /// hash, wake readers; on a full disk, hash only and pass it on through memory.
+    private func sink(for fill: BlobFill, writer: BlobWriter, on eventLoop: any EventLoop) -> StreamedReply.Sink {
+        let logger = self.logger, digest = fill.digest
+        return { chunk throws -> EventLoopFuture<Void>? in
+            if !fill.isPassThrough {
+                do {
+                    try writer.append(chunk)
+                    fill.bytesWritten(writer.written)
+                    return writer.hashRoom(on: eventLoop)
+                } catch let error as StoreError where error.isDiskFull {
+                    logger.warning("not cached: disk full; passing the blob through", metadata: ["digest": "\(digest)"])
+                    fill.diskFull()
+                }
+            }
+            writer.appendHashOnly(chunk)
+            // The next part waits for room in the memory window, off the event loop.
+            let room = eventLoop.makePromise(of: Void.self)
+            let written = writer.written
+            room.completeWithTask {
+                guard await fill.passThrough(chunk, written: written) else {
+                    throw UpstreamError(.local, "not cached: disk full, and no client is left")
+                }
+            }
+            return room.futureResult
+        }
+    }
+
+    /// A pass-through (the disk filled up) that received every byte: verified, not stored.
+    private func finishPassThrough(_ fill: BlobFill, writer: BlobWriter, total: Int64?, attempts: [TierAttempt], tier: TierName) async {
+        let digest = fill.digest
+        defer { writer.discard() }
+        do {
+            try await writer.verify(expected: digest, expectedSize: total)
+            fill.passedThrough(attempts: attempts, reason: "not cached: disk full")
+            logger.warning("blob served but not cached: disk full", metadata: ["digest": "\(digest)", "tier": "\(tier)"])
+        } catch {
+            logger.error("blob failed verification; not stored", metadata: ["digest": "\(digest)", "error": "\(error)"])
+            fill.failed(FillError(.verification, "\(error)"), attempts: attempts)
+        }
+    }
+
+    /// Verifies and installs the blob, releases its last byte to the clients, then
+    /// syncs it behind them.
+    private func commit(_ fill: BlobFill, writer: BlobWriter, total: Int64?, attempts: [TierAttempt], tier: TierName) async {
+        let digest = fill.digest
+        let stored: StoredBlob
+        do {
+            // Verified and visible, not yet synced: the clients need not wait for the disk.
+            stored = try await store.commitProvisionally(writer, digest: digest, expectedSize: total)
+        } catch let error as StoreError where error.isVerificationFailure {
+            logger.error("blob failed verification; not stored", metadata: ["digest": "\(digest)", "tier": "\(tier)", "error": "\(error)"])
+            fill.failed(FillError(.verification, "\(error)"), attempts: attempts)
+            return
+        } catch let error as StoreError where error.isDiskFull {
+            // Verified, all in the temp file, but it cannot be installed: the clients
+            // still get every byte from the temp file.
+            logger.warning("blob served but not cached: disk full", metadata: ["digest": "\(digest)", "tier": "\(tier)"])
+            fill.passedThrough(attempts: attempts, reason: "not cached: disk full")
+            return
+        } catch {
+            logger.error("blob could not be stored", metadata: ["digest": "\(digest)", "error": "\(error)"])
+            fill.failed(FillError(.storage, "\(error)"), attempts: attempts)
+            return
+        }
+        do {
+            try index.recordBlob(stored, mediaType: nil, at: now(), provisional: true)
+        } catch {
+            logger.error("cannot record blob", metadata: ["digest": "\(digest)", "error": "\(error)"])
+        }
+        remember(stored)
+        // Tell the cache bound before the last byte is released, so an eviction this
+        // blob causes is under way before any client sees the blob complete.
+        notify(.stored(stored))
+        fill.committed(stored, attempts: attempts)
+        logger.info("blob cached", metadata: ["digest": "\(digest)", "size": "\(stored.size)", "stored": "\(stored.storedSize)",
+                                              "compressed": "\(stored.compressed)", "tier": "\(tier)"])
+        do {
+            try await store.makeDurable(digest)
+            try index.markDurable(digest)
+        } catch {
+            // Left provisional: the next start-up verifies it before trusting it.
+            logger.error("cannot sync blob", metadata: ["digest": "\(digest)", "error": "\(error)"])
+        }
+    }
+}
