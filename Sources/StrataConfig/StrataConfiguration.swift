@@ -143,153 +143,8 @@ public struct StrataConfiguration: Sendable, Equatable {
         } catch {
             throw Error("config is not valid YAML: \(error)")
         }
-        let top = try mapping(root, "the top level")
-        for (key, value) in top {
-            switch key {
-            case "listen":
-                config.listen = try address(value, key)
-            case "admin_listen":
-                let text = try string(value, key)
-                if text == "off" {
-                    config.adminListen = nil
-                } else {
-                    config.adminListen = try address(value, key)
-                }
-            case "admin":
-                for (akey, avalue) in try mapping(value, key) {
-                    switch akey {
-                    case "token_file": config.adminTokenFile = try string(avalue, "admin.token_file")
-                    case "access_log": config.adminAccessLog = try string(avalue, "admin.access_log")
-                    case "ledger_size":
-                        guard let n = Int(try string(avalue, "admin.ledger_size")), (1...10_000_000).contains(n) else {
-                            throw Error("config: admin.ledger_size must be a whole number from 1 to 10000000")
-                        }
-                        config.ledgerSize = n
-                    default: throw Error("config: unknown key \"admin.\(akey)\"")
-                    }
-                }
-            case "log_level":
-                let level = try string(value, key)
-                guard ["trace", "debug", "info", "notice", "warning", "error", "critical"].contains(level) else {
-                    throw Error("config: log_level must be one of trace, debug, info, notice, warning, error, critical")
-                }
-                config.logLevel = level
-            case "mode":
-                switch try string(value, key) {
-                case "normal": config.cacheOnly = false
-                case "cache-only": config.cacheOnly = true
-                case let other: throw Error("config: mode must be normal or cache-only, not \"\(other)\"")
-                }
-            case "default_registry":
-                config.defaultRegistry = try string(value, key)
-            case "connect_timeout":
-                config.connectTimeout = try duration(value, key)
-            case "first_byte_timeout":
-                config.firstByteTimeout = try duration(value, key)
-            case "instance_id":
-                let id = try string(value, key)
-                guard !id.isEmpty, id.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" || $0 == "." }) else {
-                    throw Error("config: instance_id may hold only letters, digits, '-', '_' and '.'")
-                }
-                config.instanceID = id
-            case "prefixes":
-                for (prefix, registry) in try mapping(value, key) {
-                    guard !prefix.isEmpty, !prefix.contains("/") else { throw Error("config: prefixes: \"\(prefix)\" must be one path component") }
-                    config.prefixes[prefix] = try string(registry, "prefixes.\(prefix)")
-                }
-            case "prefetch":
-                for (pkey, pvalue) in try mapping(value, key) {
-                    switch pkey {
-                    case "refresh": config.prefetchRefresh = try duration(pvalue, "prefetch.refresh")
-                    case "images": config.prefetchImages = try images(pvalue, "prefetch.images")
-                    case "platforms": config.prefetchPlatforms = try strings(pvalue, "prefetch.platforms")
-                    default: throw Error("config: unknown key \"prefetch.\(pkey)\"")
-                    }
-                }
-            case "tls":
-                for (tkey, tvalue) in try mapping(value, key) {
-                    switch tkey {
-                    case "cert": config.tlsCertificate = try string(tvalue, "tls.cert")
-                    case "key": config.tlsKey = try string(tvalue, "tls.key")
-                    default: throw Error("config: unknown key \"tls.\(tkey)\"")
-                    }
-                }
-                guard (config.tlsCertificate == nil) == (config.tlsKey == nil) else { throw Error("config: tls needs both cert and key") }
-            case "auth":
-                for (akey, avalue) in try mapping(value, key) {
-                    switch akey {
-                    case "htpasswd": config.htpasswd = try string(avalue, "auth.htpasswd")
-                    default: throw Error("config: unknown key \"auth.\(akey)\"")
-                    }
-                }
-            case "breaker":
-                for (bkey, bvalue) in try mapping(value, key) {
-                    switch bkey {
-                    case "failures":
-                        guard let n = Int(try string(bvalue, "breaker.failures")), n >= 1 else { throw Error("config: breaker.failures must be a whole number of at least 1") }
-                        config.breakerFailures = n
-                    case "cool_off": config.breakerCoolOff = try duration(bvalue, "breaker.cool_off")
-                    default: throw Error("config: unknown key \"breaker.\(bkey)\"")
-                    }
-                }
-            case "cache":
-                for (ckey, cvalue) in try mapping(value, key) {
-                    switch ckey {
-                    case "dir": config.cacheDirectory = try string(cvalue, "cache.dir")
-                    case "tag_ttl": config.tagTTL = try duration(cvalue, "cache.tag_ttl")
-                    case "negative_ttl": config.negativeTTL = try duration(cvalue, "cache.negative_ttl")
-                    case "max_size":
-                        let text = try string(cvalue, "cache.max_size")
-                        guard let size = ConfigValues.size(text), size > 0 else {
-                            throw Error("config: cache.max_size must be a size like 50GiB or 500MB, not \"\(text)\"")
-                        }
-                        config.maxSize = size
-                    case "max_idle": config.maxIdle = try duration(cvalue, "cache.max_idle")
-                    case "eviction_interval": config.evictionInterval = try duration(cvalue, "cache.eviction_interval")
-                    case "pins": config.pins = try images(cvalue, "cache.pins")
-                    case "scrub_interval": config.scrubInterval = try duration(cvalue, "cache.scrub_interval")
-                    case "scrub_rate": config.scrubRate = try size(cvalue, "cache.scrub_rate", minimum: 1)
-                    default: throw Error("config: unknown key \"cache.\(ckey)\"")
-                    }
-                }
-            case "limits":
-                for (lkey, lvalue) in try mapping(value, key) {
-                    let name = "limits.\(lkey)"
-                    switch lkey {
-                    case "header_timeout": config.limits.headerTimeout = try positive(duration(lvalue, name), name)
-                    case "idle_timeout": config.limits.idleTimeout = try positive(duration(lvalue, name), name)
-                    case "max_connections":
-                        guard let n = Int(try string(lvalue, name)), (1...1_000_000).contains(n) else {
-                            throw Error("config: \(name) must be a whole number from 1 to 1000000")
-                        }
-                        config.limits.maxConnections = n
-                    case "min_upstream_rate": config.limits.minUpstreamRate = try size(lvalue, name, minimum: 0)
-                    case "upstream_rate_window": config.limits.upstreamRateWindow = try positive(duration(lvalue, name), name)
-                    case "max_manifest_size": config.limits.maxManifestSize = try size(lvalue, name, minimum: 1024, maximum: 1 << 30)
-                    case "max_token_size": config.limits.maxTokenSize = try size(lvalue, name, minimum: 1024, maximum: 64 << 20)
-                    default: throw Error("config: unknown key \"\(name)\"")
-                    }
-                }
-            case "tiers":
-                guard case .sequence(let items) = value else { throw Error("config: tiers must be a list") }
-                var tiers: [Tier] = []
-                for (i, item) in items.enumerated() { tiers.append(try tier(item, "tiers[\(i)]")) }
-                config.tiers = tiers
-                let names = config.tiers.map(\.name)
-                if Set(names).count != names.count { throw Error("config: tier names must be unique") }
-            case "canonical":
-                var map: [String: String] = [:]
-                for (registry, target) in try mapping(value, key) {
-                    map[registry] = try url(target, "canonical.\(registry)")
-                }
-                config.canonical = map
-            case "credentials":
-                for (host, login) in try mapping(value, key) {
-                    config.credentials[host] = try self.login(login, "credentials.\(host)")
-                }
-            default:
-                throw Error("config: unknown key \"\(key)\"")
-            }
+        for (key, value) in try mapping(root, "the top level") {
+            try config.apply(key, value)
         }
         return config
     }
@@ -410,5 +265,198 @@ public struct StrataConfiguration: Sendable, Equatable {
         tier.name = name
         tier.url = urlText
         return tier
+    }
+}
+
+/// The file's keys, a method a section: each value is checked and applied, and a key
+/// the loader does not know is an error that names it.
+extension StrataConfiguration {
+    /// A top-level key.
+    mutating func apply(_ key: String, _ value: Node) throws(Error) {
+        switch key {
+        case "admin": try applyAdmin(value)
+        case "prefetch": try applyPrefetch(value)
+        case "tls": try applyTLS(value)
+        case "auth": try applyAuth(value)
+        case "breaker": try applyBreaker(value)
+        case "cache": try applyCache(value)
+        case "limits": try applyLimits(value)
+        case "tiers": try applyTiers(value)
+        case "prefixes", "canonical", "credentials": try applyMap(key, value)
+        default: try applyValue(key, value)
+        }
+    }
+
+    /// A top-level key with a single value.
+    private mutating func applyValue(_ key: String, _ value: Node) throws(Error) {
+        switch key {
+        case "listen":
+            self.listen = try Self.address(value, key)
+        case "admin_listen":
+            let text = try Self.string(value, key)
+            if text == "off" {
+                self.adminListen = nil
+            } else {
+                self.adminListen = try Self.address(value, key)
+            }
+        case "log_level":
+            let level = try Self.string(value, key)
+            guard ["trace", "debug", "info", "notice", "warning", "error", "critical"].contains(level) else {
+                throw Error("config: log_level must be one of trace, debug, info, notice, warning, error, critical")
+            }
+            self.logLevel = level
+        case "mode":
+            switch try Self.string(value, key) {
+            case "normal": self.cacheOnly = false
+            case "cache-only": self.cacheOnly = true
+            case let other: throw Error("config: mode must be normal or cache-only, not \"\(other)\"")
+            }
+        case "default_registry":
+            self.defaultRegistry = try Self.string(value, key)
+        case "connect_timeout":
+            self.connectTimeout = try Self.duration(value, key)
+        case "first_byte_timeout":
+            self.firstByteTimeout = try Self.duration(value, key)
+        case "instance_id":
+            let id = try Self.string(value, key)
+            guard !id.isEmpty, id.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" || $0 == "." }) else {
+                throw Error("config: instance_id may hold only letters, digits, '-', '_' and '.'")
+            }
+            self.instanceID = id
+        default:
+            throw Error("config: unknown key \"\(key)\"")
+        }
+    }
+
+    /// A top-level key that maps names to values.
+    private mutating func applyMap(_ key: String, _ value: Node) throws(Error) {
+        switch key {
+        case "prefixes":
+            for (prefix, registry) in try Self.mapping(value, key) {
+                guard !prefix.isEmpty, !prefix.contains("/") else { throw Error("config: prefixes: \"\(prefix)\" must be one path component") }
+                self.prefixes[prefix] = try Self.string(registry, "prefixes.\(prefix)")
+            }
+        case "canonical":
+            var map: [String: String] = [:]
+            for (registry, target) in try Self.mapping(value, key) {
+                map[registry] = try Self.url(target, "canonical.\(registry)")
+            }
+            self.canonical = map
+        case "credentials":
+            for (host, login) in try Self.mapping(value, key) {
+                self.credentials[host] = try Self.login(login, "credentials.\(host)")
+            }
+        default:
+            throw Error("config: unknown key \"\(key)\"")
+        }
+    }
+
+    private mutating func applyAdmin(_ value: Node) throws(Error) {
+        for (akey, avalue) in try Self.mapping(value, "admin") {
+            switch akey {
+            case "token_file": self.adminTokenFile = try Self.string(avalue, "admin.token_file")
+            case "access_log": self.adminAccessLog = try Self.string(avalue, "admin.access_log")
+            case "ledger_size":
+                guard let n = Int(try Self.string(avalue, "admin.ledger_size")), (1...10_000_000).contains(n) else {
+                    throw Error("config: admin.ledger_size must be a whole number from 1 to 10000000")
+                }
+                self.ledgerSize = n
+            default: throw Error("config: unknown key \"admin.\(akey)\"")
+            }
+        }
+    }
+
+    private mutating func applyPrefetch(_ value: Node) throws(Error) {
+        for (pkey, pvalue) in try Self.mapping(value, "prefetch") {
+            switch pkey {
+            case "refresh": self.prefetchRefresh = try Self.duration(pvalue, "prefetch.refresh")
+            case "images": self.prefetchImages = try Self.images(pvalue, "prefetch.images")
+            case "platforms": self.prefetchPlatforms = try Self.strings(pvalue, "prefetch.platforms")
+            default: throw Error("config: unknown key \"prefetch.\(pkey)\"")
+            }
+        }
+    }
+
+    private mutating func applyTLS(_ value: Node) throws(Error) {
+        for (tkey, tvalue) in try Self.mapping(value, "tls") {
+            switch tkey {
+            case "cert": self.tlsCertificate = try Self.string(tvalue, "tls.cert")
+            case "key": self.tlsKey = try Self.string(tvalue, "tls.key")
+            default: throw Error("config: unknown key \"tls.\(tkey)\"")
+            }
+        }
+        guard (self.tlsCertificate == nil) == (self.tlsKey == nil) else { throw Error("config: tls needs both cert and key") }
+    }
+
+    private mutating func applyAuth(_ value: Node) throws(Error) {
+        for (akey, avalue) in try Self.mapping(value, "auth") {
+            switch akey {
+            case "htpasswd": self.htpasswd = try Self.string(avalue, "auth.htpasswd")
+            default: throw Error("config: unknown key \"auth.\(akey)\"")
+            }
+        }
+    }
+
+    private mutating func applyBreaker(_ value: Node) throws(Error) {
+        for (bkey, bvalue) in try Self.mapping(value, "breaker") {
+            switch bkey {
+            case "failures":
+                guard let n = Int(try Self.string(bvalue, "breaker.failures")), n >= 1 else { throw Error("config: breaker.failures must be a whole number of at least 1") }
+                self.breakerFailures = n
+            case "cool_off": self.breakerCoolOff = try Self.duration(bvalue, "breaker.cool_off")
+            default: throw Error("config: unknown key \"breaker.\(bkey)\"")
+            }
+        }
+    }
+
+    private mutating func applyCache(_ value: Node) throws(Error) {
+        for (ckey, cvalue) in try Self.mapping(value, "cache") {
+            switch ckey {
+            case "dir": self.cacheDirectory = try Self.string(cvalue, "cache.dir")
+            case "tag_ttl": self.tagTTL = try Self.duration(cvalue, "cache.tag_ttl")
+            case "negative_ttl": self.negativeTTL = try Self.duration(cvalue, "cache.negative_ttl")
+            case "max_size":
+                let text = try Self.string(cvalue, "cache.max_size")
+                guard let size = ConfigValues.size(text), size > 0 else {
+                    throw Error("config: cache.max_size must be a size like 50GiB or 500MB, not \"\(text)\"")
+                }
+                self.maxSize = size
+            case "max_idle": self.maxIdle = try Self.duration(cvalue, "cache.max_idle")
+            case "eviction_interval": self.evictionInterval = try Self.duration(cvalue, "cache.eviction_interval")
+            case "pins": self.pins = try Self.images(cvalue, "cache.pins")
+            case "scrub_interval": self.scrubInterval = try Self.duration(cvalue, "cache.scrub_interval")
+            case "scrub_rate": self.scrubRate = try Self.size(cvalue, "cache.scrub_rate", minimum: 1)
+            default: throw Error("config: unknown key \"cache.\(ckey)\"")
+            }
+        }
+    }
+
+    private mutating func applyLimits(_ value: Node) throws(Error) {
+        for (lkey, lvalue) in try Self.mapping(value, "limits") {
+            let name = "limits.\(lkey)"
+            switch lkey {
+            case "header_timeout": self.limits.headerTimeout = try Self.positive(Self.duration(lvalue, name), name)
+            case "idle_timeout": self.limits.idleTimeout = try Self.positive(Self.duration(lvalue, name), name)
+            case "max_connections":
+                guard let n = Int(try Self.string(lvalue, name)), (1...1_000_000).contains(n) else {
+                    throw Error("config: \(name) must be a whole number from 1 to 1000000")
+                }
+                self.limits.maxConnections = n
+            case "min_upstream_rate": self.limits.minUpstreamRate = try Self.size(lvalue, name, minimum: 0)
+            case "upstream_rate_window": self.limits.upstreamRateWindow = try Self.positive(Self.duration(lvalue, name), name)
+            case "max_manifest_size": self.limits.maxManifestSize = try Self.size(lvalue, name, minimum: 1024, maximum: 1 << 30)
+            case "max_token_size": self.limits.maxTokenSize = try Self.size(lvalue, name, minimum: 1024, maximum: 64 << 20)
+            default: throw Error("config: unknown key \"\(name)\"")
+            }
+        }
+    }
+
+    private mutating func applyTiers(_ value: Node) throws(Error) {
+        guard case .sequence(let items) = value else { throw Error("config: tiers must be a list") }
+        var tiers: [Tier] = []
+        for (i, item) in items.enumerated() { tiers.append(try Self.tier(item, "tiers[\(i)]")) }
+        self.tiers = tiers
+        let names = self.tiers.map(\.name)
+        if Set(names).count != names.count { throw Error("config: tier names must be unique") }
     }
 }
