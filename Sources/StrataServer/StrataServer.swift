@@ -53,169 +53,84 @@ public final class StrataServer: Sendable {
         onAdminListening: @escaping @Sendable (Int) -> Void = { _ in },
         onPrefetchRound: @escaping @Sendable (Prefetcher.Summary) -> Void = { _ in }
     ) throws(StartupError) {
-        guard let address = ConfigValues.address(configuration.listen) else {
-            throw StartupError(description: "invalid listen address \(configuration.listen)")
+        let counter = ConnectionCounter(logger: logger)
+        let listeners = try ListenerWiring(configuration: configuration, counter: counter, now: now)
+        let (store, index) = try Self.openCache(configuration)
+        let instanceID = configuration.instanceID ?? String(UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "").prefix(12))
+        let upstreams = UpstreamWiring(configuration: configuration, instanceID: instanceID, logger: logger, now: now)
+        let engine = MirrorEngine(
+            store: store, index: index,
+            configuration: MirrorConfiguration(tagTTL: configuration.tagTTL, cacheOnly: configuration.cacheOnly,
+                                               defaultRegistry: configuration.defaultRegistry, chains: upstreams.chains,
+                                               negativeTTL: configuration.negativeTTL),
+            logger: logger, now: now)
+        let ledger = Ledger(capacity: configuration.ledgerSize, now: now)
+        let janitor = CacheJanitor(
+            engine: engine, limits: .init(maxSize: configuration.maxSize, maxIdle: configuration.maxIdle),
+            pins: configuration.pins, logger: logger, now: now)
+        let eviction: EvictionService
+        do {
+            eviction = try EvictionService(janitor: janitor, engine: engine,
+                                           interval: .milliseconds(Int64(configuration.evictionInterval * 1000)), logger: logger)
+        } catch {
+            upstreams.shutdown()
+            throw StartupError(description: "cannot read the index: \(error)")
         }
-        var adminAddress: (host: String, port: Int)? = nil
-        var adminToken: String? = nil
-        if let adminListen = configuration.adminListen {
-            guard let parsed = ConfigValues.address(adminListen) else {
-                throw StartupError(description: "invalid admin_listen address \(adminListen)")
-            }
-            adminAddress = parsed
-            if let file = configuration.adminTokenFile {
-                guard let data = FileManager.default.contents(atPath: file),
-                      let token = String(data: data, encoding: .utf8)?.trimmingCharacters(in: .whitespacesAndNewlines), !token.isEmpty else {
-                    throw StartupError(description: "cannot read a token from admin.token_file \(file)")
-                }
-                adminToken = token
-            } else if !["127.0.0.1", "::1", "localhost"].contains(parsed.host) {
-                throw StartupError(description: "admin_listen \(adminListen) is not loopback: set admin.token_file to protect it")
-            }
+        self.configuration = configuration
+        self.engine = engine
+        self.instanceID = instanceID
+        self.ledger = ledger
+        self.clients = upstreams.clients
+        self.logger = logger
+        self.connections = counter
+        self.janitor = janitor
+        self.eviction = eviction
+        self.scrubber = CacheScrubber(engine: engine, bytesPerSecond: configuration.scrubRate, logger: logger)
+        do {
+            self.services = try Self.services(
+                configuration, listeners: listeners, engine: engine, ledger: ledger, instanceID: instanceID, eviction: eviction,
+                scrubber: scrubber, logger: logger, now: now,
+                onListening: onListening, onAdminListening: onAdminListening, onPrefetchRound: onPrefetchRound)
+        } catch {
+            upstreams.shutdown()
+            throw error
         }
+    }
+
+    /// The cache directory, prepared, and its index.
+    private static func openCache(_ configuration: StrataConfiguration) throws(StartupError) -> (BlobStore, CacheIndex) {
         let store = BlobStore(root: configuration.cacheDirectory)
         do {
             try store.prepare()
         } catch {
             throw StartupError(description: "cache dir \(configuration.cacheDirectory) is not usable: \(error)")
         }
-        let index: CacheIndex
         do {
-            index = try CacheIndex(path: store.layout.indexPath)
+            return (store, try CacheIndex(path: store.layout.indexPath))
         } catch {
             throw StartupError(description: "cannot open the index \(store.layout.indexPath): \(error)")
         }
-        var clients: [HTTPClient] = []
-        func client(connectTimeout: TimeInterval, firstByteTimeout: TimeInterval) -> HTTPClient {
-            var config = HTTPClient.Configuration(
-                redirectConfiguration: .disallow,
-                timeout: .init(connect: .milliseconds(Int64(connectTimeout * 1000)), read: .milliseconds(Int64(firstByteTimeout * 1000))))
-            config.decompression = .disabled
-            // A refused connection fails the attempt at once; the tier walk moves on
-            // rather than retrying until the connect timeout.
-            config.connectionPool.retryConnectionEstablishment = false
-            let http = HTTPClient(eventLoopGroup: MultiThreadedEventLoopGroup.singleton, configuration: config)
-            clients.append(http)
-            return http
-        }
-        func login(for url: String) -> Credentials? {
-            guard let components = URLComponents(string: url), let host = components.host else { return nil }
-            let hostPort = components.port.map { "\(host):\($0)" } ?? host
-            return (configuration.credentials[hostPort] ?? configuration.credentials[host]).map {
-                Credentials(username: $0.username, password: $0.password)
-            }
-        }
-        let instanceID = configuration.instanceID ?? String(UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "").prefix(12))
-        let breaker = CircuitBreaker(failureThreshold: configuration.breakerFailures, coolOff: configuration.breakerCoolOff)
-        // One health record per tier, shared by every registry the tier serves.
-        var health: [String: TierHealth] = [:]
-        func tierHealth(_ key: String) -> TierHealth {
-            if let existing = health[key] { return existing }
-            let created = TierHealth(breaker: breaker, now: now)
-            health[key] = created
-            return created
-        }
-        let limitsConfig = configuration.limits
-        let minimumRate = limitsConfig.minUpstreamRate > 0
-            ? StreamedReply.MinimumRate(bytesPerSecond: limitsConfig.minUpstreamRate,
-                                        window: .milliseconds(Int64(limitsConfig.upstreamRateWindow * 1000)))
-            : nil
-        var chains: [String: TierChain] = [:]
-        let registries = Set(configuration.canonical.keys).union(configuration.tiers.flatMap(\.registries))
-        let mirrorClients = configuration.tiers.map { tier in
-            (tier, client(connectTimeout: tier.connectTimeout, firstByteTimeout: tier.firstByteTimeout))
-        }
-        let canonicalClient = client(connectTimeout: configuration.connectTimeout, firstByteTimeout: configuration.firstByteTimeout)
-        for registry in registries.sorted() {
-            var tiers: [UpstreamTier] = []
-            for (tier, http) in mirrorClients where tier.registries.isEmpty || tier.registries.contains(registry) {
-                let credentials = tier.username.map { Credentials(username: $0, password: tier.password ?? "") } ?? login(for: tier.url)
-                let health = tierHealth("mirror/\(tier.name)")
-                tiers.append(UpstreamTier(name: .mirror(tier.name), client: RegistryClient(
-                    baseURL: tier.url, credentials: credentials, namespace: registry, http: http, instanceID: instanceID,
-                    logger: logger, now: now, rateLimitObserver: { health.rateLimit(remaining: $0) },
-                    maxManifestSize: Int(limitsConfig.maxManifestSize), maxTokenSize: Int(limitsConfig.maxTokenSize),
-                    minimumRate: minimumRate), health: health))
-            }
-            if let url = configuration.canonical[registry] {
-                let health = tierHealth("canonical/\(registry)")
-                tiers.append(UpstreamTier(name: .canonical, client: RegistryClient(
-                    baseURL: url, credentials: login(for: url), http: canonicalClient, instanceID: instanceID,
-                    logger: logger, now: now, rateLimitObserver: { health.rateLimit(remaining: $0) },
-                    maxManifestSize: Int(limitsConfig.maxManifestSize), maxTokenSize: Int(limitsConfig.maxTokenSize),
-                    minimumRate: minimumRate), health: health))
-            }
-            chains[registry] = TierChain(tiers)
-        }
-        let engine = MirrorEngine(
-            store: store, index: index,
-            configuration: MirrorConfiguration(tagTTL: configuration.tagTTL, cacheOnly: configuration.cacheOnly,
-                                               defaultRegistry: configuration.defaultRegistry, chains: chains,
-                                               negativeTTL: configuration.negativeTTL),
-            logger: logger, now: now)
-        // Plain-text registry connections send raw cache hits with sendfile; TLS cannot.
-        let limits = ConnectionLimits(
-            headerTimeout: .milliseconds(Int64(configuration.limits.headerTimeout * 1000)),
-            idleTimeout: .milliseconds(Int64(configuration.limits.idleTimeout * 1000)),
-            maxConnections: configuration.limits.maxConnections)
-        let counter = ConnectionCounter(logger: logger)
-        self.connections = counter
-        var server: HTTPServerBuilder = ZeroCopyHTTP1Channel.builder(limits: limits, counter: counter)
-        var adminServer: HTTPServerBuilder = .http1()
-        var fileRegions = true
-        if let certificate = configuration.tlsCertificate, let key = configuration.tlsKey {
-            do {
-                let chain = try NIOSSLCertificate.fromPEMFile(certificate).map { NIOSSLCertificateSource.certificate($0) }
-                let tls = TLSConfiguration.makeServerConfiguration(certificateChain: chain, privateKey: .privateKey(try NIOSSLPrivateKey(file: key, format: .pem)))
-                adminServer = try .tls(.http1(), tlsConfiguration: tls)
-                server = try .tls(.http1(configuration: .init(additionalChannelHandlers: [ConnectionGuard.make(limits: limits, counter: counter)])),
-                                  tlsConfiguration: tls)
-                fileRegions = false
-            } catch {
-                throw StartupError(description: "cannot use tls.cert \(certificate) and tls.key \(key): \(error)")
-            }
-        }
-        var authenticator: ClientAuthenticator? = nil
-        if let htpasswd = configuration.htpasswd {
-            do {
-                authenticator = try ClientAuthenticator(htpasswdPath: htpasswd, now: now)
-            } catch {
-                throw StartupError(description: error.description)
-            }
-        }
-        let ledger = Ledger(capacity: configuration.ledgerSize, now: now)
-        let metrics = StrataMetrics(engine: engine, ledger: ledger)
-        self.configuration = configuration
-        self.engine = engine
-        self.instanceID = instanceID
-        self.ledger = ledger
-        self.clients = clients
-        self.logger = logger
+    }
+
+    /// Everything that runs in the service group: the two ports and the background loops.
+    private static func services(
+        _ configuration: StrataConfiguration, listeners: ListenerWiring, engine: MirrorEngine, ledger: Ledger, instanceID: String,
+        eviction: EvictionService, scrubber: CacheScrubber, logger: Logger, now: @escaping @Sendable () -> Date,
+        onListening: @escaping @Sendable (Int) -> Void, onAdminListening: @escaping @Sendable (Int) -> Void,
+        onPrefetchRound: @escaping @Sendable (Prefetcher.Summary) -> Void
+    ) throws(StartupError) -> [any Service] {
+        let address = listeners.registryAddress
         var services: [any Service] = [
             Application(
                 responder: RegistryResponder(engine: engine, logger: logger, instanceID: instanceID, prefixes: configuration.prefixes,
-                                             ledger: ledger, authenticator: authenticator, fileRegions: fileRegions, now: now),
-                server: server,
+                                             ledger: ledger, authenticator: listeners.authenticator, fileRegions: listeners.fileRegions, now: now),
+                server: listeners.registryServer,
                 configuration: .init(address: .hostname(address.host, port: address.port), serverName: nil),
                 onServerRunning: { channel in onListening(channel.localAddress?.port ?? address.port) },
                 logger: logger),
             AccessFlushService(recorder: engine.access, interval: .seconds(5), logger: logger),
+            eviction,
         ]
-        let janitor = CacheJanitor(
-            engine: engine, limits: .init(maxSize: configuration.maxSize, maxIdle: configuration.maxIdle),
-            pins: configuration.pins, logger: logger, now: now)
-        self.janitor = janitor
-        let eviction: EvictionService
-        do {
-            eviction = try EvictionService(janitor: janitor, engine: engine,
-                                           interval: .milliseconds(Int64(configuration.evictionInterval * 1000)), logger: logger)
-        } catch {
-            throw StartupError(description: "cannot read the index: \(error)")
-        }
-        services.append(eviction)
-        self.eviction = eviction
-        let scrubber = CacheScrubber(engine: engine, bytesPerSecond: configuration.scrubRate, logger: logger)
-        self.scrubber = scrubber
         if configuration.scrubInterval > 0 {
             services.append(ScrubService(scrubber: scrubber, interval: .milliseconds(Int64(configuration.scrubInterval * 1000)), logger: logger))
         }
@@ -225,11 +140,11 @@ public final class StrataServer: Sendable {
                 prefetcher: Prefetcher(engine: engine), images: images, platforms: configuration.prefetchPlatforms,
                 refresh: .milliseconds(Int64(configuration.prefetchRefresh * 1000)), logger: logger, onRound: onPrefetchRound))
         }
-        if let adminAddress {
-            let routes = AdminRoutes(engine: engine, ledger: ledger, metrics: metrics, instanceID: instanceID)
+        if let adminAddress = listeners.adminAddress {
+            let routes = AdminRoutes(engine: engine, ledger: ledger, metrics: StrataMetrics(engine: engine, ledger: ledger), instanceID: instanceID)
             services.append(Application(
-                router: routes.router(token: adminToken, listenHost: adminAddress.host),
-                server: adminServer,
+                router: routes.router(token: listeners.adminToken, listenHost: adminAddress.host),
+                server: listeners.adminServer,
                 configuration: .init(address: .hostname(adminAddress.host, port: adminAddress.port), serverName: nil),
                 onServerRunning: { channel in onAdminListening(channel.localAddress?.port ?? adminAddress.port) },
                 logger: logger))
@@ -243,7 +158,7 @@ public final class StrataServer: Sendable {
                 throw StartupError(description: "admin.access_log \(path): \(error)")
             }
         }
-        self.services = services
+        return services
     }
 
     /// Serves until the task is cancelled or a shutdown signal arrives.
