@@ -300,63 +300,80 @@ public final class BlobFill: Sendable {
             case .finished:
                 return
             case .wait:
-                let at = offset
-                // A reader held at its range's last byte waits for verification, not for bytes.
-                let heldAtEnd = upper.map { at >= $0 - 1 } ?? false
-                let threshold = heldAtEnd ? .max
-                    : locked.withLockedValue { Self.batchThreshold($0.machine.state, offset: at, limit: nil) } ?? 0
-                await waitForEvent(threshold: threshold) { $0.machine.readAction(at: at, end: upper) == .wait }
+                await waitForBytes(at: offset, upper: upper)
             case .readMemory(let limit):
                 let end = min(limit, upper ?? limit, offset + Int64(min(chunkSize, 1 << 20)))
-                let at = offset
-                let (chunk, wake) = locked.withLockedValue { s -> (ByteBuffer?, [CheckedContinuation<Void, Never>]) in
-                    guard at >= s.memoryBase else { return (nil, []) }
-                    var out = ByteBufferAllocator().buffer(capacity: Int(end - at))
-                    var position = s.memoryBase
-                    for piece in s.memory {
-                        let pieceEnd = position + Int64(piece.readableBytes)
-                        if pieceEnd > at && position < end {
-                            let from = Int(max(at, position) - position), to = Int(min(end, pieceEnd) - position)
-                            out.writeImmutableBuffer(piece.getSlice(at: piece.readerIndex + from, length: to - from) ?? ByteBuffer())
-                        }
-                        position = pieceEnd
-                        if position >= end { break }
-                    }
-                    if let id { s.leases[id] = end }
-                    return (out, s.trimMemory())
-                }
-                wake.forEach { $0.resume() }
-                guard let chunk, chunk.readableBytes == Int(end - at) else {
-                    // Joined too late: the bytes it needs were passed through and dropped.
-                    throw FillError(.storage, "not cached: disk full, and these bytes were already passed on")
-                }
-                try await body(.memory(chunk))
+                try await body(.memory(try takeMemory(offset..<end, lease: id)))
                 offset = end
             case .read(let limit):
                 guard file != nil else { throw FillError(.storage, "fill has no file") }
-                let at = offset
-                if upper.map({ limit < $0 - 1 }) ?? true,
-                   let threshold = locked.withLockedValue({ Self.batchThreshold($0.machine.state, offset: at, limit: limit) }) {
-                    await waitForEvent(threshold: threshold) { s in
-                        Self.batchThreshold(s.machine.state, offset: at, limit: {
-                            if case .read(let l) = s.machine.readAction(at: at, end: upper) { return l }
-                            return nil
-                        }()) != nil
-                    }
-                    continue
-                }
+                if upper.map({ limit < $0 - 1 }) ?? true, await waitForBatch(at: offset, limit: limit, upper: upper) { continue }
                 let end = min(limit, upper ?? limit, chunkSize == .max ? limit : offset + Int64(chunkSize))
-                try await body(.file(from: at, to: end))
+                try await body(.file(from: offset, to: end))
                 offset = end
-                if let id {
-                    let wake = locked.withLockedValue { s -> [CheckedContinuation<Void, Never>] in
-                        s.leases[id] = end
-                        return s.trimMemory()
-                    }
-                    wake.forEach { $0.resume() }
-                }
+                if let id { advance(id, to: end) }
             }
         }
+    }
+
+    /// Nothing to read at `offset` yet: waits for the next batch of bytes, or, for a
+    /// reader held at its range's last byte, for verification.
+    private func waitForBytes(at offset: Int64, upper: Int64?) async {
+        let heldAtEnd = upper.map { offset >= $0 - 1 } ?? false
+        let threshold = heldAtEnd ? .max
+            : locked.withLockedValue { Self.batchThreshold($0.machine.state, offset: offset, limit: nil) } ?? 0
+        await waitForEvent(threshold: threshold) { $0.machine.readAction(at: offset, end: upper) == .wait }
+    }
+
+    /// A reader that caught up with the writer waits for a batch rather than chasing it
+    /// chunk by chunk. Returns whether it waited (the caller asks again).
+    private func waitForBatch(at offset: Int64, limit: Int64, upper: Int64?) async -> Bool {
+        guard let threshold = locked.withLockedValue({ Self.batchThreshold($0.machine.state, offset: offset, limit: limit) }) else {
+            return false
+        }
+        await waitForEvent(threshold: threshold) { s in
+            Self.batchThreshold(s.machine.state, offset: offset, limit: {
+                if case .read(let l) = s.machine.readAction(at: offset, end: upper) { return l }
+                return nil
+            }()) != nil
+        }
+        return true
+    }
+
+    /// Copies bytes `range` of a pass-through out of memory, moving the lease past them
+    /// (which may free room for the leader).
+    private func takeMemory(_ range: Range<Int64>, lease id: ObjectIdentifier?) throws -> ByteBuffer {
+        let (chunk, wake) = locked.withLockedValue { s -> (ByteBuffer?, [CheckedContinuation<Void, Never>]) in
+            guard range.lowerBound >= s.memoryBase else { return (nil, []) }
+            var out = ByteBufferAllocator().buffer(capacity: Int(range.count))
+            var position = s.memoryBase
+            for piece in s.memory {
+                let pieceEnd = position + Int64(piece.readableBytes)
+                if pieceEnd > range.lowerBound && position < range.upperBound {
+                    let from = Int(max(range.lowerBound, position) - position), to = Int(min(range.upperBound, pieceEnd) - position)
+                    out.writeImmutableBuffer(piece.getSlice(at: piece.readerIndex + from, length: to - from) ?? ByteBuffer())
+                }
+                position = pieceEnd
+                if position >= range.upperBound { break }
+            }
+            if let id { s.leases[id] = range.upperBound }
+            return (out, s.trimMemory())
+        }
+        wake.forEach { $0.resume() }
+        guard let chunk, chunk.readableBytes == range.count else {
+            // Joined too late: the bytes it needs were passed through and dropped.
+            throw FillError(.storage, "not cached: disk full, and these bytes were already passed on")
+        }
+        return chunk
+    }
+
+    /// Moves a lease past bytes read from the file (which may free memory room).
+    private func advance(_ id: ObjectIdentifier, to end: Int64) {
+        let wake = locked.withLockedValue { s -> [CheckedContinuation<Void, Never>] in
+            s.leases[id] = end
+            return s.trimMemory()
+        }
+        wake.forEach { $0.resume() }
     }
 
     /// Suspends until the next event, unless `stillWaiting` already says otherwise.
