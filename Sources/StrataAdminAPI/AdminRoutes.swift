@@ -50,51 +50,58 @@ public struct AdminRoutes: Sendable {
             }
             return try Self.json(listing)
         }
-        router.post("/api/prefetch") { request, context in
-            struct Ask: Decodable { let images: [String]; let platforms: [String]? }
-            let body = try await request.body.collect(upTo: 1 << 20)
-            guard let ask = try? JSONDecoder().decode(Ask.self, from: Data(body.readableBytesView)), !ask.images.isEmpty else {
-                return try Self.json(ErrorAnswer(error: "expected {\"images\": [...], \"platforms\": [...]}"), status: .badRequest)
-            }
-            var references: [ImageReference] = []
-            for image in ask.images {
-                guard let reference = ImageReference(parsing: image, defaultRegistry: engine.configuration.defaultRegistry) else {
-                    return try Self.json(ErrorAnswer(error: "not an image reference: \(image)"), status: .badRequest)
-                }
-                references.append(reference)
-            }
-            let prefetcher = Prefetcher(engine: engine)
-            let images = references
-            var headers = HTTPFields()
-            headers[.contentType] = "application/x-ndjson"
-            // Progress as JSON lines while it runs; the summary is the last line.
-            return Response(status: .ok, headers: headers, body: ResponseBody { writer in
-                let encoder = JSONEncoder()
-                encoder.outputFormatting = [.sortedKeys]
-                let summary = await prefetcher.run(images, platforms: ask.platforms) { event in
-                    guard var line = try? encoder.encode(event) else { return }
-                    line.append(0x0a)
-                    try? await writer.write(ByteBuffer(bytes: line))
-                }
-                var line = try encoder.encode(["summary": summary])
-                line.append(0x0a)
-                try await writer.write(ByteBuffer(bytes: line))
-                try await writer.finish(nil)
-            })
-        }
+        router.post("/api/prefetch") { request, _ in try await self.prefetch(request) }
         router.get("/metrics") { _, _ in
             var headers = HTTPFields()
             headers[.contentType] = "text/plain; version=0.0.4; charset=utf-8"
             return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: metrics.render())))
         }
-        router.get("/") { _, _ in
-            let page = DashboardPage(stats: ledger.stats(), tiers: engine.tierStatus(), recent: ledger.recent(limit: 25),
-                                     cache: try? await engine.cacheListing(), instanceID: instanceID).render()
-            var headers = HTTPFields()
-            headers[.contentType] = "text/html; charset=utf-8"
-            return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: page)))
-        }
+        router.get("/") { _, _ in try await self.dashboard() }
         return router
+    }
+
+    /// `POST /api/prefetch`: `{"images": [...], "platforms": [...]}`; progress as JSON
+    /// lines while it runs, the summary last.
+    private func prefetch(_ request: Request) async throws -> Response {
+        struct Ask: Decodable { let images: [String]; let platforms: [String]? }
+        let body = try await request.body.collect(upTo: 1 << 20)
+        guard let ask = try? JSONDecoder().decode(Ask.self, from: Data(body.readableBytesView)), !ask.images.isEmpty else {
+            return try Self.json(ErrorAnswer(error: "expected {\"images\": [...], \"platforms\": [...]}"), status: .badRequest)
+        }
+        var references: [ImageReference] = []
+        for image in ask.images {
+            guard let reference = ImageReference(parsing: image, defaultRegistry: engine.configuration.defaultRegistry) else {
+                return try Self.json(ErrorAnswer(error: "not an image reference: \(image)"), status: .badRequest)
+            }
+            references.append(reference)
+        }
+        let prefetcher = Prefetcher(engine: engine)
+        let images = references
+        var headers = HTTPFields()
+        headers[.contentType] = "application/x-ndjson"
+        // Progress as JSON lines while it runs; the summary is the last line.
+        return Response(status: .ok, headers: headers, body: ResponseBody { writer in
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys]
+            let summary = await prefetcher.run(images, platforms: ask.platforms) { event in
+                guard var line = try? encoder.encode(event) else { return }
+                line.append(0x0a)
+                try? await writer.write(ByteBuffer(bytes: line))
+            }
+            var line = try encoder.encode(["summary": summary])
+            line.append(0x0a)
+            try await writer.write(ByteBuffer(bytes: line))
+            try await writer.finish(nil)
+        })
+    }
+
+    /// `GET /`: the dashboard page.
+    private func dashboard() async throws -> Response {
+        let page = DashboardPage(stats: ledger.stats(), tiers: engine.tierStatus(), recent: ledger.recent(limit: 25),
+                                 cache: try? await engine.cacheListing(), instanceID: instanceID).render()
+        var headers = HTTPFields()
+        headers[.contentType] = "text/html; charset=utf-8"
+        return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: page)))
     }
 
     struct RequestsAnswer: Encodable { let requests: [LedgerRecord] }

@@ -72,54 +72,10 @@ final class FileRegionHandler: ChannelOutboundHandler, RemovableChannelHandler {
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         switch unwrapOutboundIn(data) {
-        case .head(var head):
-            guard let value = head.headers.first(name: FileRegionMarker.headerName) else {
-                context.write(data, promise: promise)
-                return
-            }
-            head.headers.remove(name: FileRegionMarker.headerName)
-            guard let source = UInt64(value).flatMap({ pending.removeValue(forKey: $0) }) else {
-                discarding = true
-                Self.writeUnavailable(head, "no file registered for this response", context: context, promise: promise)
-                return
-            }
-            guard case .region(let offset, let length) = source.use else {
-                // A followed fill: its regions come with the body, as the upstream delivers
-                // them, so the connection is not corked.
-                current = source
-                context.write(wrapOutboundOut(.head(head)), promise: promise)
-                return
-            }
-            guard Self.holds(source.file, offset + length) else {
-                try? source.file.close()
-                source.sent.fail(ChannelError.inappropriateOperationForState)
-                discarding = true
-                Self.writeUnavailable(head, "the cached blob is shorter than its size; it fails verification", context: context, promise: promise)
-                return
-            }
-            // A stored blob goes out in full segments only (nginx's tcp_nopush); the end of
-            // the response uncorks and sends what is left.
-            current = source
-            Self.cork(context.channel, true)
-            context.write(wrapOutboundOut(.head(head)), promise: promise)
-            var at = offset
-            while at < offset + length {
-                let end = min(offset + length, at + Self.sendfileChunk)
-                let region = FileRegion(fileHandle: source.file, readerIndex: Int(at), endIndex: Int(end))
-                context.write(wrapOutboundOut(.body(.fileRegion(region))), promise: nil)
-                at = end
-            }
+        case .head(let head) where head.headers.contains(name: FileRegionMarker.headerName):
+            writeMarkedHead(head, context: context, promise: promise)
         case .body(.byteBuffer(let buffer)) where current != nil:
-            switch FileRegionInstruction(decoding: buffer) {
-            case .region(let offset, let length):
-                let region = FileRegion(fileHandle: current!.file, readerIndex: Int(offset), endIndex: Int(offset + length))
-                context.write(wrapOutboundOut(.body(.fileRegion(region))), promise: promise)
-            case .bytes(let bytes):
-                context.write(wrapOutboundOut(.body(.byteBuffer(bytes))), promise: promise)
-            case nil:
-                promise?.fail(ChannelError.inappropriateOperationForState)
-                context.close(promise: nil)
-            }
+            writeInstruction(buffer, context: context, promise: promise)
         case .body where discarding:
             promise?.succeed()
         case .end where discarding:
@@ -139,6 +95,59 @@ final class FileRegionHandler: ChannelOutboundHandler, RemovableChannelHandler {
             context.write(wrapOutboundOut(.end(trailers)), promise: written)
         default:
             context.write(data, promise: promise)
+        }
+    }
+
+    /// A head with the marker: the file registered under its token is this response's
+    /// body, sent at once (a stored blob) or as the body names its regions (a fill).
+    private func writeMarkedHead(_ marked: HTTPResponseHead, context: ChannelHandlerContext, promise: EventLoopPromise<Void>?) {
+        var head = marked
+        let value = head.headers.first(name: FileRegionMarker.headerName) ?? ""
+        head.headers.remove(name: FileRegionMarker.headerName)
+        guard let source = UInt64(value).flatMap({ pending.removeValue(forKey: $0) }) else {
+            discarding = true
+            Self.writeUnavailable(head, "no file registered for this response", context: context, promise: promise)
+            return
+        }
+        guard case .region(let offset, let length) = source.use else {
+            // A followed fill: its regions come with the body, as the upstream delivers
+            // them, so the connection is not corked.
+            current = source
+            context.write(wrapOutboundOut(.head(head)), promise: promise)
+            return
+        }
+        guard Self.holds(source.file, offset + length) else {
+            try? source.file.close()
+            source.sent.fail(ChannelError.inappropriateOperationForState)
+            discarding = true
+            Self.writeUnavailable(head, "the cached blob is shorter than its size; it fails verification", context: context, promise: promise)
+            return
+        }
+        // A stored blob goes out in full segments only (nginx's tcp_nopush); the end of
+        // the response uncorks and sends what is left.
+        current = source
+        Self.cork(context.channel, true)
+        context.write(wrapOutboundOut(.head(head)), promise: promise)
+        var at = offset
+        while at < offset + length {
+            let end = min(offset + length, at + Self.sendfileChunk)
+            let region = FileRegion(fileHandle: source.file, readerIndex: Int(at), endIndex: Int(end))
+            context.write(wrapOutboundOut(.body(.fileRegion(region))), promise: nil)
+            at = end
+        }
+    }
+
+    /// A body part of a followed fill: a region of its file, or bytes passed through memory.
+    private func writeInstruction(_ buffer: ByteBuffer, context: ChannelHandlerContext, promise: EventLoopPromise<Void>?) {
+        switch FileRegionInstruction(decoding: buffer) {
+        case .region(let offset, let length):
+            let region = FileRegion(fileHandle: current!.file, readerIndex: Int(offset), endIndex: Int(offset + length))
+            context.write(wrapOutboundOut(.body(.fileRegion(region))), promise: promise)
+        case .bytes(let bytes):
+            context.write(wrapOutboundOut(.body(.byteBuffer(bytes))), promise: promise)
+        case nil:
+            promise?.fail(ChannelError.inappropriateOperationForState)
+            context.close(promise: nil)
         }
     }
 

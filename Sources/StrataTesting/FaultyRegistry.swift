@@ -57,100 +57,105 @@ public final class FaultyRegistry: @unchecked Sendable {
     public var requestCount: Int { counter.count }
 
     public func start() async throws {
-        let blobs = self.blobs
-        let manifests = self.manifests
-        let fault = self.fault
-        let counter = self.counter
-        let seen = self.seen
-        let login = self.login
-        let responder = CallbackResponder<BasicRequestContext> { request, _ in
-            counter.add()
-            seen.add(request.headers[.authorization])
-            if let (user, password) = login {
-                let expected = "Basic " + Data("\(user):\(password)".utf8).base64EncodedString()
-                if request.headers[.authorization] != expected {
-                    var headers = HTTPFields()
-                    headers[.wwwAuthenticate] = "Basic realm=\"faulty\""
-                    return Response(status: .unauthorized, headers: headers)
-                }
-            }
-            let path = request.uri.path
-            if case .status(let code, let retryAfter) = fault, path != "/v2/" {
-                var headers = HTTPFields()
-                if let retryAfter { headers[.retryAfter] = retryAfter }
-                return Response(status: .init(code: code), headers: headers)
-            }
-            if let range = path.range(of: "/manifests/"), let manifest = manifests[String(path[range.upperBound...])] {
-                var headers = HTTPFields()
-                headers[.contentType] = manifest.contentType
-                headers[.contentLength] = String(manifest.bytes.count)
-                headers[HTTPField.Name("Docker-Content-Digest")!] = ContentHasher.digest(of: manifest.bytes).description
-                if request.method == .head { return Response(status: .ok, headers: headers, body: .init()) }
-                return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: manifest.bytes)))
-            }
-            guard let range = path.range(of: "/blobs/"), let digest = try? Digest(parsing: String(path[range.upperBound...])),
-                  let bytes = blobs[digest] else {
-                return Response(status: path == "/v2/" ? .ok : .notFound)
-            }
-            var headers = HTTPFields()
-            headers[.contentType] = "application/octet-stream"
-            headers[.contentLength] = String(bytes.count)
-            if case .lyingLength(let length) = fault { headers[.contentLength] = String(length) }
-            if request.method == .head { return Response(status: .ok, headers: headers, body: .init()) }
-            switch fault {
-            case .status:
-                return Response(status: .internalServerError)
-            case .lyingLength(let length):
-                headers[.contentLength] = String(length)
-                return Response(status: .ok, headers: headers, body: ResponseBody(contentLength: Int(length)) { writer in
-                    try await writer.write(ByteBuffer(bytes: bytes))
-                    throw TestSupportError("cut short on purpose")
-                })
-            case .drip(let size, let interval):
-                return Response(status: .ok, headers: headers, body: ResponseBody(contentLength: bytes.count) { writer in
-                    var offset = 0
-                    while offset < bytes.count {
-                        let end = min(bytes.count, offset + size)
-                        try await writer.write(ByteBuffer(bytes: bytes[offset..<end]))
-                        offset = end
-                        try await Task.sleep(for: interval)
-                    }
-                    try await writer.finish(nil)
-                })
-            case .redirectLocation(let location):
-                var redirect = HTTPFields()
-                redirect[.location] = location
-                return Response(status: .temporaryRedirect, headers: redirect)
-            case .redirect(let target):
-                var redirect = HTTPFields()
-                redirect[.location] = target + path
-                return Response(status: .temporaryRedirect, headers: redirect)
-            case .none:
-                // `Range: bytes=N-`, as a fill resuming on this tier sends it.
-                if let range = request.headers[.range], range.hasPrefix("bytes="), range.hasSuffix("-"),
-                   let from = Int(range.dropFirst(6).dropLast()), from < bytes.count {
-                    headers[.contentLength] = String(bytes.count - from)
-                    headers[.contentRange] = "bytes \(from)-\(bytes.count - 1)/\(bytes.count)"
-                    return Response(status: .partialContent, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: bytes[from...])))
-                }
-                return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
-            case .wrongBytes:
-                var bad = bytes
-                bad[bad.count / 2] ^= 0xff
-                return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: bad)))
-            case .truncate(let after):
-                let prefix = Array(bytes.prefix(after))
-                return Response(status: .ok, headers: headers, body: ResponseBody(contentLength: bytes.count) { writer in
-                    try await writer.write(ByteBuffer(bytes: prefix))
-                    throw TestSupportError("cut short on purpose")
-                })
-            }
-        }
+        let responder = CallbackResponder<BasicRequestContext> { [self] request, _ in answer(request) }
         var logger = Logger(label: "faulty-registry")
         logger.logLevel = .critical
         let app = Application(responder: responder, configuration: .init(address: .hostname("127.0.0.1", port: port)), logger: logger)
         task = Task { try await app.run() }
         try await waitUntilAnswering("\(url)/v2/")
+    }
+
+    /// The answer to one request: auth, the status fault, manifests, then blobs.
+    private func answer(_ request: Request) -> Response {
+        let blobs = self.blobs, manifests = self.manifests, fault = self.fault, login = self.login
+        counter.add()
+        seen.add(request.headers[.authorization])
+        if let (user, password) = login {
+            let expected = "Basic " + Data("\(user):\(password)".utf8).base64EncodedString()
+            if request.headers[.authorization] != expected {
+                var headers = HTTPFields()
+                headers[.wwwAuthenticate] = "Basic realm=\"faulty\""
+                return Response(status: .unauthorized, headers: headers)
+            }
+        }
+        let path = request.uri.path
+        if case .status(let code, let retryAfter) = fault, path != "/v2/" {
+            var headers = HTTPFields()
+            if let retryAfter { headers[.retryAfter] = retryAfter }
+            return Response(status: .init(code: code), headers: headers)
+        }
+        if let range = path.range(of: "/manifests/"), let manifest = manifests[String(path[range.upperBound...])] {
+            var headers = HTTPFields()
+            headers[.contentType] = manifest.contentType
+            headers[.contentLength] = String(manifest.bytes.count)
+            headers[HTTPField.Name("Docker-Content-Digest")!] = ContentHasher.digest(of: manifest.bytes).description
+            if request.method == .head { return Response(status: .ok, headers: headers, body: .init()) }
+            return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: manifest.bytes)))
+        }
+        guard let range = path.range(of: "/blobs/"), let digest = try? Digest(parsing: String(path[range.upperBound...])),
+              let bytes = blobs[digest] else {
+            return Response(status: path == "/v2/" ? .ok : .notFound)
+        }
+        var headers = HTTPFields()
+        headers[.contentType] = "application/octet-stream"
+        headers[.contentLength] = String(bytes.count)
+        if case .lyingLength(let length) = fault { headers[.contentLength] = String(length) }
+        if request.method == .head { return Response(status: .ok, headers: headers, body: .init()) }
+        return blobAnswer(request, bytes: bytes, headers: headers)
+    }
+
+    /// A blob's answer, as the fault shapes it.
+    private func blobAnswer(_ request: Request, bytes: [UInt8], headers: HTTPFields) -> Response {
+        var headers = headers
+        let fault = self.fault, path = request.uri.path
+        switch fault {
+        case .status:
+            return Response(status: .internalServerError)
+        case .lyingLength(let length):
+            headers[.contentLength] = String(length)
+            return Response(status: .ok, headers: headers, body: ResponseBody(contentLength: Int(length)) { writer in
+                try await writer.write(ByteBuffer(bytes: bytes))
+                throw TestSupportError("cut short on purpose")
+            })
+        case .drip(let size, let interval):
+            return Response(status: .ok, headers: headers, body: ResponseBody(contentLength: bytes.count) { writer in
+                var offset = 0
+                while offset < bytes.count {
+                    let end = min(bytes.count, offset + size)
+                    try await writer.write(ByteBuffer(bytes: bytes[offset..<end]))
+                    offset = end
+                    try await Task.sleep(for: interval)
+                }
+                try await writer.finish(nil)
+            })
+        case .redirectLocation(let location):
+            var redirect = HTTPFields()
+            redirect[.location] = location
+            return Response(status: .temporaryRedirect, headers: redirect)
+        case .redirect(let target):
+            var redirect = HTTPFields()
+            redirect[.location] = target + path
+            return Response(status: .temporaryRedirect, headers: redirect)
+        case .none:
+            // `Range: bytes=N-`, as a fill resuming on this tier sends it.
+            if let range = request.headers[.range], range.hasPrefix("bytes="), range.hasSuffix("-"),
+               let from = Int(range.dropFirst(6).dropLast()), from < bytes.count {
+                headers[.contentLength] = String(bytes.count - from)
+                headers[.contentRange] = "bytes \(from)-\(bytes.count - 1)/\(bytes.count)"
+                return Response(status: .partialContent, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: bytes[from...])))
+            }
+            return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
+        case .wrongBytes:
+            var bad = bytes
+            bad[bad.count / 2] ^= 0xff
+            return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: bad)))
+        case .truncate(let after):
+            let prefix = Array(bytes.prefix(after))
+            return Response(status: .ok, headers: headers, body: ResponseBody(contentLength: bytes.count) { writer in
+                try await writer.write(ByteBuffer(bytes: prefix))
+                throw TestSupportError("cut short on purpose")
+            })
+        }
     }
 
     public func stop() {
