@@ -110,7 +110,13 @@ let package = Package(
         ]),
         .testTarget(name: "StrataCoreTests", dependencies: ["StrataCore", "StrataFuzzTargets"]),
         .testTarget(name: "StrataStoreTests", dependencies: ["StrataStore", "StrataCore", "StrataTesting"]),
-        .testTarget(name: "StrataUpstreamTests", dependencies: ["StrataUpstream", "StrataCore", "StrataTesting"]),
+        .testTarget(name: "StrataUpstreamTests", dependencies: [
+            "StrataUpstream", "StrataCore", "StrataTesting",
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+        ]),
         .testTarget(name: "StrataMirrorTests", dependencies: ["StrataMirror", "StrataCore", "StrataStore", "StrataTesting"]),
         .testTarget(name: "StrataAdminAPITests", dependencies: ["StrataAdminAPI", "StrataCore"]),
         .testTarget(name: "StrataRegistryAPITests", dependencies: [
