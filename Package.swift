@@ -117,7 +117,12 @@ let package = Package(
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
         ]),
-        .testTarget(name: "StrataMirrorTests", dependencies: ["StrataMirror", "StrataCore", "StrataStore", "StrataTesting"]),
+        .testTarget(name: "StrataMirrorTests", dependencies: [
+            "StrataMirror", "StrataCore", "StrataStore", "StrataUpstream", "StrataTesting",
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+        ]),
         .testTarget(name: "StrataAdminAPITests", dependencies: ["StrataAdminAPI", "StrataCore"]),
         .testTarget(name: "StrataRegistryAPITests", dependencies: [
             "StrataRegistryAPI", "StrataCore",
