@@ -115,22 +115,22 @@ public final class MirrorEngine: Sendable {
     private func chain(for registry: String) throws(MirrorError) -> TierChain {
         if configuration.cacheOnly { return TierChain([]) }
         guard let chain = configuration.chains[registry] else {
-            throw MirrorError(.nameUnknown, "no upstream is configured for registry \(registry)", status: 404)
+            throw MirrorError.registryNotConfigured.saying("no upstream is configured for registry \(registry)")
         }
         return chain
     }
 
     /// The error for content no tier delivered, from how the walk went.
-    private func exhausted(_ error: TierChain.Exhausted, what: String, unknown: RegistryErrorCode) -> MirrorError {
+    private func exhausted(_ error: TierChain.Exhausted, what: String, unknown: MirrorError) -> MirrorError {
         if configuration.cacheOnly {
-            return MirrorError(unknown, "\(what) is not cached, and this mirror is in cache-only mode")
+            return unknown.saying("\(what) is not cached, and this mirror is in cache-only mode")
         }
-        if error.allNotFound { return MirrorError(unknown, "\(what) not found in any tier", attempts: error.attempts) }
+        if error.allNotFound { return unknown.saying("\(what) not found in any tier", attempts: error.attempts) }
         if error.refused {
-            return MirrorError(.denied, "\(what): upstream refused access (check the credentials for: \(error.attempts.filter { $0.outcome == .failed(.unauthorized) }.map(\.tier.description).joined(separator: ", ")))",
+            return MirrorError.refused.saying("\(what): upstream refused access (check the credentials for: \(error.attempts.filter { $0.outcome == .failed(.unauthorized) }.map(\.tier.description).joined(separator: ", ")))",
                                attempts: error.attempts)
         }
-        return MirrorError(.unavailable, "\(what): no tier could answer (\(error))", attempts: error.attempts)
+        return MirrorError.unavailable.saying("\(what): no tier could answer (\(error))", attempts: error.attempts)
     }
 
     // MARK: Manifests
@@ -146,7 +146,7 @@ public final class MirrorEngine: Sendable {
             }
             let key = "\(registry)/\(repository)@\(digest)"
             if negative.contains(key) {
-                throw MirrorError(.manifestUnknown, "manifest \(repository)@\(digest) not found in any tier (remembered for \(Int(negative.ttl))s)")
+                throw MirrorError.manifestNotFound.saying("manifest \(repository)@\(digest) not found in any tier (remembered for \(Int(negative.ttl))s)")
             }
             let chain = try chain(for: registry)
             return try await flight(key) {
@@ -155,7 +155,7 @@ public final class MirrorEngine: Sendable {
                                                         chain: chain, startingAt: 0, priorAttempts: [], via: via)
                 } catch let error as TierChain.Exhausted {
                     if error.allNotFound { self.negative.insert(key) }
-                    throw self.exhausted(error, what: "manifest \(repository)@\(digest)", unknown: .manifestUnknown)
+                    throw self.exhausted(error, what: "manifest \(repository)@\(digest)", unknown: .manifestNotFound)
                 }
             }
         case .tag(let tag):
@@ -170,7 +170,7 @@ public final class MirrorEngine: Sendable {
             }
             let flightKey = "\(registry)/\(repository):\(tag)|\(accept.types.joined(separator: ","))"
             if entry == nil && negative.contains(flightKey) {
-                throw MirrorError(.manifestUnknown, "manifest \(repository):\(tag) not found in any tier (remembered for \(Int(negative.ttl))s)")
+                throw MirrorError.manifestNotFound.saying("manifest \(repository):\(tag) not found in any tier (remembered for \(Int(negative.ttl))s)")
             }
             let chain = try chain(for: registry)
             return try await flight(flightKey) {
@@ -185,9 +185,9 @@ public final class MirrorEngine: Sendable {
         } catch let error as MirrorError {
             throw error
         } catch {
-            // A local failure (the store, the index): its text names files, which stay in the log.
-            logger.error("manifest request failed", metadata: ["key": "\(key)", "error": "\(error)"])
-            throw MirrorError(.unavailable, "the cache failed to answer (the server log says why)")
+            // A local failure (the store, the index): its text names files, so it travels
+            // as the cause, which the routes log and never send.
+            throw MirrorError.unavailable.saying("the cache failed to answer (the server log says why)", cause: error)
         }
     }
 
@@ -210,7 +210,7 @@ public final class MirrorEngine: Sendable {
                                       attempts: error.attempts, path: ["stale"])
             }
             if error.allNotFound { negative.insert(negativeKey) }
-            throw exhausted(error, what: what, unknown: .manifestUnknown)
+            throw exhausted(error, what: what, unknown: .manifestNotFound)
         }
         let digest = head.value.digest
         let tierName = chain.tiers[head.tierIndex].name
@@ -227,7 +227,7 @@ public final class MirrorEngine: Sendable {
                                                  chain: chain, startingAt: head.tierIndex, priorAttempts: head.attempts, via: via,
                                                  headPath: (head.tierIndex, head.value.remotePath))
             } catch let error as TierChain.Exhausted {
-                throw exhausted(error, what: what, unknown: .manifestUnknown)
+                throw exhausted(error, what: what, unknown: .manifestNotFound)
             }
         }
         // A client that cannot take an index may get a platform manifest for the tag;
@@ -328,7 +328,7 @@ public final class MirrorEngine: Sendable {
         let what = "blob \(digest)"
         let negativeKey = "\(registry)/\(repository)@blob:\(digest)"
         if negative.contains(negativeKey) {
-            throw MirrorError(.blobUnknown, "\(what) not found in any tier (remembered for \(Int(negative.ttl))s)")
+            throw MirrorError.blobNotFound.saying("\(what) not found in any tier (remembered for \(Int(negative.ttl))s)")
         }
         let chain = try chain(for: registry)
         if headOnly || chain.tiers.isEmpty {
@@ -340,7 +340,7 @@ public final class MirrorEngine: Sendable {
                 return .upstreamHead(size: head.value, tier: tier, path: [tier.description], attempts: head.attempts)
             } catch {
                 if error.allNotFound { negative.insert(negativeKey) }
-                throw exhausted(error, what: what, unknown: .blobUnknown)
+                throw exhausted(error, what: what, unknown: .blobNotFound)
             }
         }
         let (fill, leader) = fills.join(digest) { BlobFill(digest: digest, threadPool: threadPool) }
@@ -363,12 +363,11 @@ public final class MirrorEngine: Sendable {
         } catch {
             let attempts = fill.attempts
             switch error.kind {
-            case .notFound: throw MirrorError(.blobUnknown, "\(what) not found in any tier", attempts: attempts)
-            case .refused: throw MirrorError(.denied, "\(what): \(error.message)", attempts: attempts)
+            case .notFound: throw MirrorError.blobNotFound.saying("\(what) not found in any tier", attempts: attempts)
+            case .refused: throw MirrorError.refused.saying("\(what): \(error.message)", attempts: attempts)
             case .storage:
-                logger.error("blob fill failed in the store", metadata: ["digest": "\(digest)", "error": "\(error.message)"])
-                throw MirrorError(.unavailable, "\(what): the cache could not store it (the server log says why)", attempts: attempts)
-            default: throw MirrorError(.unavailable, "\(what): \(error.message)", attempts: attempts)
+                throw MirrorError.unavailable.saying("\(what): the cache could not store it (the server log says why)", attempts: attempts, cause: error)
+            default: throw MirrorError.unavailable.saying("\(what): \(error.message)", attempts: attempts)
             }
         }
     }

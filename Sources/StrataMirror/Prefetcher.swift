@@ -42,7 +42,7 @@ public struct Prefetcher: Sendable {
                 await progress(Event(image: image.description, kind: .done))
             } catch {
                 summary.failed += 1
-                let message = (error as? MirrorError)?.registryError.message ?? "\(error)"
+                let message = (error as? MirrorError)?.message ?? "\(error)"
                 await progress(Event(image: image.description, kind: .failed, message: message))
             }
         }
@@ -79,7 +79,7 @@ public struct Prefetcher: Sendable {
                     do {
                         _ = try await fill.waitUntilDone()
                     } catch {
-                        throw MirrorError(.unavailable, "blob \(blob.digest): \(error.message)")
+                        throw MirrorError.unavailable.saying("blob \(blob.digest): \(error.message)")
                     }
                 case .upstreamHead:
                     break

@@ -50,8 +50,10 @@ public struct RegistryResponder: HTTPResponder {
         do {
             response = try await route(request, exchange, channel: context.channel)
         } catch let error as MirrorError {
-            exchange.update { $0.error = error.registryError.code.rawValue; $0.attempts = error.attempts.map(LedgerRecord.Attempt.init) }
-            response = Self.errorResponse(error.registryError, head: request.method == .head)
+            let mapped = RegistryError(error)
+            if let cause = error.cause { logger.error("request failed", metadata: ["path": "\(request.uri.path)", "cause": "\(cause)"]) }
+            exchange.update { $0.error = mapped.code.rawValue; $0.attempts = error.attempts.map(LedgerRecord.Attempt.init) }
+            response = Self.errorResponse(mapped, head: request.method == .head)
         } catch let error as RegistryError {
             exchange.update { $0.error = error.code.rawValue }
             response = Self.errorResponse(error, head: request.method == .head)
