@@ -121,6 +121,7 @@ let package = Package(
             "StrataMirror", "StrataCore", "StrataStore", "StrataUpstream", "StrataTesting",
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "Logging", package: "swift-log"),
+            .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
         ]),
         .testTarget(name: "StrataAdminAPITests", dependencies: ["StrataAdminAPI", "StrataCore"]),

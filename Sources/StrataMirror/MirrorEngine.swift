@@ -24,6 +24,8 @@ public final class MirrorEngine: Sendable {
     let negative: NegativeCache
 
     let fills = FillTable()
+    /// Where fills run: the server's service group waits for them at shutdown.
+    public let background = BackgroundWork()
     /// Stored blobs being streamed to clients, which eviction must leave alone.
     public let inUse = InUseTracker()
 
@@ -355,7 +357,7 @@ public final class MirrorEngine: Sendable {
                 return .stored(CachedBlob(reader: reader))
             }
             // The fill runs in its own task: it outlives the client that started it.
-            Task { await self.runFill(fill, repository: repository, chain: chain, via: via, negativeKey: negativeKey) }
+            background.submit { await self.runFill(fill, repository: repository, chain: chain, via: via, negativeKey: negativeKey) }
         }
         do {
             let size = try await fill.waitForStart()

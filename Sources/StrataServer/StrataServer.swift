@@ -121,6 +121,7 @@ public final class StrataServer: Sendable {
     ) throws(StartupError) -> [any Service] {
         let address = listeners.registryAddress
         var services: [any Service] = [
+            FillService(work: engine.background),
             Application(
                 responder: RegistryResponder(engine: engine, logger: logger, instanceID: instanceID, prefixes: configuration.prefixes,
                                              ledger: ledger, authenticator: listeners.authenticator, fileRegions: listeners.fileRegions, now: now),
@@ -177,8 +178,11 @@ public final class StrataServer: Sendable {
             for client in clients { try? await client.shutdown() }
             throw StartupError(description: "cannot reconcile the cache index with \(configuration.cacheDirectory): \(error)")
         }
-        let group = ServiceGroup(configuration: .init(
-            services: services, gracefulShutdownSignals: gracefulShutdownSignals, logger: logger))
+        var groupConfiguration = ServiceGroupConfiguration(
+            services: services, gracefulShutdownSignals: gracefulShutdownSignals, logger: logger)
+        // Fills in flight get this long to finish after the ports closed; then they are cancelled.
+        groupConfiguration.maximumGracefulShutdownDuration = .seconds(30)
+        let group = ServiceGroup(configuration: groupConfiguration)
         var failure: StartupError? = nil
         do {
             try await group.run()
