@@ -43,8 +43,10 @@ let package = Package(
             .product(name: "NIOHTTP1", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
         ]),
+        // The admin API's answers, which the command line decodes without the engine.
+        .target(name: "StrataAdminModel"),
         .target(name: "StrataMirror", dependencies: [
-            "StrataCore", "StrataStore", "StrataUpstream",
+            "StrataCore", "StrataStore", "StrataUpstream", "StrataAdminModel",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
@@ -93,7 +95,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "strata", dependencies: [
-            "StrataServer", "StrataAdminAPI", "StrataMirror", "StrataStore", "StrataCore",
+            "StrataServer", "StrataAdminModel", "StrataStore", "StrataCore",
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),

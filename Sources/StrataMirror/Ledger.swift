@@ -60,27 +60,6 @@ public final class Ledger: Sendable {
         return out
     }
 
-    /// Per-tier figures since start, over the last 5 minutes and over the last hour.
-    public struct Stats: Sendable, Codable, Equatable {
-        public struct Window: Sendable, Codable, Equatable {
-            public struct Tier: Sendable, Codable, Equatable {
-                public let requests: Int
-                public let bytes: Int64
-            }
-            public let tiers: [String: Tier]
-            public let requests: Int
-            public let bytes: Int64
-            /// Content answered from the cache (`cache` and `stale`), over all content answered.
-            public let hitRatio: Double?
-            /// Bytes served from the cache that would otherwise have come from upstream.
-            public let upstreamBytesSaved: Int64
-        }
-        public let since: Date
-        public let total: Window
-        public let last5m: Window
-        public let last1h: Window
-    }
-
     public func stats() -> Stats {
         let time = now()
         let (total, five, hour) = state.withLockedValue { s in

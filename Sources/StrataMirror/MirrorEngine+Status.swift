@@ -5,20 +5,6 @@ import StrataUpstream
 
 /// What the admin server shows about tiers and cached content.
 extension MirrorEngine {
-    public struct TierStatus: Sendable, Codable, Equatable {
-        public let name: String
-        public let registry: String
-        public let url: String
-        public let breaker: String
-        public let lastError: String?
-        public let lastErrorAt: Date?
-        public let misconfigured: Bool
-        public let latencySeconds: Double?
-        public let rateLimitRemaining: String?
-        public let successes: Int
-        public let failures: Int
-    }
-
     /// Every tier of every registry, in walk order.
     public func tierStatus() -> [TierStatus] {
         configuration.chains.keys.sorted().flatMap { registry in
@@ -31,38 +17,6 @@ extension MirrorEngine {
                     successes: health.successes, failures: health.failures)
             }
         }
-    }
-
-    public struct CachedTag: Sendable, Codable, Equatable {
-        public let tag: String
-        public let digest: String
-        public let mediaType: String
-        /// Bytes of the image (config and layers; for an index, its cached platform images).
-        public let size: Int64
-        /// Bytes of it on disk.
-        public let storedSize: Int64
-        public let platforms: [String]
-        public let fetchedAt: Date
-        public let tier: String
-        public let lastAccess: Date?
-        public let hits: Int
-    }
-
-    public struct CachedRepository: Sendable, Codable, Equatable {
-        public let registry: String
-        public let repository: String
-        public let tags: [CachedTag]
-        public let manifests: Int
-        public let size: Int64
-        public let storedSize: Int64
-        public let lastAccess: Date?
-    }
-
-    public struct CacheSummary: Sendable, Codable, Equatable {
-        public let repositories: [CachedRepository]
-        public let blobs: Int
-        public let storedBytes: Int64
-        public let contentBytes: Int64
     }
 
     /// The cache's content, as `gcloud container images list` would list a mirror's.

@@ -5,27 +5,6 @@ import StrataStore
 /// Pulls whole images through the tiers into the cache, as a client would, without
 /// sending the bytes anywhere: every platform, or only those asked for.
 public struct Prefetcher: Sendable {
-    /// One step, for progress reports.
-    public struct Event: Sendable, Codable, Equatable {
-        public enum Kind: String, Sendable, Codable { case manifest, blob, done, failed }
-        public let image: String
-        public let kind: Kind
-        public var digest: String?
-        public var bytes: Int64?
-        /// True when the content was already cached.
-        public var cached: Bool?
-        public var message: String?
-    }
-
-    public struct Summary: Sendable, Codable, Equatable {
-        public var images = 0
-        public var failed = 0
-        public var manifests = 0
-        public var blobs = 0
-        public var cachedBlobs = 0
-        public var fetchedBytes: Int64 = 0
-    }
-
     let engine: MirrorEngine
 
     public init(engine: MirrorEngine) {

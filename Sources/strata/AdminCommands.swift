@@ -1,7 +1,6 @@
 import ArgumentParser
 import Foundation
-import StrataAdminAPI
-import StrataMirror
+import StrataAdminModel
 
 /// `strata status`: tiers, hit ratio and cache size, from the admin API.
 struct Status: AsyncParsableCommand {
@@ -10,15 +9,15 @@ struct Status: AsyncParsableCommand {
     @OptionGroup var options: AdminOptions
     @Flag(name: .long, help: "Print JSON for scripts.") var json = false
 
-    struct Tiers: Codable { let instanceID: String; let tiers: [MirrorEngine.TierStatus] }
-    struct Combined: Codable { let stats: Ledger.Stats; let tiers: Tiers; let cache: MirrorEngine.CacheSummary }
+    struct Tiers: Codable { let instanceID: String; let tiers: [TierStatus] }
+    struct Combined: Codable { let stats: LedgerStats; let tiers: Tiers; let cache: CacheSummary }
 
     func run() async throws {
         try await runReporting {
             let client = AdminClient(options: options)
-            let stats = try await client.decode(Ledger.Stats.self, "/api/stats")
+            let stats = try await client.decode(LedgerStats.self, "/api/stats")
             let tiers = try await client.decode(Tiers.self, "/api/tiers")
-            let cache = try await client.decode(MirrorEngine.CacheSummary.self, "/api/cache")
+            let cache = try await client.decode(CacheSummary.self, "/api/cache")
             if json {
                 print(try jsonText(Combined(stats: stats, tiers: tiers, cache: cache)))
                 return
@@ -61,7 +60,7 @@ struct List: AsyncParsableCommand {
             let client = AdminClient(options: options)
             var path = repository.map { "/api/cache/\($0)" } ?? "/api/cache"
             if let registry { path += "?registry=\(registry)" }
-            let cache = try await client.decode(MirrorEngine.CacheSummary.self, path)
+            let cache = try await client.decode(CacheSummary.self, path)
             if json {
                 print(try jsonText(cache))
                 return

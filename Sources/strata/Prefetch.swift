@@ -2,7 +2,7 @@ import ArgumentParser
 import AsyncHTTPClient
 import Foundation
 import NIOCore
-import StrataMirror
+import StrataAdminModel
 
 /// `strata prefetch`: pull images through the tiers into a running Strata's cache.
 struct Prefetch: AsyncParsableCommand {
@@ -47,7 +47,7 @@ struct Prefetch: AsyncParsableCommand {
                     let line = Array(pending[..<newline])
                     pending.removeFirst(newline + 1)
                     if json { print(String(decoding: line, as: UTF8.self)); continue }
-                    if let event = try? decoder.decode(Prefetcher.Event.self, from: Data(line)) {
+                    if let event = try? decoder.decode(PrefetchEvent.self, from: Data(line)) {
                         switch event.kind {
                         case .manifest:
                             print("\(event.image): manifest \(Format.shortDigest(event.digest ?? ""))\(event.cached == true ? " (cached)" : "")")
@@ -60,7 +60,7 @@ struct Prefetch: AsyncParsableCommand {
                             failed += 1
                             print("\(event.image): FAILED: \(event.message ?? "")")
                         }
-                    } else if let summary = try? decoder.decode([String: Prefetcher.Summary].self, from: Data(line))["summary"] {
+                    } else if let summary = try? decoder.decode([String: PrefetchSummary].self, from: Data(line))["summary"] {
                         let seconds = Date().timeIntervalSince(start)
                         print("prefetched \(summary.images) images (\(summary.failed) failed): \(summary.manifests) manifests, "
                               + "\(summary.blobs) blobs, \(summary.cachedBlobs) already cached, \(Format.bytes(summary.fetchedBytes)) fetched "

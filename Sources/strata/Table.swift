@@ -15,7 +15,7 @@ struct Table {
 }
 
 import Foundation
-import StrataAdminAPI
+import StrataAdminModel
 
 enum Format {
     static func bytes(_ n: Int64) -> String {

@@ -1,6 +1,4 @@
 import Foundation
-import StrataCore
-import StrataUpstream
 
 /// One request on the registry port, as the admin server reports it.
 public struct LedgerRecord: Sendable, Codable, Equatable {
@@ -10,11 +8,11 @@ public struct LedgerRecord: Sendable, Codable, Equatable {
         public let status: Int?
         public let seconds: Double
 
-        public init(_ attempt: TierAttempt) {
-            tier = attempt.tier.description
-            outcome = attempt.outcome.description
-            status = attempt.status
-            seconds = attempt.seconds
+        public init(tier: String, outcome: String, status: Int?, seconds: Double) {
+            self.tier = tier
+            self.outcome = outcome
+            self.status = status
+            self.seconds = seconds
         }
     }
 

@@ -1,0 +1,33 @@
+/// One step of a prefetch, for progress reports (`POST /api/prefetch` answers these as
+/// JSON lines).
+public struct PrefetchEvent: Sendable, Codable, Equatable {
+    public enum Kind: String, Sendable, Codable { case manifest, blob, done, failed }
+    public let image: String
+    public let kind: Kind
+    public var digest: String?
+    public var bytes: Int64?
+    /// True when the content was already cached.
+    public var cached: Bool?
+    public var message: String?
+
+    public init(image: String, kind: Kind, digest: String? = nil, bytes: Int64? = nil, cached: Bool? = nil, message: String? = nil) {
+        self.image = image
+        self.kind = kind
+        self.digest = digest
+        self.bytes = bytes
+        self.cached = cached
+        self.message = message
+    }
+}
+
+/// What a prefetch did, in all.
+public struct PrefetchSummary: Sendable, Codable, Equatable {
+    public var images = 0
+    public var failed = 0
+    public var manifests = 0
+    public var blobs = 0
+    public var cachedBlobs = 0
+    public var fetchedBytes: Int64 = 0
+
+    public init() {}
+}
