@@ -3,6 +3,7 @@ import HTTPTypes
 import Hummingbird
 import Logging
 import NIOCore
+import ServiceLifecycle
 import StrataCore
 
 /// An in-process registry for faults and hostile answers a real server won't produce on
@@ -31,6 +32,7 @@ public final class FaultyRegistry: @unchecked Sendable {
     public let port: Int
     public var url: String { "http://127.0.0.1:\(port)" }
     private var task: Task<Void, any Error>?
+    private var group: ServiceGroup?
     private let blobs: [Digest: [UInt8]]
     private let manifests: [String: (contentType: String, bytes: [UInt8])]
     private let fault: Fault
@@ -61,7 +63,12 @@ public final class FaultyRegistry: @unchecked Sendable {
         var logger = Logger(label: "faulty-registry")
         logger.logLevel = .critical
         let app = Application(responder: responder, configuration: .init(address: .hostname("127.0.0.1", port: port)), logger: logger)
-        task = Task { try await app.run() }
+        // Run in a service group, so that stop() can shut it down gracefully: cancelling a
+        // Hummingbird server with a keep-alive connection open can trap in NIO
+        // ("Deinited NIOAsyncWriter without calling finish()").
+        let group = ServiceGroup(configuration: .init(services: [app], logger: logger))
+        self.group = group
+        task = Task { try await group.run() }
         try await waitUntilAnswering("\(url)/v2/")
     }
 
@@ -158,8 +165,17 @@ public final class FaultyRegistry: @unchecked Sendable {
         }
     }
 
+    /// Starts a graceful shutdown and returns at once (for `defer`).
     public func stop() {
-        task?.cancel()
+        guard let group else { return }
+        Task { await group.triggerGracefulShutdown() }
+    }
+
+    /// Shuts down and returns once the port is closed.
+    public func shutdown() async {
+        guard let group else { return }
+        await group.triggerGracefulShutdown()
+        _ = try? await task?.value
     }
 }
 

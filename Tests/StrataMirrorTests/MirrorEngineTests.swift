@@ -105,7 +105,7 @@ import Testing
         #expect(first.bytes == manifest && first.tier == .canonical)
         let fresh = try await engine.manifest(registry: "docker.io", repository: Self.repo, reference: tag, accept: accept)
         #expect(fresh.tier == .cache)
-        upstream.stop()
+        await upstream.shutdown()
         clock.advance(by: 120)
         let stale = try await engine.manifest(registry: "docker.io", repository: Self.repo, reference: tag, accept: accept)
         #expect(stale.stale && stale.tier == .stale && stale.bytes == manifest)
