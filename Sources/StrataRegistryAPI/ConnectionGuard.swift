@@ -24,21 +24,52 @@ public struct ConnectionLimits: Sendable {
 
 /// The open connections of one port, shared by all its channels.
 public final class ConnectionCounter: Sendable {
-    private let state = NIOLockedValueBox((open: 0, refusedSinceLog: 0))
+    private struct State {
+        var open = 0
+        var refusedSinceLog = 0
+        /// Callers of ``waitUntil(_:)``, resumed when their condition holds.
+        var waiters: [(condition: @Sendable (Int) -> Bool, continuation: CheckedContinuation<Void, Never>)] = []
+
+        mutating func takeSatisfied() -> [CheckedContinuation<Void, Never>] {
+            var ready: [CheckedContinuation<Void, Never>] = []
+            let count = open
+            waiters.removeAll { waiter in
+                guard waiter.condition(count) else { return false }
+                ready.append(waiter.continuation)
+                return true
+            }
+            return ready
+        }
+    }
+    private let state = NIOLockedValueBox(State())
     let logger: Logger
 
     public init(logger: Logger) { self.logger = logger }
 
     public var open: Int { state.withLockedValue { $0.open } }
 
+    /// Returns once the number of open connections satisfies `condition` (for tests and
+    /// tools that must not poll).
+    public func waitUntil(_ condition: @escaping @Sendable (Int) -> Bool) async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let now = state.withLockedValue { s -> Bool in
+                if condition(s.open) { return true }
+                s.waiters.append((condition, continuation))
+                return false
+            }
+            if now { continuation.resume() }
+        }
+    }
+
     /// Takes a place, or returns false when `limit` are open already. The first refusal
     /// is logged, and then one line per 1,000 more, so a flood cannot flood the log.
     func enter(limit: Int) -> Bool {
-        let (admitted, logRefusal) = state.withLockedValue { s -> (Bool, Int?) in
-            guard s.open >= limit else { s.open += 1; return (true, nil) }
+        let (admitted, logRefusal, ready) = state.withLockedValue { s -> (Bool, Int?, [CheckedContinuation<Void, Never>]) in
+            guard s.open >= limit else { s.open += 1; return (true, nil, s.takeSatisfied()) }
             s.refusedSinceLog += 1
-            return (false, s.refusedSinceLog % 1000 == 1 ? s.refusedSinceLog : nil)
+            return (false, s.refusedSinceLog % 1000 == 1 ? s.refusedSinceLog : nil, [])
         }
+        ready.forEach { $0.resume() }
         if let count = logRefusal {
             logger.warning("connection limit reached: new connections are closed at once",
                            metadata: ["limit": "\(limit)", "refused": "\(count)"])
@@ -47,10 +78,12 @@ public final class ConnectionCounter: Sendable {
     }
 
     func leave() {
-        state.withLockedValue { s in
+        let ready = state.withLockedValue { s -> [CheckedContinuation<Void, Never>] in
             s.open -= 1
             if s.open == 0 { s.refusedSinceLog = 0 }
+            return s.takeSatisfied()
         }
+        ready.forEach { $0.resume() }
     }
 }
 

@@ -309,14 +309,14 @@ extension Integration {
             }
             defer { Task { await strataSlow.stop() } }
             let held = try (0..<5).map { _ in try RawTCP.Connection(port: strataSlow.port) }
-            for _ in 0..<200 where strataSlow.server.connections.open < 5 { await Task.yield(); try await Task.sleep(for: .milliseconds(5)) }
+            await strataSlow.server.connections.waitUntil { $0 == 5 }
             #expect(strataSlow.server.connections.open == 5)
             let slowPort = strataSlow.port
             let refused = try await Task.detached { try RawTCP.exchange(port: slowPort, send: Array("GET /v2/ HTTP/1.1\r\nHost: x\r\n\r\n".utf8), timeout: 5) }.value
             #expect(refused.closedByPeer && refused.bytes.isEmpty)
             #expect(try await fetch("\(strataSlow.adminURL)/healthz").status == 200)
             for connection in held { connection.close() }
-            for _ in 0..<200 where strataSlow.server.connections.open > 0 { try await Task.sleep(for: .milliseconds(5)) }
+            await strataSlow.server.connections.waitUntil { $0 == 0 }
             #expect(try await fetch("\(strataSlow.url)/v2/").status == 200)
         }
     
@@ -405,7 +405,7 @@ extension Integration {
             // Each one is closed by Strata (read returns 0), not by the client.
             let closed = try await Task.detached { slow.map { $0.readUntilClosed().closedByPeer } }.value
             #expect(closed.allSatisfy { $0 })
-            for _ in 0..<1000 where strata.server.connections.open > 0 { try await Task.sleep(for: .milliseconds(5)) }
+            await strata.server.connections.waitUntil { $0 == 0 }
             #expect(strata.server.connections.open == 0)
         }
 

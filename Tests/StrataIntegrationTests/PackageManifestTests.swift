@@ -7,10 +7,10 @@ import Testing
     static let system: Set<String> = ["Foundation", "FoundationEssentials", "Glibc", "Darwin", "Dispatch", "Testing", "XCTest", "Synchronization"]
 
     /// target name → the modules named in its `dependencies:` list.
-    static func declared(_ manifest: String) -> [String: Set<String>] {
+    static func declared(_ manifest: String) throws -> [String: Set<String>] {
         var out: [String: Set<String>] = [:]
         let scanner = manifest as NSString
-        let pattern = try! NSRegularExpression(pattern: #"\.(?:target|executableTarget|testTarget)\(name: "([^"]+)"(?:, dependencies: \[)?"#)
+        let pattern = try NSRegularExpression(pattern: #"\.(?:target|executableTarget|testTarget)\(name: "([^"]+)"(?:, dependencies: \[)?"#)
         for match in pattern.matches(in: manifest, range: NSRange(location: 0, length: scanner.length)) {
             let name = scanner.substring(with: match.range(at: 1))
             var dependencies = Set<String>()
@@ -25,7 +25,7 @@ import Testing
                     index += 1
                 }
                 let list = scanner.substring(with: NSRange(location: start, length: index - start - 1))
-                let names = try! NSRegularExpression(pattern: #"(?:\.product\(name: )?"([^"]+)""#)
+                let names = try NSRegularExpression(pattern: #"(?:\.product\(name: )?"([^"]+)""#)
                 for item in names.matches(in: list, range: NSRange(location: 0, length: (list as NSString).length)) {
                     let text = (list as NSString).substring(with: item.range)
                     // `package: "swift-nio"` is not a module.
@@ -55,7 +55,7 @@ import Testing
 
     @Test func sourcesDeclareExactlyWhatTheyImport() throws {
         let manifest = try String(contentsOfFile: "\(DeployFiles.root)/Package.swift", encoding: .utf8)
-        let declared = Self.declared(manifest)
+        let declared = try Self.declared(manifest)
         let sources = try FileManager.default.contentsOfDirectory(atPath: "\(DeployFiles.root)/Sources")
         for target in sources.sorted() {
             guard let deps = declared[target] else { continue }

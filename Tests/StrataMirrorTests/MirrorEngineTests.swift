@@ -13,13 +13,12 @@ import Testing
 /// tiers that are in-process fake registries: single-flight, fall-through with resume,
 /// stale tags, the negative cache. No real registry, no Strata server.
 @Suite(.serialized) struct MirrorEngineTests {
-    static let http: HTTPClient = {
-        var config = HTTPClient.Configuration(redirectConfiguration: .disallow, timeout: .init(connect: .seconds(2), read: .seconds(10)))
-        config.decompression = .disabled
-        config.connectionPool.retryConnectionEstablishment = false
-        return HTTPClient(eventLoopGroup: MultiThreadedEventLoopGroup.singleton, configuration: config)
-    }()
-    static let repo = try! RepositoryName("library/x")
+    static let http = TestHTTPClient.shared
+    let repo: RepositoryName
+
+    init() throws {
+        repo = try RepositoryName("library/x")
+    }
 
     static func engine(tiers: [(String, String)], clock: TestClock = TestClock(), tagTTL: TimeInterval = 600) throws -> MirrorEngine {
         var logger = Logger(label: "engine-test")
@@ -60,14 +59,14 @@ import Testing
         let before = upstream.requestCount
         let bodies = try await withThrowingTaskGroup(of: [UInt8].self) { group in
             for _ in 0..<16 {
-                group.addTask { try await Self.bytes(engine.blob(registry: "docker.io", repository: Self.repo, digest: digest, headOnly: false)) }
+                group.addTask { try await Self.bytes(engine.blob(registry: "docker.io", repository: repo, digest: digest, headOnly: false)) }
             }
             return try await group.reduce(into: []) { $0.append($1) }
         }
         #expect(bodies.count == 16 && bodies.allSatisfy { $0 == blob })
         #expect(upstream.requestCount - before == 1)
         // And then it is a cache hit.
-        guard case .stored = try await engine.blob(registry: "docker.io", repository: Self.repo, digest: digest, headOnly: false) else {
+        guard case .stored = try await engine.blob(registry: "docker.io", repository: repo, digest: digest, headOnly: false) else {
             Issue.record("not stored after the fill")
             return
         }
@@ -83,7 +82,7 @@ import Testing
         try await good.start()
         defer { good.stop() }
         let engine = try Self.engine(tiers: [("edge", broken.url), ("canonical", good.url)])
-        let result = try await engine.blob(registry: "docker.io", repository: Self.repo, digest: digest, headOnly: false)
+        let result = try await engine.blob(registry: "docker.io", repository: repo, digest: digest, headOnly: false)
         #expect(try await Self.bytes(result) == blob)
         guard case .filling(let fill, _, _) = result else { return }
         _ = try await fill.waitUntilDone()
@@ -101,13 +100,13 @@ import Testing
         let engine = try Self.engine(tiers: [("canonical", upstream.url)], clock: clock, tagTTL: 60)
         let tag = Reference.tag(try Tag("1"))
         let accept = ManifestAccept(headers: [MediaType.ociIndex.value])
-        let first = try await engine.manifest(registry: "docker.io", repository: Self.repo, reference: tag, accept: accept)
+        let first = try await engine.manifest(registry: "docker.io", repository: repo, reference: tag, accept: accept)
         #expect(first.bytes == manifest && first.tier == .canonical)
-        let fresh = try await engine.manifest(registry: "docker.io", repository: Self.repo, reference: tag, accept: accept)
+        let fresh = try await engine.manifest(registry: "docker.io", repository: repo, reference: tag, accept: accept)
         #expect(fresh.tier == .cache)
         await upstream.shutdown()
         clock.advance(by: 120)
-        let stale = try await engine.manifest(registry: "docker.io", repository: Self.repo, reference: tag, accept: accept)
+        let stale = try await engine.manifest(registry: "docker.io", repository: repo, reference: tag, accept: accept)
         #expect(stale.stale && stale.tier == .stale && stale.bytes == manifest)
     }
 
@@ -120,7 +119,7 @@ import Testing
         let before = upstream.requestCount
         for _ in 0..<3 {
             await #expect(throws: MirrorError.self) {
-                _ = try await engine.blob(registry: "docker.io", repository: Self.repo, digest: digest, headOnly: false)
+                _ = try await engine.blob(registry: "docker.io", repository: repo, digest: digest, headOnly: false)
             }
         }
         #expect(upstream.requestCount - before == 1)

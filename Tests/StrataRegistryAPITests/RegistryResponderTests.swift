@@ -18,11 +18,7 @@ import Testing
 /// engine whose one tier is an in-process fake registry: status codes, the spec's error
 /// bodies, headers, ranges, loops.
 @Suite(.serialized) struct RegistryResponderTests {
-    static let http: HTTPClient = {
-        var config = HTTPClient.Configuration(redirectConfiguration: .disallow, timeout: .init(connect: .seconds(2), read: .seconds(10)))
-        config.decompression = .disabled
-        return HTTPClient(eventLoopGroup: MultiThreadedEventLoopGroup.singleton, configuration: config)
-    }()
+    static let http = TestHTTPClient.shared
 
     static func app(upstream: String) throws -> some ApplicationProtocol {
         var logger = Logger(label: "responder-test")

@@ -11,11 +11,7 @@ import Testing
 /// The registry client against the in-process fake registry: auth, redirects, error
 /// mapping, hostile lengths and the minimum rate. No real registry, well under a second each.
 @Suite(.serialized) struct RegistryClientTests {
-    static let http: HTTPClient = {
-        var config = HTTPClient.Configuration(redirectConfiguration: .disallow, timeout: .init(connect: .seconds(2), read: .seconds(10)))
-        config.decompression = .disabled
-        return HTTPClient(eventLoopGroup: MultiThreadedEventLoopGroup.singleton, configuration: config)
-    }()
+    static let http = TestHTTPClient.shared
 
     static func client(_ url: String, credentials: Credentials? = nil, minimumRate: StreamedReply.MinimumRate? = nil) -> RegistryClient {
         var logger = Logger(label: "registry-client-test")
@@ -37,7 +33,11 @@ import Testing
         return collected.bytes
     }
 
-    static let repo = try! RepositoryName("library/x")
+    let repo: RepositoryName
+
+    init() throws {
+        repo = try RepositoryName("library/x")
+    }
 
     @Test func basicAuthIsSentAfterTheChallengeAndOnlyThen() async throws {
         let bytes = ImageFixture.randomBytes(1000)
@@ -45,15 +45,15 @@ import Testing
         let upstream = try await Self.running(FaultyRegistry(blobs: [digest: bytes], fault: .none, requireBasic: ("u", "p")))
         defer { upstream.stop() }
         let with = Self.client(upstream.url, credentials: Credentials(username: "u", password: "p"))
-        #expect(try await Self.body(with.getBlob(Self.repo, digest)) == bytes)
+        #expect(try await Self.body(with.getBlob(repo, digest)) == bytes)
         #expect(upstream.authorizations.first == .some(nil))
         #expect(upstream.authorizations.last == "Basic dTpw")
         // Without credentials: a clean `unauthorized`, not a crash (issue 11, item 2).
         let without = Self.client(upstream.url)
-        await #expect(throws: UpstreamError.self) { try await without.headBlob(Self.repo, digest) }
+        await #expect(throws: UpstreamError.self) { try await without.headBlob(repo, digest) }
         let tag = try Tag("1")
         do {
-            _ = try await without.getManifest(Self.repo, .tag(tag), accept: [])
+            _ = try await without.getManifest(repo, .tag(tag), accept: [])
             Issue.record("a manifest came without credentials")
         } catch {
             #expect(error.kind == .unauthorized)
@@ -65,7 +65,7 @@ import Testing
             let upstream = try await Self.running(FaultyRegistry(fault: .status(status, retryAfter: nil)))
             defer { upstream.stop() }
             do {
-                _ = try await Self.client(upstream.url).headBlob(Self.repo, ContentHasher.digest(of: [1]))
+                _ = try await Self.client(upstream.url).headBlob(repo, ContentHasher.digest(of: [1]))
                 Issue.record("\(status) did not throw")
             } catch {
                 #expect(error.kind == kind, "\(status)")
@@ -74,7 +74,7 @@ import Testing
         let limited = try await Self.running(FaultyRegistry(fault: .status(429, retryAfter: "Wed, 21 Oct 2099 07:28:00 GMT")))
         defer { limited.stop() }
         do {
-            _ = try await Self.client(limited.url).headBlob(Self.repo, ContentHasher.digest(of: [1]))
+            _ = try await Self.client(limited.url).headBlob(repo, ContentHasher.digest(of: [1]))
         } catch {
             #expect(error.kind == .rateLimited)
             #expect(error.retryAfter == HeaderNumbers.maxRetryAfter)
@@ -89,12 +89,12 @@ import Testing
         let registry = try await Self.running(FaultyRegistry(blobs: [digest: bytes], fault: .redirect(to: cdn.url), requireBasic: ("u", "p")))
         defer { registry.stop() }
         let client = Self.client(registry.url, credentials: Credentials(username: "u", password: "p"))
-        #expect(try await Self.body(client.getBlob(Self.repo, digest)) == bytes)
+        #expect(try await Self.body(client.getBlob(repo, digest)) == bytes)
         #expect(cdn.authorizations.allSatisfy { $0 == nil }, "the registry's Authorization reached another host")
         let socket = try await Self.running(FaultyRegistry(blobs: [digest: bytes], fault: .redirectLocation("http+unix://%2Frun%2Fx.sock/")))
         defer { socket.stop() }
         do {
-            _ = try await Self.client(socket.url).getBlob(Self.repo, digest)
+            _ = try await Self.client(socket.url).getBlob(repo, digest)
             Issue.record("a redirect to a socket was followed")
         } catch {
             #expect(error.kind == .redirectRefused)
@@ -107,7 +107,7 @@ import Testing
         let lying = try await Self.running(FaultyRegistry(blobs: [digest: bytes], fault: .lyingLength(Int64.max)))
         defer { lying.stop() }
         do {
-            _ = try await Self.client(lying.url).getBlob(Self.repo, digest)
+            _ = try await Self.client(lying.url).getBlob(repo, digest)
             Issue.record("Content-Length: Int64.max was taken")
         } catch {
             #expect(error.kind == .invalidResponse)
@@ -116,14 +116,14 @@ import Testing
         let wrong = try await Self.running(FaultyRegistry(blobs: [digest: bytes], fault: .wrongBytes))
         defer { wrong.stop() }
         do {
-            _ = try await Self.client(wrong.url).getBlob(Self.repo, digest, from: 100)
+            _ = try await Self.client(wrong.url).getBlob(repo, digest, from: 100)
             Issue.record("an unhonoured Range was taken")
         } catch {
             #expect(error.kind == .invalidResponse)
         }
         let good = try await Self.running(FaultyRegistry(blobs: [digest: bytes], fault: .none))
         defer { good.stop() }
-        let resumed = try await Self.client(good.url).getBlob(Self.repo, digest, from: 100)
+        let resumed = try await Self.client(good.url).getBlob(repo, digest, from: 100)
         #expect(resumed.totalSize == 5000)
         #expect(try await Self.body(resumed) == Array(bytes[100...]))
     }
@@ -136,7 +136,7 @@ import Testing
         let client = Self.client(drip.url, minimumRate: .init(bytesPerSecond: 10_000, window: .milliseconds(300)))
         let start = ContinuousClock.now
         do {
-            _ = try await Self.body(client.getBlob(Self.repo, digest))
+            _ = try await Self.body(client.getBlob(repo, digest))
             Issue.record("the drip was read to the end")
         } catch let error as UpstreamError {
             #expect(error.kind == .transport)
