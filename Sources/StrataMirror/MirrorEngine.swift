@@ -323,9 +323,9 @@ public final class MirrorEngine: Sendable {
     public func blob(
         registry: String, repository: RepositoryName, digest: Digest, headOnly: Bool, via: String? = nil
     ) async throws(MirrorError) -> BlobResult {
-        if let reader = await cachedBlob(digest) {
+        if let cached = await cachedBlob(digest) {
             access.record(digest, at: now())
-            return .stored(CachedBlob(reader: reader))
+            return .stored(cached)
         }
         let what = "blob \(digest)"
         let negativeKey = "\(registry)/\(repository)@blob:\(digest)"
@@ -351,10 +351,10 @@ public final class MirrorEngine: Sendable {
         if leader {
             // A fill that finished between the lookup above and the join has already
             // committed (commit happens before the fill leaves the table).
-            if let reader = await cachedBlob(digest) {
+            if let cached = await cachedBlob(digest) {
                 fill.failed(FillError(.storage, "superseded"), attempts: [])
                 fills.remove(digest, fill)
-                return .stored(CachedBlob(reader: reader))
+                return .stored(cached)
             }
             // The fill runs in its own task: it outlives the client that started it.
             background.submit { await self.runFill(fill, repository: repository, chain: chain, via: via, negativeKey: negativeKey) }
@@ -374,7 +374,9 @@ public final class MirrorEngine: Sendable {
         }
     }
 
-    private func cachedBlob(_ digest: Digest) async -> BlobReader? {
+    /// A stored blob ready to serve; a small one is read and verified here, and served
+    /// from those verified bytes rather than read again.
+    private func cachedBlob(_ digest: Digest) async -> CachedBlob? {
         if hot.withLockedValue({ $0.blobs[digest] }) == nil {
             guard let stored = store.lookup(digest) else { return nil }
             hot.withLockedValue { $0.blobs[digest] = stored }
@@ -392,8 +394,9 @@ public final class MirrorEngine: Sendable {
                 quarantine(digest)
                 return nil
             }
+            return CachedBlob(reader: reader, verifiedBytes: bytes)
         }
-        return reader
+        return CachedBlob(reader: reader)
     }
 
     /// Keeps a stored blob in the in-memory index, for the next hit.

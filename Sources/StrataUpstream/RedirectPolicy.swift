@@ -43,14 +43,18 @@ public enum RedirectPolicy {
 
     /// Resolves both hosts and decides.
     public static func check(from origin: URL?, to target: URL) async -> Verdict {
+        var originClasses: [IPAddressClass] = []
+        if let host = origin?.host { originClasses = await classes(of: host) }
+        return await check(origin: originClasses, to: target)
+    }
+
+    /// Resolves the target and decides, for an origin already classified.
+    public static func check(origin originClasses: [IPAddressClass], to target: URL) async -> Verdict {
         guard let scheme = target.scheme?.lowercased(), scheme == "http" || scheme == "https" else {
             return decide(scheme: target.scheme, target: [], origin: [])
         }
         guard let host = target.host, !host.isEmpty else { return .refuse("the target has no host") }
-        let targetClasses = await classes(of: host)
-        var originClasses: [IPAddressClass] = []
-        if let host = origin?.host { originClasses = await classes(of: host) }
-        return decide(scheme: scheme, target: targetClasses, origin: originClasses)
+        return decide(scheme: scheme, target: await classes(of: host), origin: originClasses)
     }
 
     /// The classes of every address `host` stands for (itself, if it is an address).

@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import Foundation
 import Logging
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOHTTP1
 import StrataCore
@@ -15,6 +16,7 @@ public final class RegistryClient: Sendable {
     private let http: HTTPClient
     private let tokens = TokenCache()
     private let challenge = ChallengeMemory()
+    private let resolvedOrigin = NIOLockedValueBox<[IPAddressClass]?>(nil)
     private let extraHeaders: [(String, String)]
     private let logger: Logger
     private let now: @Sendable () -> Date
@@ -237,7 +239,7 @@ public final class RegistryClient: Sendable {
             guard location.utf8.count <= 8192, let next = URL(string: location, relativeTo: current)?.absoluteURL else {
                 throw UpstreamError(.redirectRefused, status: Int(response.status.code), "unusable Location")
             }
-            if case .refuse(let reason) = await RedirectPolicy.check(from: URL(string: baseURL), to: next) {
+            if case .refuse(let reason) = await RedirectPolicy.check(origin: await originClasses(), to: next) {
                 logger.warning("upstream redirect refused", metadata: ["from": "\(origin)", "to": "\(Self.redacted(next))", "reason": "\(reason)"])
                 throw UpstreamError(.redirectRefused, status: Int(response.status.code), "redirect to \(Self.redacted(next)) refused: \(reason)")
             }
@@ -246,6 +248,17 @@ public final class RegistryClient: Sendable {
             current = next
         }
         return response
+    }
+
+    /// The address classes of this upstream's own host, resolved once: every blob behind a
+    /// CDN is redirected, and the tier's host does not move between public and private.
+    private func originClasses() async -> [IPAddressClass] {
+        if let known = resolvedOrigin.withLockedValue({ $0 }) { return known }
+        guard let host = URL(string: baseURL)?.host else { return [] }
+        let resolved = await RedirectPolicy.classes(of: host)
+        // An origin that did not resolve is asked again next time.
+        if !resolved.isEmpty { resolvedOrigin.withLockedValue { $0 = resolved } }
+        return resolved
     }
 
     /// A redirect target for logs and the ledger: scheme, host and path, without the
