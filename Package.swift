@@ -103,7 +103,8 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .target(name: "StrataTesting", dependencies: [
-            "StrataCore", "CCrypto",
+            "StrataCore", "CCrypto", "StrataStore", "StrataUpstream",
+            .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "HTTPTypes", package: "swift-http-types"),
@@ -113,7 +114,11 @@ let package = Package(
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
         .testTarget(name: "StrataCoreTests", dependencies: ["StrataCore", "StrataFuzzTargets"]),
-        .testTarget(name: "StrataStoreTests", dependencies: ["StrataStore", "StrataCore", "StrataTesting"]),
+        .testTarget(name: "StrataStoreTests", dependencies: [
+            "StrataStore", "StrataCore", "StrataTesting",
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "NIOCore", package: "swift-nio"),
+        ]),
         .testTarget(name: "StrataUpstreamTests", dependencies: [
             "StrataUpstream", "StrataCore", "StrataTesting",
             .product(name: "AsyncHTTPClient", package: "async-http-client"),

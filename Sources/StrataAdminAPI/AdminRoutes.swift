@@ -9,12 +9,14 @@ import StrataMirror
 /// and the dashboard. Separate from the registry port, bound to loopback by default.
 public struct AdminRoutes: Sendable {
     let engine: MirrorEngine
+    let inventory: any CacheInventory
     let ledger: Ledger
     let metrics: StrataMetrics
     let instanceID: String
 
-    public init(engine: MirrorEngine, ledger: Ledger, metrics: StrataMetrics, instanceID: String) {
+    public init(engine: MirrorEngine, inventory: any CacheInventory, ledger: Ledger, metrics: StrataMetrics, instanceID: String) {
         self.engine = engine
+        self.inventory = inventory
         self.ledger = ledger
         self.metrics = metrics
         self.instanceID = instanceID
@@ -28,7 +30,7 @@ public struct AdminRoutes: Sendable {
         if let token { router.add(middleware: BearerTokenMiddleware(token: token)) }
         router.get("/healthz") { _, _ in Self.text("ok\n") }
         router.get("/readyz") { _, _ in
-            engine.isReady() ? Self.text("ready\n") : Self.text("not ready: the store is not writable or the index is not open\n", status: .serviceUnavailable)
+            inventory.isReady() ? Self.text("ready\n") : Self.text("not ready: the store is not writable or the index is not open\n", status: .serviceUnavailable)
         }
         router.get("/api/requests") { request, _ in
             let q = request.uri.queryParameters
@@ -40,11 +42,11 @@ public struct AdminRoutes: Sendable {
         router.get("/api/stats") { _, _ in try Self.json(ledger.stats()) }
         router.get("/api/tiers") { _, _ in try Self.json(TiersAnswer(instanceID: instanceID, tiers: engine.tierStatus())) }
         router.get("/api/cache") { request, _ in
-            try Self.json(try await engine.cacheListing(registry: request.uri.queryParameters["registry"].map(String.init)))
+            try Self.json(try await inventory.cacheListing(registry: request.uri.queryParameters["registry"].map(String.init), repository: nil))
         }
         router.get("/api/cache/**") { request, context in
             let repository = context.parameters.getCatchAll().joined(separator: "/")
-            let listing = try await engine.cacheListing(registry: request.uri.queryParameters["registry"].map(String.init), repository: repository)
+            let listing = try await inventory.cacheListing(registry: request.uri.queryParameters["registry"].map(String.init), repository: repository)
             guard !listing.repositories.isEmpty else {
                 return try Self.json(ErrorAnswer(error: "repository \(repository) is not cached"), status: .notFound)
             }
@@ -98,7 +100,7 @@ public struct AdminRoutes: Sendable {
     /// `GET /`: the dashboard page.
     private func dashboard() async throws -> Response {
         let page = DashboardPage(stats: ledger.stats(), tiers: engine.tierStatus(), recent: ledger.recent(limit: 25),
-                                 cache: try? await engine.cacheListing(), instanceID: instanceID).render()
+                                 cache: try? await inventory.cacheListing(registry: nil, repository: nil), instanceID: instanceID).render()
         var headers = HTTPFields()
         headers[.contentType] = "text/html; charset=utf-8"
         return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: page)))

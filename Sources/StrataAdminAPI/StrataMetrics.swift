@@ -7,10 +7,12 @@ import StrataMirror
 public final class StrataMetrics: Sendable {
     public let registry = PrometheusCollectorRegistry()
     private let engine: MirrorEngine
+    private let inventory: any CacheInventory
     private let durations: DurationHistogram
 
-    public init(engine: MirrorEngine, ledger: Ledger) {
+    public init(engine: MirrorEngine, inventory: any CacheInventory, ledger: Ledger) {
         self.engine = engine
+        self.inventory = inventory
         self.durations = registry.makeDurationHistogram(
             name: "strata_request_duration_seconds",
             buckets: [.milliseconds(1), .milliseconds(5), .milliseconds(25), .milliseconds(100), .milliseconds(500),
@@ -49,7 +51,7 @@ public final class StrataMetrics: Sendable {
             registry.makeGauge(name: "strata_tier_breaker_open", labels: [("tier", tier.name), ("registry", tier.registry)],
                                help: "1 when the tier's circuit breaker is open or half-open.").set(to: tier.breaker == "closed" ? 0.0 : 1.0)
         }
-        if let summary = try? engine.index.storedBytes() {
+        if let summary = try? inventory.storedBytes() {
             registry.makeGauge(name: "strata_cache_stored_bytes", help: "Bytes of blobs on disk.").set(to: Double(summary.stored))
             registry.makeGauge(name: "strata_cache_blobs", help: "Blobs in the cache.").set(to: Double(summary.count))
         }

@@ -1,6 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
@@ -21,7 +18,7 @@ public final class BlobFill: Sendable {
         /// Readers waiting, each for the fill to have written at least `threshold` bytes
         /// (or for any other event).
         var waiters: [(threshold: Int64, continuation: CheckedContinuation<Void, Never>)] = []
-        var file: StoreFile?
+        var sink: (any ContentSink)?
         var tier: TierName = .none
         var path: [String] = []
         var attempts: [TierAttempt] = []
@@ -102,9 +99,9 @@ public final class BlobFill: Sendable {
 
     // MARK: Events from the leader
 
-    func responseStarted(total: Int64?, file: StoreFile, tier: TierName, path: [String]) {
+    func responseStarted(total: Int64?, sink: any ContentSink, tier: TierName, path: [String]) {
         let waiters = locked.withLockedValue { s -> [CheckedContinuation<Void, Never>] in
-            s.file = file
+            s.sink = sink
             s.tier = tier
             s.path = path
             _ = s.machine.responseStarted(total: total)
@@ -210,16 +207,14 @@ public final class BlobFill: Sendable {
     // MARK: Readers
 
     public var tier: TierName { locked.withLockedValue { $0.tier } }
-    /// The temp file the fill writes, once upstream answered.
-    var tempFile: StoreFile? { locked.withLockedValue { $0.file } }
+    /// Where the fill writes, once upstream answered.
+    var sink: (any ContentSink)? { locked.withLockedValue { $0.sink } }
 
     /// A new descriptor of the temp file (one file for the fill's whole life), for
     /// sending its regions with sendfile; the caller owns and closes it. nil before
-    /// upstream answered.
+    /// upstream answered, or when the store does not write to a file.
     public func duplicateTempFileDescriptor() -> Int32? {
-        guard let file = tempFile else { return nil }
-        let fd = dup(file.fd)
-        return fd >= 0 ? fd : nil
+        sink?.duplicateDescriptor()
     }
     /// Why the blob was served but not cached (`not cached: disk full`), if it was.
     public var notCachedReason: String? { locked.withLockedValue { $0.notCached } }
@@ -262,13 +257,9 @@ public final class BlobFill: Sendable {
             case .memory(let chunk):
                 try await body(chunk)
             case .file(let from, let to):
-                guard let file = tempFile else { throw FillError(.storage, "fill has no file") }
+                guard let sink else { throw FillError(.storage, "fill has no file") }
                 let count = Int(to - from)
-                let buffer = try await threadPool.runIfActive { () throws -> ByteBuffer in
-                    var buffer = ByteBufferAllocator().buffer(capacity: count)
-                    try file.read(at: from, count: count, into: &buffer)
-                    return buffer
-                }
+                let buffer = try await threadPool.runIfActive { try sink.read(at: from, count: count) }
                 guard buffer.readableBytes == count else { throw FillError(.storage, "temp file shorter than written") }
                 try await body(buffer)
             }
@@ -293,7 +284,7 @@ public final class BlobFill: Sendable {
         var offset = lower
         let id = lease.map(ObjectIdentifier.init)
         while upper.map({ offset < $0 }) ?? true {
-            let (action, file) = locked.withLockedValue { ($0.machine.readAction(at: offset, end: upper), $0.file) }
+            let (action, sink) = locked.withLockedValue { ($0.machine.readAction(at: offset, end: upper), $0.sink) }
             switch action {
             case .fail(let error):
                 throw error
@@ -306,7 +297,7 @@ public final class BlobFill: Sendable {
                 try await body(.memory(try takeMemory(offset..<end, lease: id)))
                 offset = end
             case .read(let limit):
-                guard file != nil else { throw FillError(.storage, "fill has no file") }
+                guard sink != nil else { throw FillError(.storage, "fill has no file") }
                 if upper.map({ limit < $0 - 1 }) ?? true, await waitForBatch(at: offset, limit: limit, upper: upper) { continue }
                 let end = min(limit, upper ?? limit, chunkSize == .max ? limit : offset + Int64(chunkSize))
                 try await body(.file(from: offset, to: end))

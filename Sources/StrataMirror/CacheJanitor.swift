@@ -15,6 +15,7 @@ public final class CacheJanitor: Sendable {
     }
 
     let engine: MirrorEngine
+    let disk: DiskContentStore
     public let limits: EvictionPlan.Limits
     /// Image references whose content is never evicted: `library/alpine:3.20`,
     /// `ghcr.io/org/app:1`, or by digest.
@@ -22,8 +23,9 @@ public final class CacheJanitor: Sendable {
     private let logger: Logger
     private let now: @Sendable () -> Date
 
-    public init(engine: MirrorEngine, limits: EvictionPlan.Limits, pins: [String], logger: Logger, now: @escaping @Sendable () -> Date = Date.init) {
+    public init(engine: MirrorEngine, disk: DiskContentStore, limits: EvictionPlan.Limits, pins: [String], logger: Logger, now: @escaping @Sendable () -> Date = Date.init) {
         self.engine = engine
+        self.disk = disk
         self.limits = limits
         self.pins = pins
         self.logger = logger
@@ -39,8 +41,8 @@ public final class CacheJanitor: Sendable {
     /// plan sees the latest access times.
     @discardableResult
     public func run() async throws -> Report {
-        try engine.access.flush()
-        let blobs = try engine.index.allBlobs()
+        try disk.access.flush()
+        let blobs = try disk.index.allBlobs()
         var protected = engine.inUse.digests
         protected.formUnion(await pinnedDigests())
         let plan = EvictionPlan(blobs: blobs, limits: limits, protected: protected, now: now())
@@ -49,9 +51,9 @@ public final class CacheJanitor: Sendable {
         for victim in plan.victims {
             // A response may have started on this blob since the plan was made.
             if engine.inUse.digests.contains(victim.digest) { continue }
-            engine.forget(victim.digest)
-            engine.store.remove(victim.digest)
-            try engine.index.removeBlob(victim.digest)
+            disk.forget(victim.digest)
+            disk.blobs.remove(victim.digest)
+            try disk.index.removeBlob(victim.digest)
             report.removed += 1
             report.bytes += victim.bytes
             if victim.reason == .idle { report.idle += 1 }
@@ -76,7 +78,7 @@ public final class CacheJanitor: Sendable {
             switch reference.reference {
             case .digest(let digest): root = digest
             case .tag(let tag):
-                root = try? engine.index.tag(registry: reference.registry, repository: reference.repository, tag: tag)?.digest
+                root = try? disk.index.tag(registry: reference.registry, repository: reference.repository, tag: tag)?.digest
             }
             guard let root else { continue }
             await collect(root, into: &out)
@@ -85,7 +87,7 @@ public final class CacheJanitor: Sendable {
     }
 
     private func collect(_ digest: Digest, into out: inout Set<Digest>) async {
-        guard out.insert(digest).inserted, let bytes = try? await engine.store.readAll(digest),
+        guard out.insert(digest).inserted, let bytes = try? await disk.blobs.readAll(digest),
               let references = try? ManifestReferences(parsing: bytes) else { return }
         for child in references.manifests { await collect(child.digest, into: &out) }
         for blob in [references.config].compactMap({ $0 }) + references.layers { out.insert(blob.digest) }

@@ -6,7 +6,7 @@ import StrataStore
 /// whose bytes no longer match their digest (a flipped bit on disk, a file someone
 /// edited): the next request fetches such a blob again instead of serving it.
 ///
-/// Small blobs are also checked on every read (``MirrorEngine/verifyOnReadLimit``);
+/// Small blobs are also checked on every read (``DiskContentStore/verifyOnReadLimit``);
 /// the scrub is what catches a damaged large blob that goes out with sendfile.
 public final class CacheScrubber: Sendable {
     public struct Report: Sendable, Equatable {
@@ -15,16 +15,16 @@ public final class CacheScrubber: Sendable {
         public var quarantined: [Digest] = []
     }
 
-    let engine: MirrorEngine
+    let disk: DiskContentStore
     /// Bytes per second to read at most.
     let rate: Int64
     let logger: Logger
     /// Waits `seconds`; injected so tests need not wait.
     let pause: @Sendable (Double) async throws -> Void
 
-    public init(engine: MirrorEngine, bytesPerSecond: Int64, logger: Logger,
+    public init(disk: DiskContentStore, bytesPerSecond: Int64, logger: Logger,
                 pause: @escaping @Sendable (Double) async throws -> Void = { try await Task.sleep(for: .seconds($0)) }) {
-        self.engine = engine
+        self.disk = disk
         self.rate = max(1, bytesPerSecond)
         self.logger = logger
         self.pause = pause
@@ -34,14 +34,14 @@ public final class CacheScrubber: Sendable {
     @discardableResult
     public func pass() async throws -> Report {
         var report = Report()
-        for digest in engine.store.digestsOnDisk().sorted() {
+        for digest in disk.blobs.digestsOnDisk().sorted() {
             try Task.checkCancellation()
-            guard let stored = engine.store.lookup(digest) else { continue }
-            if await engine.store.verify(digest) == nil {
+            guard let stored = disk.blobs.lookup(digest) else { continue }
+            if await disk.blobs.verify(digest) == nil {
                 // Evicted while it was read: nothing to quarantine.
-                guard engine.store.lookup(digest) != nil else { continue }
+                guard disk.blobs.lookup(digest) != nil else { continue }
                 logger.error("stored blob fails its digest; quarantined, to be fetched again", metadata: ["digest": "\(digest)"])
-                engine.quarantine(digest)
+                disk.quarantine(digest)
                 report.quarantined.append(digest)
             }
             report.blobs += 1

@@ -11,9 +11,9 @@ extension MirrorEngine {
     func runFill(_ fill: BlobFill, repository: RepositoryName, chain: TierChain, via: String?, negativeKey: String) async {
         let digest = fill.digest
         defer { fills.remove(digest, fill) }
-        let writer: BlobWriter
+        let writer: any ContentSink
         do {
-            writer = try makeWriter(digest)
+            writer = try local.makeSink(for: digest)
         } catch {
             logger.error("cannot start a blob fill", metadata: ["digest": "\(digest)", "error": "\(error)"])
             fill.failed(FillError(.storage, "the cache cannot store blobs now (the server log says why)"), attempts: [])
@@ -49,20 +49,10 @@ extension MirrorEngine {
         fill.failed(FillError(kind, "no tier could deliver it (\(exhausted))"), attempts: attempts)
     }
 
-    /// A temp file for a fill; a cache directory that vanished is rebuilt first.
-    private func makeWriter(_ digest: Digest) throws -> BlobWriter {
-        do {
-            return try store.makeWriter(algorithm: digest.algorithm, hashLane: true)
-        } catch {
-            guard !store.isIntact, recoverStorageIfLost() else { throw error }
-            return try store.makeWriter(algorithm: digest.algorithm, hashLane: true)
-        }
-    }
-
     /// One request to one tier, from the byte the writer reached to the end. `total`
     /// is the size the first tier announced; a tier that announces another fails.
     private func fetch(
-        from tier: UpstreamTier, into writer: BlobWriter, for fill: BlobFill, repository: RepositoryName, via: String?,
+        from tier: UpstreamTier, into writer: any ContentSink, for fill: BlobFill, repository: RepositoryName, via: String?,
         total: inout Int64?
     ) async throws(UpstreamError) {
         let digest = fill.digest
@@ -75,7 +65,7 @@ extension MirrorEngine {
         }
         if writer.written == 0 {
             if let total { notify(.fillStarting(bytes: total)) }
-            fill.responseStarted(total: total, file: writer.file, tier: tier.name, path: [tier.name.description] + upstream.remotePath)
+            fill.responseStarted(total: total, sink: writer, tier: tier.name, path: [tier.name.description] + upstream.remotePath)
         }
         do {
             try await upstream.body.stream(into: sink(for: fill, writer: writer, on: upstream.body.eventLoop))
@@ -94,7 +84,7 @@ extension MirrorEngine {
 
     /// What each body part goes through, on the event loop that received it: write,
     /// hash, wake readers; on a full disk, hash only and pass it on through memory.
-    private func sink(for fill: BlobFill, writer: BlobWriter, on eventLoop: any EventLoop) -> StreamedReply.Sink {
+    private func sink(for fill: BlobFill, writer: any ContentSink, on eventLoop: any EventLoop) -> StreamedReply.Sink {
         let logger = self.logger, digest = fill.digest
         return { chunk throws -> EventLoopFuture<Void>? in
             if !fill.isPassThrough {
@@ -121,7 +111,7 @@ extension MirrorEngine {
     }
 
     /// A pass-through (the disk filled up) that received every byte: verified, not stored.
-    private func finishPassThrough(_ fill: BlobFill, writer: BlobWriter, total: Int64?, attempts: [TierAttempt], tier: TierName) async {
+    private func finishPassThrough(_ fill: BlobFill, writer: any ContentSink, total: Int64?, attempts: [TierAttempt], tier: TierName) async {
         let digest = fill.digest
         defer { writer.discard() }
         do {
@@ -136,12 +126,12 @@ extension MirrorEngine {
 
     /// Verifies and installs the blob, releases its last byte to the clients, then
     /// syncs it behind them.
-    private func commit(_ fill: BlobFill, writer: BlobWriter, total: Int64?, attempts: [TierAttempt], tier: TierName) async {
+    private func commit(_ fill: BlobFill, writer: any ContentSink, total: Int64?, attempts: [TierAttempt], tier: TierName) async {
         let digest = fill.digest
         let stored: StoredBlob
         do {
             // Verified and visible, not yet synced: the clients need not wait for the disk.
-            stored = try await store.commitProvisionally(writer, digest: digest, expectedSize: total)
+            stored = try await local.commit(writer, digest: digest, expectedSize: total)
         } catch let error as StoreError where error.isVerificationFailure {
             logger.error("blob failed verification; not stored", metadata: ["digest": "\(digest)", "tier": "\(tier)", "error": "\(error)"])
             fill.failed(FillError(.verification, "\(error)"), attempts: attempts)
@@ -157,12 +147,6 @@ extension MirrorEngine {
             fill.failed(FillError(.storage, "\(error)"), attempts: attempts)
             return
         }
-        do {
-            try index.recordBlob(stored, mediaType: nil, at: now(), provisional: true)
-        } catch {
-            logger.error("cannot record blob", metadata: ["digest": "\(digest)", "error": "\(error)"])
-        }
-        remember(stored)
         // Tell the cache bound before the last byte is released, so an eviction this
         // blob causes is under way before any client sees the blob complete.
         notify(.stored(stored))
@@ -170,8 +154,7 @@ extension MirrorEngine {
         logger.info("blob cached", metadata: ["digest": "\(digest)", "size": "\(stored.size)", "stored": "\(stored.storedSize)",
                                               "compressed": "\(stored.compressed)", "tier": "\(tier)"])
         do {
-            try await store.makeDurable(digest)
-            try index.markDurable(digest)
+            try await local.makeDurable(digest)
         } catch {
             // Left provisional: the next start-up verifies it before trusting it.
             logger.error("cannot sync blob", metadata: ["digest": "\(digest)", "error": "\(error)"])

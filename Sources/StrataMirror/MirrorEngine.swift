@@ -13,10 +13,9 @@ import StrataUpstream
 /// Registry routes talk only to this type; they never see the store or the upstream
 /// clients. Every answer says which tier served it.
 public final class MirrorEngine: Sendable {
-    public let store: BlobStore
-    public let index: CacheIndex
+    /// Where verified content is kept: the local disk, or memory in tests.
+    public let local: any ContentStore
     public let configuration: MirrorConfiguration
-    public let access: AccessRecorder
     let logger: Logger
     let now: @Sendable () -> Date
     private let threadPool: NIOThreadPool
@@ -45,70 +44,18 @@ public final class MirrorEngine: Sendable {
         storageObserver.withLockedValue { $0 }?(event)
     }
     private let manifestFlights = SingleFlight<String, ManifestResult>()
-    private let hot = NIOLockedValueBox(HotIndex())
-
-    /// What a cache hit needs, kept in memory: tag → digest, digest → manifest bytes,
-    /// digest → stored blob.
-    private struct HotIndex {
-        struct TagKey: Hashable {
-            let registry: String
-            let repository: RepositoryName
-            let tag: Tag
-        }
-        struct TagEntry {
-            let digest: Digest
-            let mediaType: String
-            var fetchedAt: Date
-        }
-        var tags: [TagKey: TagEntry] = [:]
-        var manifests: [Digest: (bytes: [UInt8], mediaType: String)] = [:]
-        var blobs: [Digest: StoredBlob] = [:]
-    }
 
     public init(
-        store: BlobStore, index: CacheIndex, configuration: MirrorConfiguration, logger: Logger,
+        local: any ContentStore, configuration: MirrorConfiguration, logger: Logger,
         threadPool: NIOThreadPool = .singleton, now: @escaping @Sendable () -> Date = Date.init
     ) {
-        self.store = store
-        self.index = index
+        self.local = local
         self.configuration = configuration
-        self.access = AccessRecorder(index: index)
         self.logger = logger
         self.threadPool = threadPool
         self.now = now
         self.freshness = TagFreshness(ttl: configuration.tagTTL)
         self.negative = NegativeCache(ttl: configuration.negativeTTL, now: now)
-    }
-
-    /// Set while the cache directory is known lost, so that the loss is logged once.
-    private let storageLost = NIOLockedValueBox(false)
-
-    /// Checks that the cache directory is still there; when it vanished under the
-    /// running server (deleted by hand, a volume unmounted), logs it once as an error,
-    /// rebuilds it empty, reopens the index and forgets what was cached, so that pulls
-    /// refill from upstream without a restart. Returns whether storage is usable now.
-    @discardableResult
-    public func recoverStorageIfLost() -> Bool {
-        guard !store.isIntact || !index.fileExists else {
-            storageLost.withLockedValue { $0 = false }
-            return true
-        }
-        let first = storageLost.withLockedValue { lost in defer { lost = true }; return !lost }
-        if first {
-            logger.error("the cache directory vanished under the running server; rebuilding it empty and refilling from upstream",
-                         metadata: ["dir": "\(store.layout.root)"])
-        }
-        do {
-            try store.rebuild()
-            if !index.fileExists { try index.reopen() }
-        } catch {
-            if first { logger.error("cannot rebuild the cache directory", metadata: ["error": "\(error)"]) }
-            return false
-        }
-        hot.withLockedValue { $0 = HotIndex() }
-        storageLost.withLockedValue { $0 = false }
-        logger.notice("cache directory rebuilt", metadata: ["dir": "\(store.layout.root)"])
-        return true
     }
 
     /// The number of blob fills running now.
@@ -142,8 +89,8 @@ public final class MirrorEngine: Sendable {
     ) async throws(MirrorError) -> ManifestResult {
         switch reference {
         case .digest(let digest):
-            if let cached = await cachedManifest(digest) {
-                access.record(digest, at: now())
+            if let cached = await local.manifest(digest) {
+                local.recordAccess(digest, at: now())
                 return ManifestResult(bytes: cached.bytes, mediaType: cached.mediaType, digest: digest, tier: .cache, stale: false, attempts: [], path: ["cache"])
             }
             let key = "\(registry)/\(repository)@\(digest)"
@@ -161,13 +108,13 @@ public final class MirrorEngine: Sendable {
                 }
             }
         case .tag(let tag):
-            let key = HotIndex.TagKey(registry: registry, repository: repository, tag: tag)
-            let entry = cachedTag(key)
+            let key = TagKey(registry: registry, repository: repository, tag: tag)
+            let entry = local.tag(registry: registry, repository: repository, tag: tag)
             // In cache-only mode there is no one to revalidate with: a cached tag is simply cached.
             if let entry, accept.accepts(entry.mediaType),
                configuration.cacheOnly || freshness.decide(fetchedAt: entry.fetchedAt, now: now()) == .fresh,
-               let cached = await cachedManifest(entry.digest) {
-                access.record(entry.digest, at: now())
+               let cached = await local.manifest(entry.digest) {
+                local.recordAccess(entry.digest, at: now())
                 return ManifestResult(bytes: cached.bytes, mediaType: cached.mediaType, digest: entry.digest, tier: .cache, stale: false, attempts: [], path: ["cache"])
             }
             let flightKey = "\(registry)/\(repository):\(tag)|\(accept.types.joined(separator: ","))"
@@ -196,7 +143,7 @@ public final class MirrorEngine: Sendable {
     /// A stale or missing tag: `HEAD` the tiers for the digest, and `GET` only when
     /// that digest is not cached. When every tier fails, serve the stale entry.
     private func revalidateTag(
-        _ key: HotIndex.TagKey, entry: HotIndex.TagEntry?, accept: ManifestAccept, chain: TierChain, negativeKey: String, via: String?
+        _ key: TagKey, entry: TagRecord?, accept: ManifestAccept, chain: TierChain, negativeKey: String, via: String?
     ) async throws -> ManifestResult {
         let what = "manifest \(key.repository):\(key.tag)"
         let head: (value: UpstreamManifestHead, tierIndex: Int, attempts: [TierAttempt])
@@ -205,9 +152,9 @@ public final class MirrorEngine: Sendable {
                 try await tier.client.headManifest(key.repository, .tag(key.tag), accept: accept.upstreamHeaders, via: via)
             }
         } catch {
-            if let entry, accept.accepts(entry.mediaType), let cached = await cachedManifest(entry.digest) {
+            if let entry, accept.accepts(entry.mediaType), let cached = await local.manifest(entry.digest) {
                 logger.warning("serving stale tag", metadata: ["repository": "\(key.repository)", "tag": "\(key.tag)", "attempts": "\(error)"])
-                access.record(entry.digest, at: now())
+                local.recordAccess(entry.digest, at: now())
                 return ManifestResult(bytes: cached.bytes, mediaType: cached.mediaType, digest: entry.digest, tier: .stale, stale: true,
                                       attempts: error.attempts, path: ["stale"])
             }
@@ -217,10 +164,10 @@ public final class MirrorEngine: Sendable {
         let digest = head.value.digest
         let tierName = chain.tiers[head.tierIndex].name
         let result: ManifestResult
-        if let cached = await cachedManifest(digest) {
+        if let cached = await local.manifest(digest) {
             result = ManifestResult(bytes: cached.bytes, mediaType: cached.mediaType, digest: digest, tier: .cache, stale: false,
                                     attempts: head.attempts, path: ["cache"])
-            access.record(digest, at: now())
+            local.recordAccess(digest, at: now())
         } else {
             do {
                 // The tier that answered the HEAD is where the request was served; a Strata
@@ -235,11 +182,9 @@ public final class MirrorEngine: Sendable {
         // A client that cannot take an index may get a platform manifest for the tag;
         // only a complete view re-points the cached tag.
         if entry == nil || accept.acceptsIndex || entry?.mediaType == result.mediaType {
-            let fetchedAt = now()
-            hot.withLockedValue { $0.tags[key] = HotIndex.TagEntry(digest: digest, mediaType: result.mediaType, fetchedAt: fetchedAt) }
             do {
-                try index.setTag(.init(registry: key.registry, repository: key.repository, tag: key.tag, digest: digest,
-                                       mediaType: result.mediaType, fetchedAt: fetchedAt, tier: tierName.description))
+                try local.setTag(TagRecord(registry: key.registry, repository: key.repository, tag: key.tag, digest: digest,
+                                           mediaType: result.mediaType, fetchedAt: now(), tier: tierName.description))
             } catch {
                 logger.error("cannot record tag", metadata: ["tag": "\(key.repository):\(key.tag)", "error": "\(error)"])
             }
@@ -274,20 +219,8 @@ public final class MirrorEngine: Sendable {
         let tier = chain.tiers[fetched.tierIndex].name
         let mediaType = fetched.value.mediaType
         let manifest = fetched.value.manifest
-        let stored: StoredBlob
-        do {
-            stored = try await store.put(manifest.bytes, digest: digest)
-        } catch {
-            guard !store.isIntact, recoverStorageIfLost() else { throw error }
-            stored = try await store.put(manifest.bytes, digest: digest)
-        }
-        let time = now()
-        try index.recordBlob(stored, mediaType: mediaType, at: time)
-        try index.addManifest(.init(registry: registry, repository: repository, digest: digest, mediaType: mediaType, fetchedAt: time, tier: tier.description))
-        hot.withLockedValue {
-            $0.manifests[digest] = (manifest.bytes, mediaType)
-            $0.blobs[digest] = stored
-        }
+        let stored = try await local.putManifest(manifest.bytes, digest: digest, record: ManifestRecord(
+            registry: registry, repository: repository, digest: digest, mediaType: mediaType, fetchedAt: now(), tier: tier.description))
         notify(.stored(stored))
         return ManifestResult(bytes: manifest.bytes, mediaType: mediaType, digest: digest, tier: tier, stale: false,
                               attempts: priorAttempts + fetched.attempts,
@@ -295,27 +228,11 @@ public final class MirrorEngine: Sendable {
                                                           ? headPath?.path ?? [] : manifest.remotePath))
     }
 
-    private func cachedTag(_ key: HotIndex.TagKey) -> HotIndex.TagEntry? {
-        if let entry = hot.withLockedValue({ $0.tags[key] }) { return entry }
-        guard let row = try? index.tag(registry: key.registry, repository: key.repository, tag: key.tag) else { return nil }
-        let entry = HotIndex.TagEntry(digest: row.digest, mediaType: row.mediaType, fetchedAt: row.fetchedAt)
-        hot.withLockedValue { $0.tags[key] = entry }
-        return entry
-    }
-
-    private func cachedManifest(_ digest: Digest) async -> (bytes: [UInt8], mediaType: String)? {
-        if let hit = hot.withLockedValue({ $0.manifests[digest] }) { return hit }
-        guard let row = try? index.blob(digest), let mediaType = row.mediaType,
-              let reader = try? store.open(digest), let bytes = try? await reader.readAll() else { return nil }
-        // Small objects are verified on every read from disk: a damaged one is dropped
-        // and fetched again, never served.
-        guard ContentHasher.digest(of: bytes, algorithm: digest.algorithm) == digest else {
-            logger.error("stored manifest fails its digest; removed, to be fetched again", metadata: ["digest": "\(digest)"])
-            quarantine(digest)
-            return nil
-        }
-        hot.withLockedValue { $0.manifests[digest] = (bytes, mediaType) }
-        return (bytes, mediaType)
+    /// A tag, as the single flight and the revalidation know it.
+    struct TagKey: Hashable, Sendable {
+        let registry: String
+        let repository: RepositoryName
+        let tag: Tag
     }
 
     // MARK: Blobs
@@ -323,9 +240,9 @@ public final class MirrorEngine: Sendable {
     public func blob(
         registry: String, repository: RepositoryName, digest: Digest, headOnly: Bool, via: String? = nil
     ) async throws(MirrorError) -> BlobResult {
-        if let cached = await cachedBlob(digest) {
-            access.record(digest, at: now())
-            return .stored(cached)
+        if let cached = await local.blob(digest) {
+            local.recordAccess(digest, at: now())
+            return .stored(CachedBlob(cached))
         }
         let what = "blob \(digest)"
         let negativeKey = "\(registry)/\(repository)@blob:\(digest)"
@@ -351,10 +268,10 @@ public final class MirrorEngine: Sendable {
         if leader {
             // A fill that finished between the lookup above and the join has already
             // committed (commit happens before the fill leaves the table).
-            if let cached = await cachedBlob(digest) {
+            if let cached = await local.blob(digest) {
                 fill.failed(FillError(.storage, "superseded"), attempts: [])
                 fills.remove(digest, fill)
-                return .stored(cached)
+                return .stored(CachedBlob(cached))
             }
             // The fill runs in its own task: it outlives the client that started it.
             background.submit { await self.runFill(fill, repository: repository, chain: chain, via: via, negativeKey: negativeKey) }
@@ -374,73 +291,13 @@ public final class MirrorEngine: Sendable {
         }
     }
 
-    /// A stored blob ready to serve; a small one is read and verified here, and served
-    /// from those verified bytes rather than read again.
-    private func cachedBlob(_ digest: Digest) async -> CachedBlob? {
-        if hot.withLockedValue({ $0.blobs[digest] }) == nil {
-            guard let stored = store.lookup(digest) else { return nil }
-            hot.withLockedValue { $0.blobs[digest] = stored }
-        }
-        guard let reader = try? store.open(digest) else {
-            // Removed underneath us (eviction, verify, the whole directory): forget it and fill again.
-            _ = hot.withLockedValue { $0.blobs.removeValue(forKey: digest) }
-            recoverStorageIfLost()
-            return nil
-        }
-        if reader.blob.size <= Self.verifyOnReadLimit {
-            let bytes = try? await reader.readAll()
-            guard let bytes, ContentHasher.digest(of: bytes, algorithm: digest.algorithm) == digest else {
-                logger.error("stored blob fails its digest; quarantined, to be fetched again", metadata: ["digest": "\(digest)"])
-                quarantine(digest)
-                return nil
-            }
-            return CachedBlob(reader: reader, verifiedBytes: bytes)
-        }
-        return CachedBlob(reader: reader)
-    }
-
-    /// Keeps a stored blob in the in-memory index, for the next hit.
-    func remember(_ stored: StoredBlob) {
-        hot.withLockedValue { $0.blobs[stored.digest] = stored }
-    }
-
-    /// Moves a blob that failed its digest out of the store and the indexes: the next
-    /// request fetches it again.
-    public func quarantine(_ digest: Digest) {
-        do {
-            try store.quarantine(digest)
-        } catch {
-            logger.error("cannot quarantine blob; removing it", metadata: ["digest": "\(digest)", "error": "\(error)"])
-            store.remove(digest)
-        }
-        do {
-            try index.removeBlob(digest)
-        } catch {
-            logger.error("cannot drop blob from the index", metadata: ["digest": "\(digest)", "error": "\(error)"])
-        }
-        forget(digest)
-    }
-
-    /// Stored blobs up to this size are re-hashed on every read from disk (configs,
-    /// small layers); larger ones are left to the background scrub.
-    public static let verifyOnReadLimit: Int64 = 256 << 10
-
-    /// Drops a blob from the in-memory indexes (it is being removed from the store).
-    public func forget(_ digest: Digest) {
-        hot.withLockedValue { hot in
-            hot.blobs[digest] = nil
-            hot.manifests[digest] = nil
-            hot.tags = hot.tags.filter { $0.value.digest != digest }
-        }
-    }
-
     // MARK: Listing
 
     public func tags(registry: String, repository: RepositoryName) throws -> [Tag] {
-        try index.tags(registry: registry, repository: repository).map(\.tag)
+        try local.tags(registry: registry, repository: repository)
     }
 
     public func repositories(registry: String) throws -> [RepositoryName] {
-        try index.repositories(registry: registry)
+        try local.repositories(registry: registry)
     }
 }

@@ -1,6 +1,7 @@
 import Logging
 import ServiceLifecycle
 import StrataMirror
+import StrataStore
 
 /// Writes the batched hit counts to the index every few seconds, and once more at shutdown.
 struct AccessFlushService: Service {

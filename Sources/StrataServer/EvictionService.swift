@@ -4,6 +4,7 @@ import NIOConcurrencyHelpers
 import ServiceLifecycle
 import StrataCore
 import StrataMirror
+import StrataStore
 
 /// Runs the cache janitor every `interval`, and at once when a fill would take the
 /// cache past `cache.max_size`.
@@ -23,12 +24,12 @@ final class EvictionService: Service, Sendable {
     }
     private let state: NIOLockedValueBox<State>
 
-    init(janitor: CacheJanitor, engine: MirrorEngine, interval: Duration, logger: Logger) throws {
+    init(janitor: CacheJanitor, engine: MirrorEngine, disk: DiskContentStore, interval: Duration, logger: Logger) throws {
         self.janitor = janitor
         self.interval = interval
         self.logger = logger
         (wakeups, wakeContinuation) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
-        state = NIOLockedValueBox(State(estimate: try engine.index.storedBytes().stored))
+        state = NIOLockedValueBox(State(estimate: try disk.index.storedBytes().stored))
         engine.observeStorage { [weak self] event in
             guard let self else { return }
             let over: Bool = self.state.withLockedValue { s in

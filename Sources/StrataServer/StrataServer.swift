@@ -20,6 +20,8 @@ import StrataUpstream
 public final class StrataServer: Sendable {
     public let configuration: StrataConfiguration
     public let engine: MirrorEngine
+    /// The local disk the engine keeps its content on.
+    public let disk: DiskContentStore
     /// This instance's id, as sent in `Via: 1.1 strata-<id>`.
     public let instanceID: String
     /// Which tier served each request.
@@ -55,22 +57,22 @@ public final class StrataServer: Sendable {
     ) throws(StartupError) {
         let counter = ConnectionCounter(logger: logger)
         let listeners = try ListenerWiring(configuration: configuration, counter: counter, now: now)
-        let (store, index) = try Self.openCache(configuration)
+        let disk = try Self.openCache(configuration, logger: logger, now: now)
         let instanceID = configuration.instanceID ?? String(UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "").prefix(12))
         let upstreams = UpstreamWiring(configuration: configuration, instanceID: instanceID, logger: logger, now: now)
         let engine = MirrorEngine(
-            store: store, index: index,
+            local: disk,
             configuration: MirrorConfiguration(tagTTL: configuration.tagTTL, cacheOnly: configuration.cacheOnly,
                                                defaultRegistry: configuration.defaultRegistry, chains: upstreams.chains,
                                                negativeTTL: configuration.negativeTTL),
             logger: logger, now: now)
         let ledger = Ledger(capacity: configuration.ledgerSize, now: now)
         let janitor = CacheJanitor(
-            engine: engine, limits: .init(maxSize: configuration.maxSize, maxIdle: configuration.maxIdle),
+            engine: engine, disk: disk, limits: .init(maxSize: configuration.maxSize, maxIdle: configuration.maxIdle),
             pins: configuration.pins, logger: logger, now: now)
         let eviction: EvictionService
         do {
-            eviction = try EvictionService(janitor: janitor, engine: engine,
+            eviction = try EvictionService(janitor: janitor, engine: engine, disk: disk,
                                            interval: .milliseconds(Int64(configuration.evictionInterval * 1000)), logger: logger)
         } catch {
             upstreams.shutdown()
@@ -78,6 +80,7 @@ public final class StrataServer: Sendable {
         }
         self.configuration = configuration
         self.engine = engine
+        self.disk = disk
         self.instanceID = instanceID
         self.ledger = ledger
         self.clients = upstreams.clients
@@ -85,10 +88,10 @@ public final class StrataServer: Sendable {
         self.connections = counter
         self.janitor = janitor
         self.eviction = eviction
-        self.scrubber = CacheScrubber(engine: engine, bytesPerSecond: configuration.scrubRate, logger: logger)
+        self.scrubber = CacheScrubber(disk: disk, bytesPerSecond: configuration.scrubRate, logger: logger)
         do {
             self.services = try Self.services(
-                configuration, listeners: listeners, engine: engine, ledger: ledger, instanceID: instanceID, eviction: eviction,
+                configuration, listeners: listeners, engine: engine, disk: disk, ledger: ledger, instanceID: instanceID, eviction: eviction,
                 scrubber: scrubber, logger: logger, now: now,
                 onListening: onListening, onAdminListening: onAdminListening, onPrefetchRound: onPrefetchRound)
         } catch {
@@ -98,7 +101,9 @@ public final class StrataServer: Sendable {
     }
 
     /// The cache directory, prepared, and its index.
-    private static func openCache(_ configuration: StrataConfiguration) throws(StartupError) -> (BlobStore, CacheIndex) {
+    private static func openCache(
+        _ configuration: StrataConfiguration, logger: Logger, now: @escaping @Sendable () -> Date
+    ) throws(StartupError) -> DiskContentStore {
         let store = BlobStore(root: configuration.cacheDirectory)
         do {
             try store.prepare()
@@ -106,7 +111,7 @@ public final class StrataServer: Sendable {
             throw StartupError(description: "cache dir \(configuration.cacheDirectory) is not usable: \(error)")
         }
         do {
-            return (store, try CacheIndex(path: store.layout.indexPath))
+            return DiskContentStore(blobs: store, index: try CacheIndex(path: store.layout.indexPath), logger: logger, now: now)
         } catch {
             throw StartupError(description: "cannot open the index \(store.layout.indexPath): \(error)")
         }
@@ -114,7 +119,7 @@ public final class StrataServer: Sendable {
 
     /// Everything that runs in the service group: the two ports and the background loops.
     private static func services(
-        _ configuration: StrataConfiguration, listeners: ListenerWiring, engine: MirrorEngine, ledger: Ledger, instanceID: String,
+        _ configuration: StrataConfiguration, listeners: ListenerWiring, engine: MirrorEngine, disk: DiskContentStore, ledger: Ledger, instanceID: String,
         eviction: EvictionService, scrubber: CacheScrubber, logger: Logger, now: @escaping @Sendable () -> Date,
         onListening: @escaping @Sendable (Int) -> Void, onAdminListening: @escaping @Sendable (Int) -> Void,
         onPrefetchRound: @escaping @Sendable (Prefetcher.Summary) -> Void
@@ -129,7 +134,7 @@ public final class StrataServer: Sendable {
                 configuration: .init(address: .hostname(address.host, port: address.port), serverName: nil),
                 onServerRunning: { channel in onListening(channel.localAddress?.port ?? address.port) },
                 logger: logger),
-            AccessFlushService(recorder: engine.access, interval: .seconds(5), logger: logger),
+            AccessFlushService(recorder: disk.access, interval: .seconds(5), logger: logger),
             eviction,
         ]
         if configuration.scrubInterval > 0 {
@@ -142,7 +147,8 @@ public final class StrataServer: Sendable {
                 refresh: .milliseconds(Int64(configuration.prefetchRefresh * 1000)), logger: logger, onRound: onPrefetchRound))
         }
         if let adminAddress = listeners.adminAddress {
-            let routes = AdminRoutes(engine: engine, ledger: ledger, metrics: StrataMetrics(engine: engine, ledger: ledger), instanceID: instanceID)
+            let routes = AdminRoutes(engine: engine, inventory: disk, ledger: ledger,
+                                     metrics: StrataMetrics(engine: engine, inventory: disk, ledger: ledger), instanceID: instanceID)
             services.append(Application(
                 router: routes.router(token: listeners.adminToken, listenHost: adminAddress.host),
                 server: listeners.adminServer,
@@ -172,7 +178,7 @@ public final class StrataServer: Sendable {
         }
         // A crash may have left the index and the files disagreeing: fix that first.
         do {
-            let report = try await Reconciler(store: engine.store, index: engine.index).run()
+            let report = try await Reconciler(store: disk.blobs, index: disk.index).run()
             if report != Reconciler.Report() { logger.notice("cache reconciled", metadata: ["report": "\(report)"]) }
         } catch {
             for client in clients { try? await client.shutdown() }

@@ -68,3 +68,16 @@ public final class BlobWriter: @unchecked Sendable {
         unlink(file.path)
     }
 }
+
+extension BlobWriter: ContentSink {
+    public func read(at offset: Int64, count: Int) throws -> ByteBuffer {
+        var buffer = ByteBufferAllocator().buffer(capacity: count)
+        try file.read(at: offset, count: count, into: &buffer)
+        return buffer
+    }
+
+    public func duplicateDescriptor() -> Int32? {
+        let fd = dup(file.fd)
+        return fd >= 0 ? fd : nil
+    }
+}

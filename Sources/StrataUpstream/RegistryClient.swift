@@ -127,7 +127,7 @@ public final class RegistryClient: Sendable {
             }
             length = l + offset  // both at most 2^62: no overflow
         }
-        return UpstreamBlob(totalSize: length, offset: offset, body: response, headers: response.headers,
+        return UpstreamBlob(totalSize: length, offset: offset, body: response,
                             remotePath: Self.remotePath(response.headers))
     }
 
@@ -346,6 +346,13 @@ public struct UpstreamManifestHead: Sendable {
     public let size: Int64?
     /// The tiers a Strata upstream reported for its answer.
     public let remotePath: [String]
+
+    public init(digest: Digest, mediaType: String, size: Int64?, remotePath: [String] = []) {
+        self.digest = digest
+        self.mediaType = mediaType
+        self.size = size
+        self.remotePath = remotePath
+    }
 }
 
 public struct UpstreamManifest: Sendable {
@@ -353,6 +360,13 @@ public struct UpstreamManifest: Sendable {
     public let mediaType: String
     public let digestHeader: Digest?
     public let remotePath: [String]
+
+    public init(bytes: [UInt8], mediaType: String, digestHeader: Digest?, remotePath: [String] = []) {
+        self.bytes = bytes
+        self.mediaType = mediaType
+        self.digestHeader = digestHeader
+        self.remotePath = remotePath
+    }
 }
 
 /// A blob response whose body is still to be read.
@@ -361,7 +375,13 @@ public struct UpstreamBlob: Sendable {
     public let totalSize: Int64?
     /// Where this body starts in the blob.
     public let offset: Int64
-    public let body: StreamedReply
-    public let headers: HTTPHeaders
+    public let body: any BlobStream
     public let remotePath: [String]
+
+    public init(totalSize: Int64?, offset: Int64, body: any BlobStream, remotePath: [String]) {
+        self.totalSize = totalSize
+        self.offset = offset
+        self.body = body
+        self.remotePath = remotePath
+    }
 }

@@ -3,10 +3,10 @@ import StrataCore
 /// One source of content upstream: a mirror tier or the canonical registry.
 public struct UpstreamTier: Sendable {
     public let name: TierName
-    public let client: RegistryClient
+    public let client: any ContentSource
     public let health: TierHealth
 
-    public init(name: TierName, client: RegistryClient, health: TierHealth = TierHealth()) {
+    public init(name: TierName, client: any ContentSource, health: TierHealth = TierHealth()) {
         self.name = name
         self.client = client
         self.health = health

@@ -30,7 +30,7 @@ extension Integration.Lifecycle {
         }
         #expect(bodies.count == 3)
         #expect(bodies.allSatisfy { $0 == bytes })
-        let store = strata.server.engine.store
+        let store = strata.server.disk.blobs
         #expect(store.lookup(digest) == nil)
         #expect(try FileManager.default.contentsOfDirectory(atPath: store.layout.tmpDirectory).filter { !$0.hasPrefix(".") }.isEmpty)
         // Upstream was asked once for the three clients.

@@ -28,13 +28,13 @@ extension Integration {
                     #expect(body.count < good.count, "attempt \(attempt): a complete body was delivered")
                     #expect(body != good)
                 }
-                let path = strata.server.engine.store.layout.blobDirectory(digest)
+                let path = strata.server.disk.blobs.layout.blobDirectory(digest)
                 #expect(!FileManager.default.fileExists(atPath: path), "attempt \(attempt): blob stored")
-                #expect(strata.server.engine.store.lookup(digest) == nil)
+                #expect(strata.server.disk.blobs.lookup(digest) == nil)
             }
             // Nothing bad was remembered: each request went upstream again.
             #expect(upstream.requestCount >= 2)
-            let leftovers = try FileManager.default.contentsOfDirectory(atPath: strata.server.engine.store.layout.tmpDirectory)
+            let leftovers = try FileManager.default.contentsOfDirectory(atPath: strata.server.disk.blobs.layout.tmpDirectory)
             #expect(leftovers.isEmpty)
         }
 
@@ -53,8 +53,8 @@ extension Integration {
             } catch {
                 // An aborted response is the expected outcome.
             }
-            #expect(strata.server.engine.store.lookup(digest) == nil)
-            #expect(!FileManager.default.fileExists(atPath: strata.server.engine.store.layout.blobDirectory(digest)))
+            #expect(strata.server.disk.blobs.lookup(digest) == nil)
+            #expect(!FileManager.default.fileExists(atPath: strata.server.disk.blobs.layout.blobDirectory(digest)))
         }
     }
 }

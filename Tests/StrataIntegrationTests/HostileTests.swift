@@ -86,7 +86,7 @@ extension Integration {
             let url = "\(strata.url)/v2/library/huge/blobs/\(digest)"
             let answer = try? await fetch(url)
             if let answer { #expect(answer.status == 503 || answer.body != bytes) }
-            #expect(strata.server.engine.store.lookup(digest) == nil)
+            #expect(strata.server.disk.blobs.lookup(digest) == nil)
             // A length that fits but is a lie (2^62): also a failed fill, not a crash.
             let second = FaultyRegistry(blobs: [digest: bytes], fault: .lyingLength(1 << 62))
             try await second.start()
@@ -95,7 +95,7 @@ extension Integration {
             defer { Task { await other.stop() } }
             let lie = try? await fetch("\(other.url)/v2/library/huge/blobs/\(digest)")
             if let lie { #expect(lie.body.count <= bytes.count) }
-            #expect(other.server.engine.store.lookup(digest) == nil)
+            #expect(other.server.disk.blobs.lookup(digest) == nil)
             #expect(try await fetch("\(strata.url)/v2/").status == 200)
             #expect(try await fetch("\(other.url)/v2/").status == 200)
         }
@@ -181,7 +181,7 @@ extension Integration {
                     // Cut off: what the client must see.
                 }
             }
-            #expect(strata.server.engine.store.lookup(digest) == nil)
+            #expect(strata.server.disk.blobs.lookup(digest) == nil)
         }
 
         /// Item 7: an upstream answers a manifest by digest with an HTML page and a
@@ -203,7 +203,7 @@ extension Integration {
                 let answer = try await fetch("\(strata.url)/v2/library/portal/manifests/\(d)", headers: [("Accept", MediaType.ociManifest.value)])
                 #expect(answer.status == 503)
                 #expect(String(decoding: answer.body, as: UTF8.self).contains("invalid_response"))
-                #expect(strata.server.engine.store.lookup(d) == nil)
+                #expect(strata.server.disk.blobs.lookup(d) == nil)
             }
         }
 
@@ -217,7 +217,7 @@ extension Integration {
             let blobs = [small, large, text]
             let (upstream, strata, digests) = try await Self.strataWithBlobs(blobs)
             defer { upstream.stop(); Task { await strata.stop() } }
-            let store = strata.server.engine.store
+            let store = strata.server.disk.blobs
             for (digest, bytes) in zip(digests, blobs) {
                 #expect(try await fetch("\(strata.url)/v2/library/rot/blobs/\(digest)").body == bytes)
                 #expect(store.lookup(digest) != nil)
@@ -345,7 +345,7 @@ extension Integration {
             #expect(seconds < 10, "the drip held the fill for \(seconds) s")
             let ledger = String(decoding: try await fetch("\(strata.adminURL)/api/requests").body, as: UTF8.self)
             #expect(ledger.contains(#""outcome":"transport""#))
-            #expect(strata.server.engine.store.lookup(digest) != nil)
+            #expect(strata.server.disk.blobs.lookup(digest) != nil)
         }
     
         /// Item 11: the cache directory deleted under a running Strata is rebuilt, cached
@@ -369,8 +369,8 @@ extension Integration {
             }
             #expect(FileManager.default.fileExists(atPath: "\(strata.cacheDirectory)/index.sqlite"))
             for digest in digests {
-                #expect(strata.server.engine.store.lookup(digest) != nil)
-                #expect(try strata.server.engine.index.blob(digest) != nil)
+                #expect(strata.server.disk.blobs.lookup(digest) != nil)
+                #expect(try strata.server.disk.index.blob(digest) != nil)
             }
             #expect(try await fetch("\(strata.adminURL)/readyz").status == 200)
         }
@@ -423,7 +423,7 @@ extension Integration {
             let answer = try await fetch("\(strata.url)/v2/library/big/manifests/\(digest)", headers: [("Accept", MediaType.ociIndex.value)])
             #expect(answer.status == 503)
             #expect(String(decoding: answer.body, as: UTF8.self).contains("invalid_response"))
-            #expect(strata.server.engine.store.lookup(digest) == nil)
+            #expect(strata.server.disk.blobs.lookup(digest) == nil)
         }
     }
 }

@@ -30,11 +30,11 @@ extension Integration {
             defer { Task { await strata.stop() } }
             // Pull a, b, c, d in that order, a minute apart; then b again (now the newest).
             // Each fill that takes the cache past the bound wakes the eviction service.
-            let store = strata.server.engine.store
+            let store = strata.server.disk.blobs
             for name in ["a", "b", "c", "d", "b"] {
                 _ = try Skopeo.copy("\(strata.hostPort)/library/\(name):1")
                 await strata.server.evictionIdle()
-                let stored = try strata.server.engine.index.storedBytes().stored
+                let stored = try strata.server.disk.index.storedBytes().stored
                 #expect(stored <= 2_500_000, "after pulling \(name): \(stored) bytes stored")
                 clock.advance(by: 60)
             }
@@ -68,7 +68,7 @@ extension Integration {
             clock.advance(by: 11 * 86400)
             let report = try await strata.server.janitor.run()
             #expect(report.idle == report.removed)
-            let store = strata.server.engine.store
+            let store = strata.server.disk.blobs
             for digest in images.small.allBlobs.keys { #expect(store.lookup(digest) == nil, "small is idle") }
             #expect(store.lookup(images.small.digest) == nil)
             for digest in images.docker.allBlobs.keys { #expect(store.lookup(digest) != nil, "docker was requested 11 days ago") }
@@ -84,7 +84,7 @@ extension Integration {
             let first = try await StrataInstance.start(canonical: registry.url, cacheDirectory: cache)
             _ = try Skopeo.copy("\(first.hostPort)/library/small:1")
             await first.stop()
-            let store = first.server.engine.store
+            let store = first.server.disk.blobs
             let layers = images.small.blobs.keys.sorted()
             // 1. A blob removed by hand: its row must go.
             try FileManager.default.removeItem(atPath: store.layout.blobDirectory(layers[0]))
@@ -103,7 +103,7 @@ extension Integration {
 
             let second = try await StrataInstance.start(canonical: registry.url, cacheDirectory: cache)
             defer { Task { await second.stop() } }
-            let index = second.server.engine.index
+            let index = second.server.disk.index
             #expect(try index.blob(layers[0]) == nil)
             #expect(try index.blob(orphanDigest)?.size == Int64(orphan.count))
             #expect(try index.blob(liar) == nil)
@@ -154,7 +154,7 @@ extension Integration {
             let strata = try await StrataInstance.start(canonical: registry.url, cacheDirectory: cache)
             _ = try Skopeo.copy("\(strata.hostPort)/library/small:1")
             await strata.stop()
-            let store = strata.server.engine.store
+            let store = strata.server.disk.blobs
             let clean = try runCommand(binary, ["verify", "--cache-dir", cache])
             #expect(clean.status == 0)
             #expect(clean.output.contains("0 quarantined"))

@@ -20,7 +20,7 @@ extension Integration.Lifecycle {
         #expect(result.status == 0, "\(result.output)")
         #expect(result.output.contains("library/small:1: done"))
         #expect(result.output.contains("prefetched 2 images (0 failed)"))
-        let store = strata.server.engine.store
+        let store = strata.server.disk.blobs
         let amd64 = try #require(images.multi.children.first { String(decoding: $0.blobs.values.first { $0.count < 2000 } ?? [], as: UTF8.self).contains("amd64") })
         let arm64 = try #require(images.multi.children.first { $0.digest != amd64.digest })
         for digest in amd64.blobs.keys { #expect(store.lookup(digest) != nil, "amd64 blob cached") }

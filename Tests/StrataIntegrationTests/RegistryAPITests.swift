@@ -83,7 +83,7 @@ extension Integration {
                 #expect(beyond.headers.first(name: "Content-Range") == "bytes */\(bytes.count)")
             }
             // The text layer is stored as zstd frames, the random one raw.
-            let stored = images.small.blobs.keys.compactMap { strata.server.engine.store.lookup($0) }
+            let stored = images.small.blobs.keys.compactMap { strata.server.disk.blobs.lookup($0) }
             #expect(stored.contains { $0.compressed })
             #expect(stored.contains { !$0.compressed })
 

@@ -1,7 +1,5 @@
-import AsyncHTTPClient
 import Foundation
 import Logging
-import NIOPosix
 import StrataCore
 import StrataStore
 import StrataTesting
@@ -9,29 +7,31 @@ import StrataUpstream
 import Testing
 @testable import StrataMirror
 
-/// The engine itself, built here (a store in a temp folder, an in-memory index) over
-/// tiers that are in-process fake registries: single-flight, fall-through with resume,
-/// stale tags, the negative cache. No real registry, no Strata server.
-@Suite(.serialized) struct MirrorEngineTests {
-    static let http = TestHTTPClient.shared
+/// The engine itself, over a store in memory and tiers that are registries in memory:
+/// single-flight, fall-through with resume, stale tags, the negative cache, a full
+/// disk, bad bytes. No socket, no file, no real registry.
+@Suite struct MirrorEngineTests {
     let repo: RepositoryName
+    let clock = TestClock()
+    let local: MemoryContentStore
 
     init() throws {
         repo = try RepositoryName("library/x")
+        local = MemoryContentStore()
     }
 
-    static func engine(tiers: [(String, String)], clock: TestClock = TestClock(), tagTTL: TimeInterval = 600) throws -> MirrorEngine {
+    init(capacity: Int64) throws {
+        repo = try RepositoryName("library/x")
+        local = MemoryContentStore(capacity: capacity)
+    }
+
+    func engine(_ tiers: [(String, MemoryRegistry)], tagTTL: TimeInterval = 600) -> MirrorEngine {
         var logger = Logger(label: "engine-test")
         logger.logLevel = .critical
-        let store = BlobStore(root: makeTempDirectory("engine"))
-        try store.prepare()
-        let chain = TierChain(tiers.map { name, url in
-            UpstreamTier(name: name == "canonical" ? .canonical : .mirror(name),
-                         client: RegistryClient(baseURL: url, http: http, logger: logger, now: clock.closure),
-                         health: TierHealth(now: clock.closure))
+        let chain = TierChain(tiers.map { name, registry in
+            UpstreamTier(name: name == "canonical" ? .canonical : .mirror(name), client: registry, health: TierHealth(now: clock.closure))
         })
-        return MirrorEngine(store: store, index: try CacheIndex(),
-                            configuration: MirrorConfiguration(tagTTL: tagTTL, chains: ["docker.io": chain]),
+        return MirrorEngine(local: local, configuration: MirrorConfiguration(tagTTL: tagTTL, chains: ["docker.io": chain]),
                             logger: logger, now: clock.closure)
     }
 
@@ -49,79 +49,161 @@ import Testing
         return out
     }
 
+    func pull(_ engine: MirrorEngine, _ digest: Digest) async throws -> [UInt8] {
+        try await Self.bytes(engine.blob(registry: "docker.io", repository: repo, digest: digest, headOnly: false))
+    }
+
+    static let index = Array(#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[]}"#.utf8)
+    static let accept = ManifestAccept(headers: [MediaType.ociIndex.value])
+
     @Test func concurrentMissesShareOneUpstreamFetch() async throws {
         let blob = ImageFixture.randomBytes(2 << 20)
         let digest = ContentHasher.digest(of: blob)
-        let upstream = FaultyRegistry(blobs: [digest: blob], fault: .none)
-        try await upstream.start()
-        defer { upstream.stop() }
-        let engine = try Self.engine(tiers: [("canonical", upstream.url)])
-        let before = upstream.requestCount
+        let upstream = MemoryRegistry()
+        upstream.addBlob(blob)
+        upstream.closeGate()
+        let engine = engine([("canonical", upstream)])
         let bodies = try await withThrowingTaskGroup(of: [UInt8].self) { group in
-            for _ in 0..<16 {
-                group.addTask { try await Self.bytes(engine.blob(registry: "docker.io", repository: repo, digest: digest, headOnly: false)) }
-            }
+            for _ in 0..<16 { group.addTask { try await pull(engine, digest) } }
+            // Every client has joined the one fill before upstream answers.
+            while engine.fillsInFlight == 0 || upstream.requests.isEmpty { await Task.yield() }
+            upstream.openGate()
             return try await group.reduce(into: []) { $0.append($1) }
         }
         #expect(bodies.count == 16 && bodies.allSatisfy { $0 == blob })
-        #expect(upstream.requestCount - before == 1)
-        // And then it is a cache hit.
+        #expect(upstream.requests == ["GET blob \(digest)"])
         guard case .stored = try await engine.blob(registry: "docker.io", repository: repo, digest: digest, headOnly: false) else {
             Issue.record("not stored after the fill")
             return
         }
+        #expect(local.isDurable(digest))
+        #expect(upstream.requests.count == 1)
     }
 
     @Test func aTierThatBreaksMidBodyIsFollowedByTheNextWithRange() async throws {
         let blob = ImageFixture.randomBytes(1 << 20)
         let digest = ContentHasher.digest(of: blob)
-        let broken = FaultyRegistry(blobs: [digest: blob], fault: .truncate(after: 300_000))
-        try await broken.start()
-        defer { broken.stop() }
-        let good = FaultyRegistry(blobs: [digest: blob], fault: .none)
-        try await good.start()
-        defer { good.stop() }
-        let engine = try Self.engine(tiers: [("edge", broken.url), ("canonical", good.url)])
+        let broken = MemoryRegistry("edge"), good = MemoryRegistry("canonical")
+        broken.addBlob(blob)
+        broken.setFault(.truncate(after: 300_000))
+        good.addBlob(blob)
+        let engine = engine([("edge", broken), ("canonical", good)])
         let result = try await engine.blob(registry: "docker.io", repository: repo, digest: digest, headOnly: false)
         #expect(try await Self.bytes(result) == blob)
-        guard case .filling(let fill, _, _) = result else { return }
+        guard case .filling(let fill, _, _) = result else { Issue.record("not a fill"); return }
         _ = try await fill.waitUntilDone()
         #expect(fill.attempts.map(\.outcome) == [.failed(.transport), .ok])
-        #expect(engine.store.lookup(digest)?.size == Int64(blob.count))
+        // The next tier was asked only for what was missing.
+        #expect(good.blobOffsets == [300_000])
+        #expect(await local.blob(digest)?.blob.size == Int64(blob.count))
+    }
+
+    @Test func badBytesAreNeverStoredNorCompleted() async throws {
+        let blob = ImageFixture.randomBytes(600_000)
+        let digest = ContentHasher.digest(of: blob)
+        let upstream = MemoryRegistry()
+        upstream.addBlob(blob)
+        upstream.setFault(.wrongBytes)
+        let engine = engine([("canonical", upstream)])
+        var received: [UInt8] = []
+        await #expect(throws: FillError.self) {
+            let result = try await engine.blob(registry: "docker.io", repository: repo, digest: digest, headOnly: false)
+            guard case .filling(let fill, let size, let lease) = result else { return }
+            try await fill.read(from: 0, to: size, lease: lease) { received += $0.readableBytesView }
+        }
+        #expect(received.count < blob.count)
+        #expect(await local.blob(digest) == nil)
+    }
+
+    @Test func aFullDiskPassesTheBlobThroughUnstored() async throws {
+        let suite = try MirrorEngineTests(capacity: 256 << 10)
+        let blob = ImageFixture.randomBytes(1 << 20)
+        let digest = ContentHasher.digest(of: blob)
+        let upstream = MemoryRegistry()
+        upstream.addBlob(blob)
+        let engine = suite.engine([("canonical", upstream)])
+        let result = try await engine.blob(registry: "docker.io", repository: repo, digest: digest, headOnly: false)
+        #expect(try await Self.bytes(result) == blob)
+        guard case .filling(let fill, _, _) = result else { Issue.record("not a fill"); return }
+        #expect(fill.notCachedReason == "not cached: disk full")
+        #expect(await suite.local.blob(digest) == nil)
     }
 
     @Test func aTagIsServedStaleWhenEveryTierFails() async throws {
-        let manifest = Array(#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[]}"#.utf8)
-        let digest = ContentHasher.digest(of: manifest)
-        let upstream = FaultyRegistry(manifests: ["1": (MediaType.ociIndex.value, manifest), digest.description: (MediaType.ociIndex.value, manifest)],
-                                      fault: .none)
-        try await upstream.start()
-        let clock = TestClock()
-        let engine = try Self.engine(tiers: [("canonical", upstream.url)], clock: clock, tagTTL: 60)
+        let upstream = MemoryRegistry()
+        upstream.addManifest(Self.index, mediaType: MediaType.ociIndex.value, tag: "1")
+        let engine = engine([("canonical", upstream)], tagTTL: 60)
         let tag = Reference.tag(try Tag("1"))
-        let accept = ManifestAccept(headers: [MediaType.ociIndex.value])
-        let first = try await engine.manifest(registry: "docker.io", repository: repo, reference: tag, accept: accept)
-        #expect(first.bytes == manifest && first.tier == .canonical)
-        let fresh = try await engine.manifest(registry: "docker.io", repository: repo, reference: tag, accept: accept)
+        let first = try await engine.manifest(registry: "docker.io", repository: repo, reference: tag, accept: Self.accept)
+        #expect(first.bytes == Self.index && first.tier == .canonical)
+        let fresh = try await engine.manifest(registry: "docker.io", repository: repo, reference: tag, accept: Self.accept)
         #expect(fresh.tier == .cache)
-        await upstream.shutdown()
+        #expect(upstream.requests == ["HEAD manifest 1", "GET manifest \(ContentHasher.digest(of: Self.index))"])
+        upstream.setFault(.down)
         clock.advance(by: 120)
-        let stale = try await engine.manifest(registry: "docker.io", repository: repo, reference: tag, accept: accept)
-        #expect(stale.stale && stale.tier == .stale && stale.bytes == manifest)
+        let stale = try await engine.manifest(registry: "docker.io", repository: repo, reference: tag, accept: Self.accept)
+        #expect(stale.stale && stale.tier == .stale && stale.bytes == Self.index)
+    }
+
+    @Test func anExpiredTagWhoseDigestIsCachedCostsOneHead() async throws {
+        let upstream = MemoryRegistry()
+        upstream.addManifest(Self.index, mediaType: MediaType.ociIndex.value, tag: "1")
+        let engine = engine([("canonical", upstream)], tagTTL: 60)
+        let tag = Reference.tag(try Tag("1"))
+        _ = try await engine.manifest(registry: "docker.io", repository: repo, reference: tag, accept: Self.accept)
+        clock.advance(by: 120)
+        let again = try await engine.manifest(registry: "docker.io", repository: repo, reference: tag, accept: Self.accept)
+        #expect(again.tier == .cache && again.bytes == Self.index)
+        #expect(upstream.requests.filter { $0.hasPrefix("GET") }.count == 1)
+        #expect(upstream.requests.filter { $0.hasPrefix("HEAD") }.count == 2)
+    }
+
+    @Test func aManifestWithTheWrongDigestFallsToTheNextTier() async throws {
+        let liar = MemoryRegistry("edge"), good = MemoryRegistry("canonical")
+        let digest = ContentHasher.digest(of: Self.index)
+        // The edge answers the digest with other bytes.
+        let other = Array(#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[],"x":1}"#.utf8)
+        liar.addManifest(other, mediaType: MediaType.ociIndex.value, tag: digest.description)
+        good.addManifest(Self.index, mediaType: MediaType.ociIndex.value)
+        let engine = engine([("edge", liar), ("canonical", good)])
+        let result = try await engine.manifest(registry: "docker.io", repository: repo, reference: .digest(digest), accept: Self.accept)
+        #expect(result.bytes == Self.index && result.tier == .canonical)
+        #expect(result.attempts.map(\.outcome) == [.failed(.invalidResponse), .ok])
+        #expect(await local.manifest(digest)?.bytes == Self.index)
     }
 
     @Test func notFoundEverywhereIsRemembered() async throws {
-        let upstream = FaultyRegistry(fault: .none)
-        try await upstream.start()
-        defer { upstream.stop() }
-        let engine = try Self.engine(tiers: [("canonical", upstream.url)])
+        let upstream = MemoryRegistry()
+        let engine = engine([("canonical", upstream)])
         let digest = ContentHasher.digest(of: [9, 9, 9])
-        let before = upstream.requestCount
         for _ in 0..<3 {
-            await #expect(throws: MirrorError.self) {
+            await #expect(throws: MirrorError.blobNotFound) {
                 _ = try await engine.blob(registry: "docker.io", repository: repo, digest: digest, headOnly: false)
             }
         }
-        #expect(upstream.requestCount - before == 1)
+        #expect(upstream.requests.count == 1)
+        // A failing tier is not "not found": nothing is remembered.
+        let down = MemoryRegistry()
+        down.setFault(.down)
+        let other = self.engine([("canonical", down)])
+        for _ in 0..<2 {
+            await #expect(throws: MirrorError.unavailable) {
+                _ = try await other.blob(registry: "docker.io", repository: repo, digest: digest, headOnly: false)
+            }
+        }
+        #expect(down.requests.count == 2)
+    }
+
+    @Test func aCachedBlobIsServedWithoutAskingUpstream() async throws {
+        let blob = ImageFixture.randomBytes(300_000)
+        let digest = ContentHasher.digest(of: blob)
+        let upstream = MemoryRegistry()
+        upstream.addBlob(blob)
+        let engine = engine([("canonical", upstream)])
+        #expect(try await pull(engine, digest) == blob)
+        upstream.setFault(.down)
+        #expect(try await pull(engine, digest) == blob)
+        #expect(upstream.requests.count == 1)
+        #expect(local.accesses(digest) == 1)
     }
 }

@@ -26,7 +26,8 @@ import Testing
         let store = BlobStore(root: makeTempDirectory("responder"))
         try store.prepare()
         let chain = TierChain([UpstreamTier(name: .canonical, client: RegistryClient(baseURL: upstream, http: http, logger: logger))])
-        let engine = MirrorEngine(store: store, index: try CacheIndex(), configuration: MirrorConfiguration(chains: ["docker.io": chain]), logger: logger)
+        let local = DiskContentStore(blobs: store, index: try CacheIndex(), logger: logger)
+        let engine = MirrorEngine(local: local, configuration: MirrorConfiguration(chains: ["docker.io": chain]), logger: logger)
         return Application(responder: RegistryResponder(engine: engine, logger: logger, instanceID: "unit"), logger: logger)
     }
 

@@ -1,7 +1,6 @@
 import Foundation
 import NIOConcurrencyHelpers
 import StrataCore
-import StrataStore
 
 /// Counts blob and manifest hits in memory and writes them to the index in batches,
 /// so a cache hit never waits for SQLite.

@@ -1,0 +1,133 @@
+import NIOConcurrencyHelpers
+import NIOCore
+import StrataCore
+import StrataUpstream
+
+/// A registry in memory, as a ``ContentSource``: manifests by tag and digest, blobs,
+/// and the faults a test wants (down, a body that breaks, wrong bytes). What it was
+/// asked is counted, so a test can assert how many upstream requests a pull made.
+public final class MemoryRegistry: ContentSource {
+    public enum Fault: Sendable, Equatable {
+        case none
+        /// Every request fails as a network error would.
+        case down
+        /// Blob bodies end after this many bytes (of the whole blob).
+        case truncate(after: Int64)
+        /// Blob bodies have one byte changed.
+        case wrongBytes
+    }
+
+    private struct State {
+        var manifests: [String: (mediaType: String, bytes: [UInt8])] = [:]
+        var blobs: [Digest: [UInt8]] = [:]
+        var fault: Fault = .none
+        var requests: [String] = []
+        var blobOffsets: [Int64] = []
+        var gate: [CheckedContinuation<Void, Never>]? = nil
+    }
+
+    private let state = NIOLockedValueBox(State())
+    public let location: String
+
+    public init(_ name: String = "memory") {
+        self.location = "memory://\(name)"
+    }
+
+    /// Adds a manifest under its digest and, if given, a tag.
+    public func addManifest(_ bytes: [UInt8], mediaType: String, tag: String? = nil) {
+        let digest = ContentHasher.digest(of: bytes)
+        state.withLockedValue { s in
+            s.manifests[digest.description] = (mediaType, bytes)
+            if let tag { s.manifests[tag] = (mediaType, bytes) }
+        }
+    }
+
+    public func addBlob(_ bytes: [UInt8]) {
+        state.withLockedValue { $0.blobs[ContentHasher.digest(of: bytes)] = bytes }
+    }
+
+    public func setFault(_ fault: Fault) {
+        state.withLockedValue { $0.fault = fault }
+    }
+
+    /// Requests answered so far, as `HEAD manifest 1`, `GET blob sha256:...`.
+    public var requests: [String] { state.withLockedValue { $0.requests } }
+    /// The offset of every blob `GET` (0, or where a resume started).
+    public var blobOffsets: [Int64] { state.withLockedValue { $0.blobOffsets } }
+
+    /// Blob `GET`s wait until ``openGate()`` (to line up concurrent clients on one fill).
+    public func closeGate() {
+        state.withLockedValue { if $0.gate == nil { $0.gate = [] } }
+    }
+
+    public func openGate() {
+        let waiters = state.withLockedValue { s in defer { s.gate = nil }; return s.gate ?? [] }
+        waiters.forEach { $0.resume() }
+    }
+
+    private func begin(_ request: String) throws(UpstreamError) -> Fault {
+        let fault = state.withLockedValue { s in
+            s.requests.append(request)
+            return s.fault
+        }
+        if fault == .down { throw UpstreamError(.transport, "\(location) is down") }
+        return fault
+    }
+
+    private func lookup(_ reference: Reference) throws(UpstreamError) -> (mediaType: String, bytes: [UInt8]) {
+        guard let found = state.withLockedValue({ $0.manifests[reference.description] }) else {
+            throw UpstreamError(.notFound, status: 404, "manifest \(reference) not found")
+        }
+        return found
+    }
+
+    public func headManifest(_ repository: RepositoryName, _ reference: Reference, accept: [String], via: String?) async throws(UpstreamError) -> UpstreamManifestHead {
+        _ = try begin("HEAD manifest \(reference)")
+        let found = try lookup(reference)
+        return UpstreamManifestHead(digest: ContentHasher.digest(of: found.bytes), mediaType: found.mediaType, size: Int64(found.bytes.count))
+    }
+
+    public func getManifest(_ repository: RepositoryName, _ reference: Reference, accept: [String], via: String?) async throws(UpstreamError) -> UpstreamManifest {
+        _ = try begin("GET manifest \(reference)")
+        let found = try lookup(reference)
+        return UpstreamManifest(bytes: found.bytes, mediaType: found.mediaType, digestHeader: ContentHasher.digest(of: found.bytes))
+    }
+
+    public func headBlob(_ repository: RepositoryName, _ digest: Digest, via: String?) async throws(UpstreamError) -> Int64? {
+        _ = try begin("HEAD blob \(digest)")
+        guard let bytes = state.withLockedValue({ $0.blobs[digest] }) else { throw UpstreamError(.notFound, status: 404, "blob \(digest) not found") }
+        return Int64(bytes.count)
+    }
+
+    public func getBlob(_ repository: RepositoryName, _ digest: Digest, from offset: Int64, via: String?) async throws(UpstreamError) -> UpstreamBlob {
+        let fault = try begin("GET blob \(digest)")
+        await waitForGate()
+        guard var bytes = state.withLockedValue({ $0.blobs[digest] }) else { throw UpstreamError(.notFound, status: 404, "blob \(digest) not found") }
+        state.withLockedValue { $0.blobOffsets.append(offset) }
+        if fault == .wrongBytes, !bytes.isEmpty { bytes[bytes.count / 2] ^= 0xff }
+        var end = Int64(bytes.count)
+        if case .truncate(let after) = fault { end = min(end, after) }
+        let part = Array(bytes[Int(min(offset, end))..<Int(end)])
+        // Handed on in 64 KiB parts; a truncated body just ends short, as a cut connection does.
+        let body = PushedBlobStream { emit in
+            var at = 0
+            while at < part.count {
+                let next = min(part.count, at + 65_536)
+                try await emit(ByteBuffer(bytes: part[at..<next]))
+                at = next
+            }
+        }
+        return UpstreamBlob(totalSize: Int64(bytes.count), offset: offset, body: body, remotePath: [])
+    }
+
+    private func waitForGate() async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let now = state.withLockedValue { s -> Bool in
+                guard s.gate != nil else { return true }
+                s.gate?.append(continuation)
+                return false
+            }
+            if now { continuation.resume() }
+        }
+    }
+}

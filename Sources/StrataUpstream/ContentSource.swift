@@ -1,0 +1,43 @@
+import NIOCore
+import StrataCore
+
+/// One place content can be asked for, upstream of this cache: "give me this manifest
+/// or blob, or say you don't have it", in the terms of the pull API.
+///
+/// ``RegistryClient`` is the implementation that speaks HTTP to a registry or another
+/// mirror; tests use an in-memory one. A ``TierChain`` walks an ordered list of them.
+/// "Not found" is ``UpstreamError`` of kind `notFound`; anything else that fails is a
+/// failure of this source, which the chain records and passes over.
+public protocol ContentSource: Sendable {
+    /// Where this source is, for the admin server (a base URL, or a test's name).
+    var location: String { get }
+
+    /// The digest, media type and size of a manifest, without its bytes.
+    func headManifest(_ repository: RepositoryName, _ reference: Reference, accept: [String], via: String?) async throws(UpstreamError) -> UpstreamManifestHead
+
+    /// A manifest's bytes. The caller verifies them against the digest it asked for.
+    func getManifest(_ repository: RepositoryName, _ reference: Reference, accept: [String], via: String?) async throws(UpstreamError) -> UpstreamManifest
+
+    /// A blob's size, if this source has it.
+    func headBlob(_ repository: RepositoryName, _ digest: Digest, via: String?) async throws(UpstreamError) -> Int64?
+
+    /// A blob from `offset` on; its body is the caller's to stream.
+    func getBlob(_ repository: RepositoryName, _ digest: Digest, from offset: Int64, via: String?) async throws(UpstreamError) -> UpstreamBlob
+}
+
+/// A blob body still to be read, pushed part by part into a sink.
+public protocol BlobStream: Sendable {
+    /// The event loop the sink is called on; the sink's futures complete on it.
+    var eventLoop: any EventLoop { get }
+    /// Hands each body part to `sink`, waiting on the future it returns (backpressure);
+    /// returns when the body ended, throws when it broke or the sink threw.
+    func stream(into sink: @escaping @Sendable (ByteBuffer) throws -> EventLoopFuture<Void>?) async throws
+    /// Stops the body: the sink is not called again.
+    func cancel()
+}
+
+extension StreamedReply: BlobStream {}
+
+extension RegistryClient: ContentSource {
+    public var location: String { baseURL }
+}
