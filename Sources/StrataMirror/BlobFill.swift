@@ -8,71 +8,28 @@ import StrataUpstream
 /// One blob being fetched from the tiers into the store, shared by every client that
 /// asked for it while it runs (single-flight).
 ///
-/// The leader task writes to a temp file; readers read that file at their own pace
-/// through a shared descriptor, waiting when they catch up with the writer. A slow
-/// reader never slows the fill, and memory stays flat whatever the blob size.
+/// The leader task writes to the store's sink (a temp file on disk); readers read it
+/// at their own pace, waiting when they catch up with the writer. A slow reader never
+/// slows the fill, and memory stays flat whatever the blob size. What happens on each
+/// event is decided by ``StateMachine``; this class holds it under a lock, performs
+/// the I/O and resumes whom the machine says to wake.
 public final class BlobFill: Sendable {
     public let digest: Digest
-    fileprivate struct Locked {
-        var machine = StateMachine()
-        /// Readers waiting, each for the fill to have written at least `threshold` bytes
-        /// (or for any other event).
-        var waiters: [(threshold: Int64, continuation: CheckedContinuation<Void, Never>)] = []
-        var sink: (any ContentSink)?
-        var tier: TierName = .none
-        var path: [String] = []
-        var attempts: [TierAttempt] = []
-        var notCached: String?
-        /// Pass-through: bytes after the temp file's end, from offset `memoryBase` on.
-        var memory: [ByteBuffer] = []
-        var memoryBase: Int64 = 0
-        var memoryBytes = 0
-        /// Clients holding a lease on this fill, with how far each has read.
-        var leases: [ObjectIdentifier: Int64] = [:]
-        /// The leader, waiting for room in the memory window.
-        var leaderWaiters: [CheckedContinuation<Void, Never>] = []
-
-        mutating func takeWaiters() -> [CheckedContinuation<Void, Never>] {
-            defer { waiters = [] }
-            return waiters.map(\.continuation)
-        }
-
-        /// The waiters whose threshold `written` reaches.
-        mutating func takeWaiters(written: Int64) -> [CheckedContinuation<Void, Never>] {
-            var ready: [CheckedContinuation<Void, Never>] = []
-            waiters.removeAll { waiter in
-                guard waiter.threshold <= written else { return false }
-                ready.append(waiter.continuation)
-                return true
-            }
-            return ready
-        }
-
-        /// Drops memory chunks every lease has read past; wakes the leader if that made room.
-        mutating func trimMemory() -> [CheckedContinuation<Void, Never>] {
-            let slowest = leases.values.min() ?? memoryBase
-            while let first = memory.first, memoryBase + Int64(first.readableBytes) <= slowest {
-                memoryBase += Int64(first.readableBytes)
-                memoryBytes -= first.readableBytes
-                memory.removeFirst()
-            }
-            defer { leaderWaiters = [] }
-            return leaderWaiters
-        }
-    }
+    typealias Machine = StateMachine<CheckedContinuation<Void, Never>>
 
     /// A client's hold on a fill, for pass-through: memory is kept until every lease has
     /// read it, and a pass-through with no lease left stops. Released when dropped.
     public final class Lease: Sendable {
         let fill: BlobFill
-        init(_ fill: BlobFill) { self.fill = fill }
-        deinit { fill.release(self) }
+        let id: Int
+        init(_ fill: BlobFill, id: Int) {
+            self.fill = fill
+            self.id = id
+        }
+        deinit { fill.perform { $0.releaseLease(id) } }
     }
 
-    /// Most bytes a pass-through keeps in memory for its slowest client.
-    static let memoryWindow = 32 << 20
-
-    private let locked = NIOLockedValueBox(Locked())
+    private let locked = NIOLockedValueBox(Machine())
     private let threadPool: NIOThreadPool
 
     init(digest: Digest, threadPool: NIOThreadPool) {
@@ -80,128 +37,68 @@ public final class BlobFill: Sendable {
         self.threadPool = threadPool
     }
 
-    // MARK: Leases
+    /// Applies an event under the lock, then resumes whom it wakes.
+    private func perform(_ event: (inout Machine) -> [CheckedContinuation<Void, Never>]) {
+        locked.withLockedValue(event).forEach { $0.resume() }
+    }
+
+    /// Suspends until woken, unless `park` says there is nothing to wait for. Deciding
+    /// under the same lock that events take means no event is missed.
+    private func park(_ park: @escaping (inout Machine, CheckedContinuation<Void, Never>) -> Bool) async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            if !locked.withLockedValue({ park(&$0, continuation) }) { continuation.resume() }
+        }
+    }
 
     /// Registers a client that will read this fill.
     public func lease() -> Lease {
-        let lease = Lease(self)
-        locked.withLockedValue { $0.leases[ObjectIdentifier(lease)] = 0 }
-        return lease
-    }
-
-    fileprivate func release(_ lease: Lease) {
-        let waiters = locked.withLockedValue { s -> [CheckedContinuation<Void, Never>] in
-            s.leases[ObjectIdentifier(lease)] = nil
-            return s.trimMemory()
-        }
-        waiters.forEach { $0.resume() }
+        Lease(self, id: locked.withLockedValue { $0.addLease() })
     }
 
     // MARK: Events from the leader
 
     func responseStarted(total: Int64?, sink: any ContentSink, tier: TierName, path: [String]) {
-        let waiters = locked.withLockedValue { s -> [CheckedContinuation<Void, Never>] in
-            s.sink = sink
-            s.tier = tier
-            s.path = path
-            _ = s.machine.responseStarted(total: total)
-            return s.takeWaiters()
-        }
-        waiters.forEach { $0.resume() }
+        perform { $0.responseStarted(total: total, sink: sink, tier: tier, path: path) }
     }
 
     func bytesWritten(_ written: Int64) {
-        let waiters = locked.withLockedValue { s -> [CheckedContinuation<Void, Never>] in
-            s.machine.bytesWritten(written)
-            return s.takeWaiters(written: written)
-        }
-        waiters.forEach { $0.resume() }
-    }
-
-    /// Readers that caught up with the writer wait for this many new bytes (or the end)
-    /// before reading again, so a fast client does not chase the writer chunk by chunk.
-    static let readBatch: Int64 = 256 << 10
-
-    /// While the fill streams to the temp file: how many bytes must be written before a
-    /// reader at `offset` with `limit` available should read; nil to read now.
-    private static func batchThreshold(_ state: StateMachine.State, offset: Int64, limit: Int64?) -> Int64? {
-        guard case .streaming(_, let total) = state else { return nil }
-        var wanted = offset + readBatch
-        if let total { wanted = min(wanted, total) }
-        if let limit, limit >= wanted || (total.map { limit >= $0 - 1 } ?? false) { return nil }
-        return wanted
+        perform { $0.bytesWritten(written) }
     }
 
     /// The disk is full: the fill goes on for the clients, through memory, unstored.
     func diskFull() {
-        let waiters = locked.withLockedValue { s -> [CheckedContinuation<Void, Never>] in
-            s.machine.diskFull()
-            s.memoryBase = {
-                if case .passThrough(let fileBytes, _, _) = s.machine.state { return fileBytes }
-                return 0
-            }()
-            return s.takeWaiters()
-        }
-        waiters.forEach { $0.resume() }
+        perform { $0.diskFull() }
     }
 
-    var isPassThrough: Bool { locked.withLockedValue { $0.machine.isPassThrough } }
+    var isPassThrough: Bool { locked.withLockedValue { $0.isPassThrough } }
 
     /// Pass-through: adds bytes for the clients, waiting while the memory window is full.
     /// Returns false when no client is left to take them.
     func passThrough(_ chunk: ByteBuffer, written: Int64) async -> Bool {
         while true {
-            let (room, anyone) = locked.withLockedValue { s in
-                (s.memoryBytes + chunk.readableBytes <= Self.memoryWindow || s.memory.isEmpty, !s.leases.isEmpty)
-            }
-            guard anyone else { return false }
-            if room { break }
-            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-                let resumeNow = locked.withLockedValue { s -> Bool in
-                    if s.memoryBytes + chunk.readableBytes <= Self.memoryWindow || s.leases.isEmpty { return true }
-                    s.leaderWaiters.append(continuation)
-                    return false
-                }
-                if resumeNow { continuation.resume() }
+            switch locked.withLockedValue({ $0.offer(chunk, written: written) }) {
+            case .kept(let wake):
+                wake.forEach { $0.resume() }
+                return true
+            case .stop:
+                return false
+            case .wait:
+                await park { $0.parkLeader($1, bytes: chunk.readableBytes) }
             }
         }
-        let waiters = locked.withLockedValue { s -> [CheckedContinuation<Void, Never>] in
-            s.memory.append(chunk)
-            s.memoryBytes += chunk.readableBytes
-            s.machine.bytesWritten(written)
-            return s.takeWaiters()
-        }
-        waiters.forEach { $0.resume() }
-        return true
     }
 
     /// A pass-through ended with every byte verified; nothing was stored.
     func passedThrough(attempts: [TierAttempt], reason: String) {
-        let waiters = locked.withLockedValue { s -> [CheckedContinuation<Void, Never>] in
-            s.machine.passedThrough()
-            s.attempts = attempts
-            s.notCached = reason
-            return s.takeWaiters()
-        }
-        waiters.forEach { $0.resume() }
+        perform { $0.passedThrough(attempts: attempts, reason: reason) }
     }
 
     func committed(_ blob: StoredBlob, attempts: [TierAttempt]) {
-        let waiters = locked.withLockedValue { s -> [CheckedContinuation<Void, Never>] in
-            s.machine.committed(blob)
-            s.attempts = attempts
-            return s.takeWaiters()
-        }
-        waiters.forEach { $0.resume() }
+        perform { $0.committed(blob, attempts: attempts) }
     }
 
     func failed(_ error: FillError, attempts: [TierAttempt]) {
-        let waiters = locked.withLockedValue { s -> [CheckedContinuation<Void, Never>] in
-            s.machine.failed(error)
-            s.attempts = attempts
-            return s.takeWaiters()
-        }
-        waiters.forEach { $0.resume() }
+        perform { $0.failed(error, attempts: attempts) }
     }
 
     // MARK: Readers
@@ -217,7 +114,7 @@ public final class BlobFill: Sendable {
         sink?.duplicateDescriptor()
     }
     /// Why the blob was served but not cached (`not cached: disk full`), if it was.
-    public var notCachedReason: String? { locked.withLockedValue { $0.notCached } }
+    public var notCachedReason: String? { locked.withLockedValue { $0.notCachedReason } }
     /// The tiers that served the fill, end to end.
     public var path: [String] { locked.withLockedValue { $0.path } }
     public var attempts: [TierAttempt] { locked.withLockedValue { $0.attempts } }
@@ -225,11 +122,10 @@ public final class BlobFill: Sendable {
     /// Waits until upstream answered; returns the blob's size if known.
     public func waitForStart() async throws(FillError) -> Int64? {
         while true {
-            let action = locked.withLockedValue { $0.machine.startAction() }
-            switch action {
+            switch locked.withLockedValue({ $0.startAction() }) {
             case .started(let total): return total
             case .fail(let error): throw error
-            case .wait: await waitForEvent { $0.machine.startAction() == .wait }
+            case .wait: await park { $0.parkForStart($1) }
             }
         }
     }
@@ -237,12 +133,10 @@ public final class BlobFill: Sendable {
     /// Waits until the fill ends: the stored blob, or why it failed.
     public func waitUntilDone() async throws(FillError) -> StoredBlob {
         while true {
-            let state = locked.withLockedValue { $0.machine.state }
-            switch state {
+            switch locked.withLockedValue({ $0.doneAction() }) {
             case .committed(let blob): return blob
-            case .failed(let error): throw error
-            case .passedThrough: throw FillError(.storage, "not cached: disk full")
-            case .connecting, .streaming, .passThrough: await waitForEvent(threshold: .max) { !$0.machine.isTerminal }
+            case .fail(let error): throw error
+            case .wait: await park { $0.parkForDone($1) }
             }
         }
     }
@@ -282,102 +176,47 @@ public final class BlobFill: Sendable {
     public func follow(from lower: Int64, to upper: Int64?, lease: Lease? = nil, chunkSize: Int = .max,
                        body: (Piece) async throws -> Void) async throws {
         var offset = lower
-        let id = lease.map(ObjectIdentifier.init)
         while upper.map({ offset < $0 }) ?? true {
-            let (action, sink) = locked.withLockedValue { ($0.machine.readAction(at: offset, end: upper), $0.sink) }
+            let (action, hasSink) = locked.withLockedValue { ($0.readAction(at: offset, end: upper), $0.sink != nil) }
             switch action {
             case .fail(let error):
                 throw error
             case .finished:
                 return
             case .wait:
-                await waitForBytes(at: offset, upper: upper)
+                await park { $0.parkForBytes($1, at: offset, end: upper) }
             case .readMemory(let limit):
                 let end = min(limit, upper ?? limit, offset + Int64(min(chunkSize, 1 << 20)))
-                try await body(.memory(try takeMemory(offset..<end, lease: id)))
+                try await body(.memory(try takeMemory(offset..<end, lease: lease)))
                 offset = end
             case .read(let limit):
-                guard sink != nil else { throw FillError(.storage, "fill has no file") }
-                if upper.map({ limit < $0 - 1 }) ?? true, await waitForBatch(at: offset, limit: limit, upper: upper) { continue }
+                guard hasSink else { throw FillError(.storage, "fill has no file") }
+                // Caught up with the writer: wait for a batch rather than chase it part by part.
+                if upper.map({ limit < $0 - 1 }) ?? true, await waitedForBatch(at: offset, limit: limit) { continue }
                 let end = min(limit, upper ?? limit, chunkSize == .max ? limit : offset + Int64(chunkSize))
                 try await body(.file(from: offset, to: end))
                 offset = end
-                if let id { advance(id, to: end) }
+                if let lease { perform { $0.advance(lease.id, to: end) } }
             }
         }
     }
 
-    /// Nothing to read at `offset` yet: waits for the next batch of bytes, or, for a
-    /// reader held at its range's last byte, for verification.
-    private func waitForBytes(at offset: Int64, upper: Int64?) async {
-        let heldAtEnd = upper.map { offset >= $0 - 1 } ?? false
-        let threshold = heldAtEnd ? .max
-            : locked.withLockedValue { Self.batchThreshold($0.machine.state, offset: offset, limit: nil) } ?? 0
-        await waitForEvent(threshold: threshold) { $0.machine.readAction(at: offset, end: upper) == .wait }
-    }
-
-    /// A reader that caught up with the writer waits for a batch rather than chasing it
-    /// chunk by chunk. Returns whether it waited (the caller asks again).
-    private func waitForBatch(at offset: Int64, limit: Int64, upper: Int64?) async -> Bool {
-        guard let threshold = locked.withLockedValue({ Self.batchThreshold($0.machine.state, offset: offset, limit: limit) }) else {
-            return false
-        }
-        await waitForEvent(threshold: threshold) { s in
-            Self.batchThreshold(s.machine.state, offset: offset, limit: {
-                if case .read(let l) = s.machine.readAction(at: offset, end: upper) { return l }
-                return nil
-            }()) != nil
-        }
+    /// Returns whether it waited (the caller asks again).
+    private func waitedForBatch(at offset: Int64, limit: Int64) async -> Bool {
+        guard locked.withLockedValue({ $0.batchThreshold(at: offset, limit: limit) }) != nil else { return false }
+        await park { $0.parkForBatch($1, at: offset, limit: limit) }
         return true
     }
 
     /// Copies bytes `range` of a pass-through out of memory, moving the lease past them
     /// (which may free room for the leader).
-    private func takeMemory(_ range: Range<Int64>, lease id: ObjectIdentifier?) throws -> ByteBuffer {
-        let (chunk, wake) = locked.withLockedValue { s -> (ByteBuffer?, [CheckedContinuation<Void, Never>]) in
-            guard range.lowerBound >= s.memoryBase else { return (nil, []) }
-            var out = ByteBufferAllocator().buffer(capacity: Int(range.count))
-            var position = s.memoryBase
-            for piece in s.memory {
-                let pieceEnd = position + Int64(piece.readableBytes)
-                if pieceEnd > range.lowerBound && position < range.upperBound {
-                    let from = Int(max(range.lowerBound, position) - position), to = Int(min(range.upperBound, pieceEnd) - position)
-                    out.writeImmutableBuffer(piece.getSlice(at: piece.readerIndex + from, length: to - from) ?? ByteBuffer())
-                }
-                position = pieceEnd
-                if position >= range.upperBound { break }
-            }
-            if let id { s.leases[id] = range.upperBound }
-            return (out, s.trimMemory())
-        }
+    private func takeMemory(_ range: Range<Int64>, lease: Lease?) throws -> ByteBuffer {
+        let (chunk, wake) = locked.withLockedValue { $0.takeMemory(range, lease: lease?.id) }
         wake.forEach { $0.resume() }
-        guard let chunk, chunk.readableBytes == range.count else {
+        guard let chunk else {
             // Joined too late: the bytes it needs were passed through and dropped.
             throw FillError(.storage, "not cached: disk full, and these bytes were already passed on")
         }
         return chunk
     }
-
-    /// Moves a lease past bytes read from the file (which may free memory room).
-    private func advance(_ id: ObjectIdentifier, to end: Int64) {
-        let wake = locked.withLockedValue { s -> [CheckedContinuation<Void, Never>] in
-            s.leases[id] = end
-            return s.trimMemory()
-        }
-        wake.forEach { $0.resume() }
-    }
-
-    /// Suspends until the next event, unless `stillWaiting` already says otherwise.
-    /// Checking under the same lock that events take means no event is missed.
-    private func waitForEvent(threshold: Int64 = 0, _ stillWaiting: @escaping @Sendable (Locked) -> Bool) async {
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            let resumeNow = locked.withLockedValue { s -> Bool in
-                guard stillWaiting(s) else { return true }
-                s.waiters.append((threshold, continuation))
-                return false
-            }
-            if resumeNow { continuation.resume() }
-        }
-    }
 }
-

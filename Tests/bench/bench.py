@@ -167,6 +167,8 @@ def main():
     ap.add_argument("--tar-mib", type=int, default=200)
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--json", default=os.path.join(ROOT, "bench-results.json"))
+    ap.add_argument("--baseline", default=None,
+                    help="another strata binary (an older commit) measured in the same run, as strata_before")
     ap.add_argument("--only", default="cold,concurrent,hit,manifests,zstd",
                     help="comma-separated sections to run (default: all of them)")
     a = ap.parse_args()
@@ -190,7 +192,7 @@ def main():
         manifest_digest = "sha256:" + hashlib.sha256(manifest).hexdigest()
         oci = "application/vnd.oci.image.manifest.v1+json"
 
-        up_port, proxy_port, strata_port, nginx_port = free_port(), free_port(), free_port(), free_port()
+        up_port, proxy_port, strata_port, nginx_port, before_port = free_port(), free_port(), free_port(), free_port(), free_port()
         registry_config(f"{work}/up.yml", up_port, f"{work}/up-data")
         procs.append(Proc("upstream", ["docker-registry", "serve", f"{work}/up.yml"], f"{work}/up.log"))
         upstream = f"http://127.0.0.1:{up_port}"; wait_http(upstream + "/v2/")
@@ -216,26 +218,32 @@ http {{ access_log off; sendfile on; tcp_nopush on; keepalive_requests 1000000;
         procs.append(Proc("nginx", ["nginx", "-c", f"{work}/nginx.conf"], f"{work}/nginx.log"))
         nginx = f"http://127.0.0.1:{nginx_port}"; wait_http(nginx + "/manifest.json")
 
-        def start_strata(cache):
-            p = Proc("strata", [a.strata, "serve", "--listen", f"127.0.0.1:{strata_port}", "--admin-listen", "off",
-                                "--cache-dir", cache, "--canonical", upstream, "--log-level", "error"], f"{work}/strata.log")
-            wait_http(f"http://127.0.0.1:{strata_port}/v2/")
+        def start_strata(cache, before=False):
+            binary, port = (a.baseline, before_port) if before else (a.strata, strata_port)
+            p = Proc("strata-before" if before else "strata", [binary, "serve", "--listen", f"127.0.0.1:{port}", "--admin-listen", "off",
+                                "--cache-dir", cache, "--canonical", upstream, "--log-level", "error"], f"{work}/strata{'-before' if before else ''}.log")
+            wait_http(f"http://127.0.0.1:{port}/v2/")
             return p
         strata = f"http://127.0.0.1:{strata_port}"
+        strata_before = f"http://127.0.0.1:{before_port}"
         blob_path = f"/v2/library/bench/blobs/{big_digest}"
         warm = None  # a Strata that holds the blob and the manifest
+        warm_before = None  # the same, of the baseline binary
 
         def warm_strata():
-            nonlocal warm
+            nonlocal warm, warm_before
             if warm is None:
                 warm = start_strata(f"{work}/cache-warm")
                 curl_get(strata + blob_path)
+            if a.baseline and warm_before is None:
+                warm_before = start_strata(f"{work}/cache-warm-before", before=True)
+                curl_get(strata_before + blob_path)
             return warm
 
         # 1. Cold 500 MiB blob: through Strata vs straight from the upstream; upstream bytes.
         if "cold" in only:
             print("cold blob ...", flush=True)
-            cold, direct = [], []
+            cold, direct, cold_before = [], [], []
             for run in range(-1, a.runs):
                 # Run -1 is a warm-up, not counted. Each run deletes the last one's cache and
                 # starts with the disk idle. On a VM with free page reporting, memory that
@@ -251,12 +259,23 @@ http {{ access_log off; sendfile on; tcp_nopush on; keepalive_requests 1000000;
                 after = blob_gets(f"{work}/up.log", big_digest, "strata/")
                 p.stop()
                 _, direct_t, _ = curl_get(upstream + blob_path)
+                if a.baseline:
+                    shutil.rmtree(f"{work}/cache-cold-before-{run - 1}", ignore_errors=True)
+                    subprocess.run(["sync"])
+                    pb = start_strata(f"{work}/cache-cold-before-{run}", before=True)
+                    _, before_t, _ = curl_get(strata_before + blob_path)
+                    pb.stop()
+                    if run >= 0: cold_before.append(before_t)
                 if run >= 0: cold.append(t); direct.append(direct_t)
             time.sleep(0.2)
             fig["cold_blob_seconds"] = {"strata": med(cold), "direct": med(direct), "ratio": med(cold) / med(direct),
                                         "strata_runs": cold, "direct_runs": direct,
                                         "upstream_gets_last_run": after[0] - before[0],
                                         "upstream_bytes_per_cold_blob": (after[1] - before[1]) / (a.blob_mib << 20)}
+            if cold_before:
+                fig["cold_blob_seconds"]["strata_before"] = med(cold_before)
+                fig["cold_blob_seconds"]["strata_before_runs"] = cold_before
+                shutil.rmtree(f"{work}/cache-cold-before-{a.runs - 1}", ignore_errors=True)
             # distribution's second fetch of a blob may come a while after the first.
             agent_lines = lambda: blob_gets(f"{work}/up.log", big_digest)[1] - blob_gets(f"{work}/up.log", big_digest, "strata/")[1]
             before_proxy = agent_lines()
@@ -300,6 +319,7 @@ http {{ access_log off; sendfile on; tcp_nopush on; keepalive_requests 1000000;
             # every round, so background writeback or a noisy neighbour hits all of them alike.
             subprocess.run(["sync"])
             peers = [("strata", strata, blob_path), ("nginx", nginx, "/big.bin"), ("distribution_proxy", proxy, blob_path)]
+            if a.baseline: peers.append(("strata_before", strata_before, blob_path))
             runs = {name: ([], []) for name, _, _ in peers}
             for _ in range(a.runs):
                 for name, base, path in peers:
@@ -318,8 +338,14 @@ http {{ access_log off; sendfile on; tcp_nopush on; keepalive_requests 1000000;
             tag_url, digest_url = strata + "/v2/library/bench/manifests/1", strata + f"/v2/library/bench/manifests/{manifest_digest}"
             curl_get(tag_url, [f"Accept: {oci}"]); curl_get(proxy + "/v2/library/bench/manifests/1", [f"Accept: {oci}"])
             m = {}
-            for label, url, n, head in [("strata_tag_head", tag_url, 64000, True), ("strata_tag_get", tag_url, 64000, False),
-                                        ("strata_digest_get", digest_url, 64000, False),
+            cases = [("strata_tag_head", tag_url, 64000, True), ("strata_tag_get", tag_url, 64000, False),
+                     ("strata_digest_get", digest_url, 64000, False)]
+            if a.baseline:
+                btag, bdigest = strata_before + "/v2/library/bench/manifests/1", strata_before + f"/v2/library/bench/manifests/{manifest_digest}"
+                curl_get(btag, [f"Accept: {oci}"])
+                cases += [("strata_before_tag_head", btag, 64000, True), ("strata_before_tag_get", btag, 64000, False),
+                          ("strata_before_digest_get", bdigest, 64000, False)]
+            for label, url, n, head in cases + [
                                         ("nginx_small_file_get", nginx + "/manifest.json", 64000, False),
                                         ("distribution_proxy_tag_head", proxy + "/v2/library/bench/manifests/1", 1500, True),
                                         ("distribution_proxy_tag_get", proxy + "/v2/library/bench/manifests/1", 1500, False)]:
@@ -329,6 +355,7 @@ http {{ access_log off; sendfile on; tcp_nopush on; keepalive_requests 1000000;
             fig["manifests_32_connections"] = m
             fig["manifests_32_connections"]["load_generator"] = "hey -c 32, HTTP/1.1 keep-alive, on the same 2 cores as the server"
         if warm: warm.stop()
+        if warm_before: warm_before.stop()
 
         # 5. An uncompressed tar layer in the zstd store, and Range reads from it.
         if "zstd" in only:
@@ -384,6 +411,15 @@ http {{ access_log off; sendfile on; tcp_nopush on; keepalive_requests 1000000;
     if z: rows += [
         ("uncompressed tar layer in the zstd store", f"stored {z['stored_ratio']:.3f}x | whole read {z['whole_read_gb_s']:.2f} GB/s | 4 MiB ranges {z['range_4mib_reads_gb_s']:.2f} GB/s", ""),
     ]
+    if c and "strata_before" in c:
+        rows += [("cold 500 MiB blob, before -> now (s)", f"{c['strata_before']:.2f} -> {c['strata']:.2f}", f"{c['strata']/c['strata_before']:.2f}x")]
+    if h and "strata_before" in h:
+        rows += [("cache-hit 1 / 4 streams, before -> now (MiB/s)",
+                  f"{h['strata_before']['one_stream_mib_s']:.0f} -> {h['strata']['one_stream_mib_s']:.0f} / {h['strata_before']['four_streams_mib_s']:.0f} -> {h['strata']['four_streams_mib_s']:.0f}", "")]
+    if mm and "strata_before_tag_get" in mm:
+        for key, name in [("tag_head", "manifest tag HEAD"), ("tag_get", "manifest tag GET"), ("digest_get", "manifest digest GET")]:
+            rows += [(f"{name}, before -> now (req/s)", f"{mm['strata_before_' + key]['req_per_s']:.0f} -> {mm['strata_' + key]['req_per_s']:.0f}",
+                      f"{mm['strata_' + key]['req_per_s']/mm['strata_before_' + key]['req_per_s']:.2f}x")]
     width = max(len(r[0]) for r in rows)
     print()
     print(f"Strata benchmark: {os.cpu_count()} cores, median of {a.runs} runs, loopback")
