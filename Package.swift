@@ -133,6 +133,7 @@ let package = Package(
             .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
         ]),
+        .testTarget(name: "StrataConfigTests", dependencies: ["StrataConfig"]),
         .testTarget(name: "StrataAdminAPITests", dependencies: ["StrataAdminAPI", "StrataCore"]),
         .testTarget(name: "StrataRegistryAPITests", dependencies: [
             "StrataRegistryAPI", "StrataCore", "StrataMirror", "StrataStore", "StrataUpstream", "StrataTesting",
