@@ -349,17 +349,26 @@ extension BlobFill.StateMachine: Sendable where Waiter: Sendable {}
 
 /// Why a fill ended without a committed blob.
 public struct FillError: Error, Sendable, Equatable, CustomStringConvertible {
-    public enum Kind: String, Sendable {
+    /// A struct over a private code, as ``UpstreamError/Kind``.
+    public struct Kind: Hashable, Sendable, CustomStringConvertible {
+        private enum Code: String, Sendable {
+            case notFound = "not_found", unavailable, refused, verification, storage
+        }
+        private let code: Code
+        private init(_ code: Code) { self.code = code }
+
         /// Every tier said the blob does not exist.
-        case notFound = "not_found"
+        public static let notFound = Kind(.notFound)
         /// Tiers failed, and none delivered the blob.
-        case unavailable
+        public static let unavailable = Kind(.unavailable)
         /// Tiers refused our credentials.
-        case refused
+        public static let refused = Kind(.refused)
         /// The bytes did not match the digest or size: nothing was stored.
-        case verification
+        public static let verification = Kind(.verification)
         /// The store could not write or read.
-        case storage
+        public static let storage = Kind(.storage)
+
+        public var description: String { code.rawValue }
     }
 
     public let kind: Kind
@@ -370,5 +379,5 @@ public struct FillError: Error, Sendable, Equatable, CustomStringConvertible {
         self.message = message
     }
 
-    public var description: String { "\(kind.rawValue): \(message)" }
+    public var description: String { "\(kind): \(message)" }
 }

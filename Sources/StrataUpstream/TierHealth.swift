@@ -81,7 +81,8 @@ public final class TierHealth: Sendable {
                 s.failures += 1
                 s.lastError = error.description
                 s.lastErrorAt = time
-            case .skipped, .local:
+            default:
+                // Skipped, or stopped for a local reason: not the tier's doing.
                 break
             }
         }

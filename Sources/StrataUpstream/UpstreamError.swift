@@ -1,29 +1,42 @@
-/// Why an upstream request did not produce content. The tier walk decides from this
-/// whether to move on, and whether the failure counts against the tier.
+/// Why an upstream request did not produce content. The tier walk decides from its
+/// kind whether to move on, and whether the failure counts against the tier; the
+/// underlying error (AsyncHTTPClient's, the socket's) travels as `cause` for the log.
 public struct UpstreamError: Error, Sendable, CustomStringConvertible {
-    public enum Kind: String, Sendable {
+    /// What kind of failure, as the ledger and the metrics name it. A struct over a
+    /// private code, so that a kind can be added without breaking a `switch`.
+    public struct Kind: Hashable, Sendable, CustomStringConvertible {
+        private enum Code: String, Sendable {
+            case notFound = "not_found", unauthorized, rateLimited = "rate_limited", serverError = "server_error"
+            case transport, invalidResponse = "invalid_response", loop, redirectRefused = "redirect_refused", skipped, local
+        }
+        private let code: Code
+        private init(_ code: Code) { self.code = code }
+
         /// 404 or a `*_UNKNOWN` error: the tier lacks the content.
-        case notFound = "not_found"
+        public static let notFound = Kind(.notFound)
         /// 401/403 even after authenticating.
-        case unauthorized
+        public static let unauthorized = Kind(.unauthorized)
         /// 429.
-        case rateLimited = "rate_limited"
+        public static let rateLimited = Kind(.rateLimited)
         /// 5xx or another unexpected status.
-        case serverError = "server_error"
+        public static let serverError = Kind(.serverError)
         /// Connection refused, reset, timed out.
-        case transport
+        public static let transport = Kind(.transport)
         /// The answer was malformed (no digest, bad JSON, wrong digest).
-        case invalidResponse = "invalid_response"
+        public static let invalidResponse = Kind(.invalidResponse)
         /// 508: the tier is a Strata that already saw this request (a mirror loop).
-        case loop
+        public static let loop = Kind(.loop)
         /// The tier redirected where the redirect policy does not go (a socket, a
         /// link-local or metadata address, a private address from a public tier).
-        case redirectRefused = "redirect_refused"
+        public static let redirectRefused = Kind(.redirectRefused)
         /// Not asked: the tier's circuit breaker is open.
-        case skipped
+        public static let skipped = Kind(.skipped)
         /// The attempt stopped for a local reason (the store failed, no client is left):
         /// not the tier's fault, and the walk must not go on to the next tier.
-        case local
+        public static let local = Kind(.local)
+
+        /// The ledger's and the metrics' label: `not_found`, `transport`, ...
+        public var description: String { code.rawValue }
     }
 
     public let kind: Kind
@@ -31,16 +44,19 @@ public struct UpstreamError: Error, Sendable, CustomStringConvertible {
     public let message: String
     /// Seconds from `Retry-After`, for 429.
     public let retryAfter: Double?
+    /// The error underneath, when there was one (for the log; never sent to a client).
+    public let cause: (any Error & Sendable)?
 
-    public init(_ kind: Kind, status: Int? = nil, _ message: String, retryAfter: Double? = nil) {
+    public init(_ kind: Kind, status: Int? = nil, _ message: String, retryAfter: Double? = nil, cause: (any Error & Sendable)? = nil) {
         self.kind = kind
         self.status = status
         self.message = message
         self.retryAfter = retryAfter
+        self.cause = cause
     }
 
     public var description: String {
-        if let status { return "\(kind.rawValue) (\(status)): \(message)" }
-        return "\(kind.rawValue): \(message)"
+        if let status { return "\(kind) (\(status)): \(message)" }
+        return "\(kind): \(message)"
     }
 }

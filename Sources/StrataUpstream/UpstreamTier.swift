@@ -54,7 +54,7 @@ public struct TierAttempt: Sendable, CustomStringConvertible {
         public var description: String {
             switch self {
             case .ok: "ok"
-            case .failed(let kind): kind.rawValue
+            case .failed(let kind): kind.description
             }
         }
     }

@@ -2,7 +2,6 @@ import ArgumentParser
 import Foundation
 import StrataCore
 import StrataServer
-import StrataStore
 
 /// Options naming a cache directory, for the commands that work on it directly.
 struct CacheOptions: ParsableArguments {
@@ -16,12 +15,10 @@ struct CacheOptions: ParsableArguments {
         return "./strata-cache"
     }
 
-    func open() throws -> (BlobStore, CacheIndex, String) {
+    func open() throws -> CacheBundles {
         let directory = try directory()
-        let store = BlobStore(root: directory)
         do {
-            try store.prepareDirectories()
-            return (store, try CacheIndex(path: store.layout.indexPath), directory)
+            return try CacheBundles(directory: directory)
         } catch {
             throw CommandFailure("cannot open the cache in \(directory): \(error)")
         }
@@ -38,13 +35,13 @@ struct Export: AsyncParsableCommand {
 
     func run() async throws {
         try await runReporting {
-            let (store, index, _) = try wrap { try cache.open() }
+            let bundles = try wrap { try cache.open() }
             var references: [ImageReference] = []
             for image in images {
                 guard let reference = ImageReference(parsing: image) else { throw CommandFailure("not an image reference: \(image)") }
                 references.append(reference)
             }
-            let report = try await wrap { try await ImageBundle(store: store, index: index).export(references, to: output) }
+            let report = try await wrap { try await bundles.export(references, to: output) }
             print("exported \(report.images) images, \(report.blobs) blobs, \(Format.bytes(report.bytes)) to \(output)")
         }
     }
@@ -59,9 +56,9 @@ struct Import: AsyncParsableCommand {
 
     func run() async throws {
         try await runReporting {
-            let (store, index, directory) = try wrap { try cache.open() }
-            let report = try await wrap { try await ImageBundle(store: store, index: index).importBundle(from: bundle) }
-            print("imported \(report.images) images, \(report.blobs) blobs, \(Format.bytes(report.bytes)) into \(directory)")
+            let bundles = try wrap { try cache.open() }
+            let report = try await wrap { try await bundles.importBundle(from: bundle) }
+            print("imported \(report.images) images, \(report.blobs) blobs, \(Format.bytes(report.bytes)) into \(bundles.directory)")
         }
     }
 }
