@@ -170,33 +170,39 @@ public final class StrataServer: Sendable {
 
     /// Serves until the task is cancelled or a shutdown signal arrives.
     public func run(gracefulShutdownSignals: [UnixSignal] = []) async throws(StartupError) {
+        do {
+            try await prepareToServe()
+        } catch {
+            await HTTPClientService.shutdown(clients)
+            throw error
+        }
+        // The upstream clients first: the group shuts services down in reverse, so they
+        // go last, after the fills that use them.
+        var groupConfiguration = ServiceGroupConfiguration(
+            services: [HTTPClientService(clients: clients)] + services, gracefulShutdownSignals: gracefulShutdownSignals, logger: logger)
+        // Fills in flight get this long to finish after the ports closed; then they are cancelled.
+        groupConfiguration.maximumGracefulShutdownDuration = .seconds(30)
+        do {
+            try await ServiceGroup(configuration: groupConfiguration).run()
+        } catch {
+            throw StartupError(description: Self.explain(error, listen: configuration.listen))
+        }
+    }
+
+    /// What must hold before the ports open: the addresses are free, and the index and
+    /// the files agree (a crash may have left them apart).
+    private func prepareToServe() async throws(StartupError) {
         for address in [configuration.listen] + (configuration.adminListen.map { [$0] } ?? []) {
             if let parsed = ConfigValues.address(address), let problem = PortCheck.problem(host: parsed.host, port: parsed.port) {
-                for client in clients { try? await client.shutdown() }
                 throw StartupError(description: "cannot listen on \(address): \(problem)")
             }
         }
-        // A crash may have left the index and the files disagreeing: fix that first.
         do {
             let report = try await Reconciler(store: disk.blobs, index: disk.index).run()
             if report != Reconciler.Report() { logger.notice("cache reconciled", metadata: ["report": "\(report)"]) }
         } catch {
-            for client in clients { try? await client.shutdown() }
             throw StartupError(description: "cannot reconcile the cache index with \(configuration.cacheDirectory): \(error)")
         }
-        var groupConfiguration = ServiceGroupConfiguration(
-            services: services, gracefulShutdownSignals: gracefulShutdownSignals, logger: logger)
-        // Fills in flight get this long to finish after the ports closed; then they are cancelled.
-        groupConfiguration.maximumGracefulShutdownDuration = .seconds(30)
-        let group = ServiceGroup(configuration: groupConfiguration)
-        var failure: StartupError? = nil
-        do {
-            try await group.run()
-        } catch {
-            failure = StartupError(description: Self.explain(error, listen: configuration.listen))
-        }
-        for client in clients { try? await client.shutdown() }
-        if let failure { throw failure }
     }
 
     /// Serves until SIGTERM or SIGINT, then shuts down gracefully.
