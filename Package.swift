@@ -43,6 +43,13 @@ let package = Package(
             .product(name: "NIOHTTP1", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
         ]),
+        // Content on an S3-compatible object store: SigV4, the bucket client, the shared store.
+        .target(name: "StrataObjectStore", dependencies: [
+            "StrataCore",
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+        ]),
         // The admin API's answers, which the command line decodes without the engine.
         .target(name: "StrataAdminModel"),
         .target(name: "StrataMirror", dependencies: [
@@ -134,6 +141,11 @@ let package = Package(
             .product(name: "NIOPosix", package: "swift-nio"),
         ]),
         .testTarget(name: "StrataConfigTests", dependencies: ["StrataConfig"]),
+        .testTarget(name: "StrataObjectStoreTests", dependencies: [
+            "StrataObjectStore", "StrataCore", "StrataTesting",
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "NIOCore", package: "swift-nio"),
+        ]),
         .testTarget(name: "StrataAdminAPITests", dependencies: ["StrataAdminAPI", "StrataCore"]),
         .testTarget(name: "StrataRegistryAPITests", dependencies: [
             "StrataRegistryAPI", "StrataCore", "StrataMirror", "StrataStore", "StrataUpstream", "StrataTesting",

@@ -22,9 +22,19 @@ public enum FuzzTargets {
         "tar-header": tarHeader,
         "config": config,
         "ip-address": ipAddress,
+        "s3-xml": s3XML,
     ]
 
     static func text(_ bytes: [UInt8]) -> String { String(decoding: bytes, as: UTF8.self) }
+
+    /// An object store's XML answers: every key found is markup-free text.
+    static func s3XML(_ bytes: [UInt8]) {
+        if let page = S3XML.listPage(bytes) {
+            precondition(page.keys.allSatisfy { !$0.contains("<") }, "a key holds markup")
+        }
+        _ = S3XML.value(of: "UploadId", in: bytes)
+        _ = S3XML.value(of: "Code", in: bytes)
+    }
 
     /// Request paths: a parsed path names a valid repository and reference.
     static func registryPath(_ bytes: [UInt8]) {

@@ -1,0 +1,62 @@
+import Foundation
+
+/// A real S3 endpoint for tests: the one `Tests/run.sh` started (`S3_ENDPOINT` and the
+/// `AWS_*` variables in the environment), or else a Ceph RGW this process starts with
+/// `Tests/object-store.sh` on first use and stops when it exits.
+public actor ObjectStoreFixture {
+    public static let shared = ObjectStoreFixture()
+
+    public struct Endpoint: Sendable {
+        public let url: String
+        public let accessKey: String
+        public let secretKey: String
+        public let region: String
+    }
+
+    private var started: Endpoint?
+
+    public func endpoint() throws -> Endpoint {
+        let env = ProcessInfo.processInfo.environment
+        if let url = env["S3_ENDPOINT"], let key = env["AWS_ACCESS_KEY_ID"], let secret = env["AWS_SECRET_ACCESS_KEY"] {
+            return Endpoint(url: url, accessKey: key, secretKey: secret, region: env["AWS_REGION"] ?? "us-east-1")
+        }
+        if let started { return started }
+        let endpoint = try start()
+        started = endpoint
+        return endpoint
+    }
+
+    /// A bucket name no other test uses.
+    public static func bucketName(_ label: String) -> String {
+        "strata-\(label)-\(UUID().uuidString.lowercased().prefix(8))"
+    }
+
+    private func start() throws -> Endpoint {
+        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("Tests/object-store.sh").path
+        let directory = makeTempDirectory("object-store")
+        let port = Int.random(in: 20_000...40_000)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/bin/bash")
+        process.arguments = [script, "start", directory, "\(port)"]
+        try process.run()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else {
+            throw TestSupportError("Tests/object-store.sh could not start Ceph RGW (apt-get install radosgw ceph-mon ceph-osd); logs in \(directory)/log")
+        }
+        stopAtExit = (script, directory)
+        atexit {
+            guard let (script, directory) = stopAtExit else { return }
+            let stop = Process()
+            stop.executableURL = URL(fileURLWithPath: "/bin/bash")
+            stop.arguments = [script, "stop", directory]
+            try? stop.run()
+            stop.waitUntilExit()
+        }
+        return Endpoint(url: "http://127.0.0.1:\(port)", accessKey: "STRATATESTACCESSKEY0",
+                        secretKey: "stratatestsecretkey0000000000000000000000", region: "us-east-1")
+    }
+}
+
+/// The object store this process started, stopped by the exit handler.
+nonisolated(unsafe) private var stopAtExit: (script: String, directory: String)?

@@ -1,0 +1,22 @@
+import StrataCore
+import Testing
+
+@Suite struct S3XMLTests {
+    @Test func aListingPageAndItsToken() {
+        let xml = Array("""
+            <?xml version="1.0" encoding="UTF-8"?><ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">\
+            <Name>b</Name><IsTruncated>true</IsTruncated><Contents><Key>tags/a&amp;b</Key><Size>3</Size></Contents>\
+            <Contents><Key>tags/&#x1234;</Key></Contents><NextContinuationToken>tok==</NextContinuationToken></ListBucketResult>
+            """.utf8)
+        #expect(S3XML.listPage(xml) == S3XML.ListPage(keys: ["tags/a&b", "tags/\u{1234}"], nextToken: "tok=="))
+    }
+
+    @Test func malformedAnswersYieldNothing() {
+        #expect(S3XML.listPage(Array("<html>nope</html>".utf8)) == nil)
+        #expect(S3XML.values(of: "Key", in: Array("<ListBucketResult><Key>a<b></Key>".utf8)) == [])
+        #expect(S3XML.values(of: "Key", in: Array("<Key>&bogus;</Key>".utf8)) == [])
+        #expect(S3XML.values(of: "Key", in: Array("<Key>unterminated".utf8)) == [])
+        #expect(S3XML.values(of: "Key", in: [0x3c, 0x4b, 0x65, 0x79, 0x3e, 0xff, 0x3c, 0x2f, 0x4b, 0x65, 0x79, 0x3e]) == [])
+        #expect(S3XML.value(of: "Code", in: Array("<Error><Code>NoSuchKey</Code></Error>".utf8)) == "NoSuchKey")
+    }
+}
