@@ -45,7 +45,7 @@ let package = Package(
         ]),
         // Content on an S3-compatible object store: SigV4, the bucket client, the shared store.
         .target(name: "StrataObjectStore", dependencies: [
-            "StrataCore",
+            "StrataCore", "StrataStore",
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -142,7 +142,7 @@ let package = Package(
         ]),
         .testTarget(name: "StrataConfigTests", dependencies: ["StrataConfig"]),
         .testTarget(name: "StrataObjectStoreTests", dependencies: [
-            "StrataObjectStore", "StrataCore", "StrataTesting",
+            "StrataObjectStore", "StrataCore", "StrataStore", "StrataTesting",
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "NIOCore", package: "swift-nio"),
         ]),

@@ -13,7 +13,16 @@ STORE=${STORE:-memstore}
 fail() { echo "object-store: $*" >&2; [ -n "${DIR:-}" ] && stop "$DIR" >/dev/null 2>&1; exit 1; }
 # Alive and not a zombie (PID 1 here reaps orphans only every few seconds).
 running() { [ -r "/proc/$1/stat" ] && [ "$(sed 's/.*) //' "/proc/$1/stat" | cut -d' ' -f1)" != Z ]; }
-daemon() { local name=$1; shift; nohup "$@" >>"$DIR/log/$name.out" 2>&1 </dev/null & echo $! >"$DIR/run/$name.pid"; }
+# A daemon keeps no descriptor of ours beyond 0-2: a parent that learns of this script's
+# end from a descriptor closing (Foundation's Process does) must not wait for the daemons.
+daemon() {
+  local name=$1; shift
+  (
+    for fd in /proc/self/fd/*; do n=${fd##*/}; if [ "$n" -gt 2 ]; then eval "exec $n>&-" 2>/dev/null || true; fi; done
+    exec nohup "$@" >>"$DIR/log/$name.out" 2>&1 </dev/null
+  ) &
+  echo $! >"$DIR/run/$name.pid"
+}
 until_ok() {
   local what=$1; shift; local end=$(( $(date +%s) + 120 ))
   until "$@" >/dev/null 2>&1; do [ "$(date +%s)" -lt "$end" ] || fail "no $what after 120 s (logs: $DIR/log)"; sleep 0.2; done
@@ -21,7 +30,7 @@ until_ok() {
 
 start() {
   DIR=$1 PORT=$2
-  [ ! -e "$DIR" ] || [ -f "$DIR/.object-store" ] || fail "$DIR exists and is not an object-store directory"
+  [ ! -e "$DIR" ] || [ -f "$DIR/.object-store" ] || [ -z "$(ls -A "$DIR")" ] || fail "$DIR exists, is not empty and is not an object-store directory"
   for p in "$PORT" $((PORT + 1)) $((PORT + 2)); do
     if (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then fail "127.0.0.1:$p is in use"; fi
   done

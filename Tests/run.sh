@@ -9,7 +9,14 @@ cd "$(dirname "$0")/.."
 export PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin"
 command -v swift >/dev/null || { [ -x /opt/swift/usr/bin/swift ] && export PATH="$PATH:/opt/swift/usr/bin"; }
 
-Tests/ensure-packages.sh pkg-config libzstd-dev libssl-dev libsqlite3-dev openssl gzip tar curl iproute2 util-linux docker-registry skopeo chromium systemd docker.io containerd podman
+Tests/ensure-packages.sh pkg-config libzstd-dev libssl-dev libsqlite3-dev openssl gzip tar curl iproute2 util-linux docker-registry skopeo chromium systemd docker.io containerd podman radosgw ceph-mon ceph-osd
+
+# A real S3 endpoint (Ceph RGW on loopback) for the object-store tests, for the whole run.
+store_dir=$(mktemp -d /tmp/strata-object-store.XXXXXX)
+trap 'Tests/object-store.sh stop "$store_dir" >/dev/null 2>&1 || true; rm -rf "$store_dir"' EXIT
+Tests/object-store.sh start "$store_dir" "$(shuf -i 20000-40000 -n 1)"
+# shellcheck disable=SC1091
+. "$store_dir/env"
 
 swift build --build-tests
 swift test --skip-build "$@"

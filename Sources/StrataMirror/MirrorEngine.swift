@@ -109,7 +109,7 @@ public final class MirrorEngine: Sendable {
             }
         case .tag(let tag):
             let key = TagKey(registry: registry, repository: repository, tag: tag)
-            let entry = local.tag(registry: registry, repository: repository, tag: tag)
+            let entry = await local.tag(registry: registry, repository: repository, tag: tag)
             // In cache-only mode there is no one to revalidate with: a cached tag is simply cached.
             if let entry, accept.accepts(entry.mediaType),
                configuration.cacheOnly || freshness.decide(fetchedAt: entry.fetchedAt, now: now()) == .fresh,
@@ -183,7 +183,7 @@ public final class MirrorEngine: Sendable {
         // only a complete view re-points the cached tag.
         if entry == nil || accept.acceptsIndex || entry?.mediaType == result.mediaType {
             do {
-                try local.setTag(TagRecord(registry: key.registry, repository: key.repository, tag: key.tag, digest: digest,
+                try await local.setTag(TagRecord(registry: key.registry, repository: key.repository, tag: key.tag, digest: digest,
                                            mediaType: result.mediaType, fetchedAt: now(), tier: tierName.description))
             } catch {
                 logger.error("cannot record tag", metadata: ["tag": "\(key.repository):\(key.tag)", "error": "\(error)"])
@@ -293,11 +293,11 @@ public final class MirrorEngine: Sendable {
 
     // MARK: Listing
 
-    public func tags(registry: String, repository: RepositoryName) throws -> [Tag] {
-        try local.tags(registry: registry, repository: repository)
+    public func tags(registry: String, repository: RepositoryName) async throws -> [Tag] {
+        try await local.tags(registry: registry, repository: repository)
     }
 
-    public func repositories(registry: String) throws -> [RepositoryName] {
-        try local.repositories(registry: registry)
+    public func repositories(registry: String) async throws -> [RepositoryName] {
+        try await local.repositories(registry: registry)
     }
 }

@@ -190,14 +190,14 @@ public struct RegistryResponder: HTTPResponder {
             exchange.update { $0.tier = "none" }
             return Response(status: .ok, headers: Self.baseHeaders(contentType: "application/json"), body: .init(byteBuffer: ByteBuffer(string: "{}")))
         case .catalog:
-            let all = try engine.repositories(registry: registry).map(\.value)
+            let all = try await engine.repositories(registry: registry).map(\.value)
             let (page, next) = Self.page(all, request)
             var headers = Self.baseHeaders(contentType: "application/json")
             if let next { headers[Self.linkHeader] = "</v2/_catalog?last=\(next)&n=\(page.count)>; rel=\"next\"" }
             let body = "{\"repositories\":[\(page.map(JSONString.quote).joined(separator: ","))]}"
             return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: body)))
         case .tagsList(let name):
-            let all = try engine.tags(registry: registry, repository: name).map(\.value)
+            let all = try await engine.tags(registry: registry, repository: name).map(\.value)
             guard !all.isEmpty else { throw RegistryError(.nameUnknown, "repository \(name) has no cached tags") }
             let (page, next) = Self.page(all, request)
             var headers = Self.baseHeaders(contentType: "application/json")

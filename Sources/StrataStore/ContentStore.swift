@@ -22,7 +22,7 @@ public protocol ContentStore: Sendable {
     func blob(_ digest: Digest) async -> (any StoredContent)?
 
     /// The tag record for `tag`, if one was set.
-    func tag(registry: String, repository: RepositoryName, tag: Tag) -> TagRecord?
+    func tag(registry: String, repository: RepositoryName, tag: Tag) async -> TagRecord?
 
     /// Counts a request served from this store (for eviction and the admin server).
     func recordAccess(_ digest: Digest, at time: Date)
@@ -33,7 +33,7 @@ public protocol ContentStore: Sendable {
     func putManifest(_ bytes: [UInt8], digest: Digest, record: ManifestRecord) async throws -> StoredBlob
 
     /// Points a tag at a digest, with when that was learnt.
-    func setTag(_ record: TagRecord) throws
+    func setTag(_ record: TagRecord) async throws
 
     /// Somewhere to write a blob as it arrives, hashed on the way.
     func makeSink(for digest: Digest) throws -> any ContentSink
@@ -48,13 +48,13 @@ public protocol ContentStore: Sendable {
     func makeDurable(_ digest: Digest) async throws
 
     /// Removes a blob or manifest and whatever points at it in memory.
-    func remove(_ digest: Digest)
+    func remove(_ digest: Digest) async
 
     /// The tags set in one repository, sorted.
-    func tags(registry: String, repository: RepositoryName) throws -> [Tag]
+    func tags(registry: String, repository: RepositoryName) async throws -> [Tag]
 
     /// The repositories with a tag or manifest stored, sorted.
-    func repositories(registry: String) throws -> [RepositoryName]
+    func repositories(registry: String) async throws -> [RepositoryName]
 }
 
 public typealias TagRecord = CacheIndex.TagRow

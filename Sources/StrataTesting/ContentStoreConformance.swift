@@ -70,9 +70,9 @@ public enum ContentStoreConformance {
         let digest = ContentHasher.digest(of: [1, 2, 3])
         try expect(await store.manifest(digest) == nil, "manifest of nothing is not nil")
         try expect(await store.blob(digest) == nil, "blob of nothing is not nil")
-        try expect(store.tag(registry: registry, repository: try repository(), tag: try Tag("none")) == nil, "tag of nothing is not nil")
-        try expect(try store.tags(registry: registry, repository: try repository()).isEmpty, "an empty store lists tags")
-        try expect(try store.repositories(registry: registry).isEmpty, "an empty store lists repositories")
+        try expect(await store.tag(registry: registry, repository: try repository(), tag: try Tag("none")) == nil, "tag of nothing is not nil")
+        try expect(try await store.tags(registry: registry, repository: try repository()).isEmpty, "an empty store lists tags")
+        try expect(try await store.repositories(registry: registry).isEmpty, "an empty store lists repositories")
     }
 
     static func manifestRoundTrip(_ store: any ContentStore) async throws {
@@ -86,8 +86,8 @@ public enum ContentStoreConformance {
         try expect(read == StoredManifest(bytes: bytes, mediaType: MediaType.ociIndex.value), "manifest read back as \(String(describing: read))")
         guard let blob = await store.blob(digest) else { throw Failure(description: "a manifest is not readable as a blob") }
         try expect(try await Self.bytes(blob, 0, blob.blob.size) == bytes, "manifest blob bytes differ")
-        try expect(try store.repositories(registry: registry) == [try repository()], "the manifest's repository is not listed")
-        try expect(try store.repositories(registry: "other.example").isEmpty, "another registry lists the repository")
+        try expect(try await store.repositories(registry: registry) == [try repository()], "the manifest's repository is not listed")
+        try expect(try await store.repositories(registry: "other.example").isEmpty, "another registry lists the repository")
     }
 
     static func manifestWrongDigest(_ store: any ContentStore) async throws {
@@ -176,19 +176,19 @@ public enum ContentStoreConformance {
             registry: registry, repository: repo, digest: digest, mediaType: MediaType.ociIndex.value, fetchedAt: Date(), tier: "edge"))
         let fetchedAt = Date(timeIntervalSince1970: 1_800_000_000)
         for name in ["b", "a"] {
-            try store.setTag(TagRecord(registry: registry, repository: repo, tag: try Tag(name), digest: digest,
+            try await store.setTag(TagRecord(registry: registry, repository: repo, tag: try Tag(name), digest: digest,
                                        mediaType: MediaType.ociIndex.value, fetchedAt: fetchedAt, tier: "edge"))
         }
-        let record = store.tag(registry: registry, repository: repo, tag: try Tag("a"))
+        let record = await store.tag(registry: registry, repository: repo, tag: try Tag("a"))
         try expect(record?.digest == digest && record?.mediaType == MediaType.ociIndex.value, "tag read back as \(String(describing: record))")
         try expect(record.map { abs($0.fetchedAt.timeIntervalSince(fetchedAt)) < 1 } ?? false, "tag time read back as \(String(describing: record?.fetchedAt))")
-        try expect(try store.tags(registry: registry, repository: repo).map(\.value) == ["a", "b"], "tags not listed in order")
+        try expect(try await store.tags(registry: registry, repository: repo).map(\.value) == ["a", "b"], "tags not listed in order")
         // Re-pointing a tag replaces it.
         let other = manifestBytes(5)
         let otherDigest = ContentHasher.digest(of: other)
-        try store.setTag(TagRecord(registry: registry, repository: repo, tag: try Tag("a"), digest: otherDigest,
+        try await store.setTag(TagRecord(registry: registry, repository: repo, tag: try Tag("a"), digest: otherDigest,
                                    mediaType: MediaType.ociIndex.value, fetchedAt: fetchedAt, tier: "edge"))
-        try expect(store.tag(registry: registry, repository: repo, tag: try Tag("a"))?.digest == otherDigest, "a re-pointed tag still points at the old digest")
+        try expect(await store.tag(registry: registry, repository: repo, tag: try Tag("a"))?.digest == otherDigest, "a re-pointed tag still points at the old digest")
     }
 
     static func removal(_ store: any ContentStore) async throws {
@@ -197,16 +197,16 @@ public enum ContentStoreConformance {
         let repo = try repository()
         try await store.putManifest(bytes, digest: digest, record: ManifestRecord(
             registry: registry, repository: repo, digest: digest, mediaType: MediaType.ociIndex.value, fetchedAt: Date(), tier: "edge"))
-        try store.setTag(TagRecord(registry: registry, repository: repo, tag: try Tag("gone"), digest: digest,
+        try await store.setTag(TagRecord(registry: registry, repository: repo, tag: try Tag("gone"), digest: digest,
                                    mediaType: MediaType.ociIndex.value, fetchedAt: Date(), tier: "edge"))
         let blob = ImageFixture.randomBytes(50_000)
         let blobDigest = ContentHasher.digest(of: blob)
         _ = try await fill(store, blob, digest: blobDigest)
-        store.remove(digest)
-        store.remove(blobDigest)
+        await store.remove(digest)
+        await store.remove(blobDigest)
         try expect(await store.manifest(digest) == nil, "a removed manifest is readable")
         try expect(await store.blob(blobDigest) == nil, "a removed blob is readable")
-        try expect(store.tag(registry: registry, repository: repo, tag: try Tag("gone")) == nil, "a tag outlived its manifest")
+        try expect(await store.tag(registry: registry, repository: repo, tag: try Tag("gone")) == nil, "a tag outlived its manifest")
     }
 
     static func secondCommit(_ store: any ContentStore) async throws {

@@ -1,0 +1,203 @@
+import Foundation
+import NIOCore
+import StrataCore
+import StrataStore
+
+/// An S3 bucket as a ``ContentStore``: the shared store that N replicas of a central
+/// mirror sit on.
+///
+/// Keys under `prefix`:
+/// - `blobs/<algorithm>/<hex>`: a blob or manifest, written only after its digest was
+///   verified, with the digest signed as the payload hash (the store checks the bytes
+///   too). A manifest carries its media type as `Content-Type`.
+/// - `tags/<registry>/<repository>:<tag>`: a tag record (JSON: digest, media type, when
+///   it was learnt, from which tier), shared by every replica.
+/// - `refs/<algorithm>/<hex>/<registry>/<repository>:<tag>`: which tags point at a digest,
+///   so that removing it removes them.
+/// - `repositories/<registry>/<repository>`: a repository with a manifest stored.
+///
+/// A fill writes to a temp file on the replica's own disk (`scratch`) and is uploaded
+/// when it is verified: a single `PUT` up to ``partSize``, else a multipart upload.
+public final class S3ContentStore: ContentStore {
+    public let client: S3Client
+    public let prefix: String
+    /// Where fills are written before upload (the replica's own disk).
+    private let scratch: BlobStore
+    /// Blobs up to this size are uploaded in one `PUT`; larger ones in parts of this size.
+    public let partSize: Int
+    /// Blobs and manifests up to this size are read whole and verified on every read.
+    static let verifyOnReadLimit: Int64 = 256 << 10
+
+    public init(client: S3Client, prefix: String = "", scratch: BlobStore, partSize: Int = 16 << 20) {
+        self.client = client
+        self.prefix = prefix.isEmpty || prefix.hasSuffix("/") ? prefix : prefix + "/"
+        self.scratch = scratch
+        self.partSize = max(5 << 20, partSize)
+    }
+
+    // MARK: Keys
+
+    func blobKey(_ digest: Digest) -> String { "\(prefix)blobs/\(digest.algorithm.rawValue)/\(digest.hex)" }
+    func tagKey(_ registry: String, _ repository: RepositoryName, _ tag: Tag) -> String { "\(prefix)tags/\(registry)/\(repository.value):\(tag.value)" }
+    func refPrefix(_ digest: Digest) -> String { "\(prefix)refs/\(digest.algorithm.rawValue)/\(digest.hex)/" }
+    func repositoryKey(_ registry: String, _ repository: RepositoryName) -> String { "\(prefix)repositories/\(registry)/\(repository.value)" }
+
+    static let blobType = "application/octet-stream"
+
+    // MARK: Reading
+
+    public func manifest(_ digest: Digest) async -> StoredManifest? {
+        guard let found = try? await client.get(blobKey(digest), maxSize: 16 << 20),
+              let mediaType = found.object.contentType, mediaType != Self.blobType,
+              ContentHasher.digest(of: found.bytes, algorithm: digest.algorithm) == digest else { return nil }
+        return StoredManifest(bytes: found.bytes, mediaType: mediaType)
+    }
+
+    public func blob(_ digest: Digest) async -> (any StoredContent)? {
+        let key = blobKey(digest)
+        guard let object = try? await client.head(key) else { return nil }
+        let blob = StoredBlob(digest: digest, size: object.size, storedSize: object.size, compressed: false)
+        guard object.size <= Self.verifyOnReadLimit else { return ObjectContent(client: client, key: key, blob: blob) }
+        guard let found = try? await client.get(key), ContentHasher.digest(of: found.bytes, algorithm: digest.algorithm) == digest else {
+            return nil
+        }
+        return VerifiedContent(blob: blob, bytes: found.bytes)
+    }
+
+    public func tag(registry: String, repository: RepositoryName, tag: Tag) async -> TagRecord? {
+        guard let found = try? await client.get(tagKey(registry, repository, tag), maxSize: 64 << 10),
+              let record = try? JSONDecoder().decode(TagFile.self, from: Data(found.bytes)),
+              let digest = try? Digest(parsing: record.digest) else { return nil }
+        return TagRecord(registry: registry, repository: repository, tag: tag, digest: digest, mediaType: record.mediaType,
+                         fetchedAt: Date(timeIntervalSince1970: record.fetchedAt), tier: record.tier)
+    }
+
+    /// A tag record as stored.
+    struct TagFile: Codable {
+        let digest: String
+        let mediaType: String
+        let fetchedAt: Double
+        let tier: String
+    }
+
+    public func recordAccess(_ digest: Digest, at time: Date) {}
+
+    // MARK: Writing
+
+    public func putManifest(_ bytes: [UInt8], digest: Digest, record: ManifestRecord) async throws -> StoredBlob {
+        let actual = ContentHasher.digest(of: bytes, algorithm: digest.algorithm)
+        guard actual == digest else { throw StoreError.digestMismatch(expected: digest, actual: actual) }
+        try await client.put(blobKey(digest), ByteBuffer(bytes: bytes), contentType: record.mediaType)
+        try await client.put(repositoryKey(record.registry, record.repository), ByteBuffer())
+        return StoredBlob(digest: digest, size: Int64(bytes.count), storedSize: Int64(bytes.count), compressed: false)
+    }
+
+    public func setTag(_ record: TagRecord) async throws {
+        let file = TagFile(digest: record.digest.description, mediaType: record.mediaType,
+                           fetchedAt: record.fetchedAt.timeIntervalSince1970, tier: record.tier)
+        try await client.put(tagKey(record.registry, record.repository, record.tag), ByteBuffer(bytes: try JSONEncoder().encode(file)),
+                             contentType: "application/json")
+        try await client.put(refPrefix(record.digest) + "\(record.registry)/\(record.repository.value):\(record.tag.value)", ByteBuffer())
+    }
+
+    public func makeSink(for digest: Digest) throws -> any ContentSink {
+        try scratch.makeWriter(algorithm: digest.algorithm, hashLane: true)
+    }
+
+    public func commit(_ sink: any ContentSink, digest: Digest, expectedSize: Int64?) async throws -> StoredBlob {
+        guard let writer = sink as? BlobWriter else { throw StoreError.corrupt("a sink of another store") }
+        try await writer.verify(expected: digest, expectedSize: expectedSize)
+        let size = writer.written
+        try await upload(writer, size: size, key: blobKey(digest))
+        return StoredBlob(digest: digest, size: size, storedSize: size, compressed: false)
+    }
+
+    /// Uploads a verified temp file: one `PUT`, or parts that become visible together
+    /// only when the upload completes (a torn upload is aborted, never visible).
+    private func upload(_ writer: BlobWriter, size: Int64, key: String) async throws {
+        if size <= Int64(partSize) {
+            try await client.put(key, try writer.read(at: 0, count: Int(size)), contentType: Self.blobType)
+            return
+        }
+        let id = try await client.createUpload(key, contentType: Self.blobType)
+        do {
+            var etags: [String] = []
+            var offset: Int64 = 0
+            while offset < size {
+                let count = Int(min(Int64(partSize), size - offset))
+                etags.append(try await client.uploadPart(key, uploadID: id, number: etags.count + 1, try writer.read(at: offset, count: count)))
+                offset += Int64(count)
+            }
+            try await client.completeUpload(key, uploadID: id, etags: etags)
+        } catch {
+            await client.abortUpload(key, uploadID: id)
+            throw error
+        }
+    }
+
+    public func makeDurable(_ digest: Digest) async throws {}
+
+    public func remove(_ digest: Digest) async {
+        try? await client.delete(blobKey(digest))
+        let refs = (try? await client.listAll(prefix: refPrefix(digest))) ?? []
+        for ref in refs {
+            let name = String(ref.dropFirst(refPrefix(digest).count))
+            let tagKey = "\(prefix)tags/\(name)"
+            // Only a tag that still points at this digest goes.
+            if let found = try? await client.get(tagKey, maxSize: 64 << 10),
+               let record = try? JSONDecoder().decode(TagFile.self, from: Data(found.bytes)), record.digest == digest.description {
+                try? await client.delete(tagKey)
+            }
+            try? await client.delete(ref)
+        }
+    }
+
+    // MARK: Listing
+
+    public func tags(registry: String, repository: RepositoryName) async throws -> [Tag] {
+        let start = "\(prefix)tags/\(registry)/\(repository.value):"
+        return try await client.listAll(prefix: start).compactMap { try? Tag(String($0.dropFirst(start.count))) }.sorted { $0.value < $1.value }
+    }
+
+    public func repositories(registry: String) async throws -> [RepositoryName] {
+        let start = "\(prefix)repositories/\(registry)/"
+        let fromManifests = try await client.listAll(prefix: start).map { String($0.dropFirst(start.count)) }
+        let tagStart = "\(prefix)tags/\(registry)/"
+        let fromTags = try await client.listAll(prefix: tagStart).compactMap { $0.dropFirst(tagStart.count).split(separator: ":").first.map(String.init) }
+        return Set(fromManifests + fromTags).sorted().compactMap { try? RepositoryName($0) }
+    }
+}
+
+/// A blob in the bucket, read with ranged `GET`s.
+struct ObjectContent: StoredContent {
+    let client: S3Client
+    let key: String
+    let blob: StoredBlob
+
+    func duplicateRawDescriptor() -> Int32? { nil }
+
+    func read(_ lower: Int64, _ upper: Int64, body: (ByteBuffer) async throws -> Void) async throws {
+        guard lower < upper else { return }
+        guard let response = try await client.getRange(key, lower..<upper) else { throw StoreError.notFound(blob.digest) }
+        var received: Int64 = 0
+        for try await part in response.body {
+            received += Int64(part.readableBytes)
+            guard received <= upper - lower else { throw StoreError.corrupt("\(key): more bytes than asked for") }
+            try await body(part)
+        }
+        guard received == upper - lower else { throw StoreError.corrupt("\(key): \(received) of \(upper - lower) bytes") }
+    }
+}
+
+/// A small blob read whole and verified.
+struct VerifiedContent: StoredContent {
+    let blob: StoredBlob
+    let bytes: [UInt8]
+
+    func duplicateRawDescriptor() -> Int32? { nil }
+
+    func read(_ lower: Int64, _ upper: Int64, body: (ByteBuffer) async throws -> Void) async throws {
+        guard lower >= 0, lower <= upper, upper <= Int64(bytes.count) else { throw StoreError.corrupt("read past the end") }
+        try await body(ByteBuffer(bytes: bytes[Int(lower)..<Int(upper)]))
+    }
+}
