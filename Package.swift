@@ -88,7 +88,7 @@ let package = Package(
         .target(name: "StrataFuzzTargets", dependencies: ["StrataCore", "StrataConfig"]),
         .executableTarget(name: "strata-fuzz", dependencies: ["StrataFuzzTargets"]),
         .target(name: "StrataServer", dependencies: [
-            "StrataCore", "StrataConfig", "StrataStore", "StrataUpstream", "StrataMirror", "StrataRegistryAPI", "StrataAdminAPI",
+            "StrataCore", "StrataConfig", "StrataStore", "StrataUpstream", "StrataMirror", "StrataRegistryAPI", "StrataAdminAPI", "StrataObjectStore",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "UnixSignals", package: "swift-service-lifecycle"),

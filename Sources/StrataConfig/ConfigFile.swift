@@ -67,9 +67,10 @@ struct ConfigFile: ConfigSection {
     var prefixes: [String: String]?
     var canonical: [String: String]?
     var credentials: [String: Strict<LoginSection>]?
+    var store: Strict<StoreSection>?
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case listen, mode, admin, cache, limits, breaker, prefetch, tls, auth, tiers, prefixes, canonical, credentials
+        case listen, mode, admin, cache, store, limits, breaker, prefetch, tls, auth, tiers, prefixes, canonical, credentials
         case adminListen = "admin_listen", logLevel = "log_level", defaultRegistry = "default_registry"
         case connectTimeout = "connect_timeout", firstByteTimeout = "first_byte_timeout", instanceID = "instance_id"
     }
@@ -83,6 +84,7 @@ struct ConfigFile: ConfigSection {
             "auth": AuthSection.keyNames,
             "tiers[]": TierSection.keyNames.flatMap { $0 == "credentials" ? LoginSection.keyNames.map { "credentials.\($0)" } : [$0] },
             "credentials.<host>": LoginSection.keyNames,
+            "store": StoreSection.keyNames.flatMap { $0 == "s3" ? S3Section.keyNames.map { "s3.\($0)" } : [$0] },
         ]
         var out: [String] = []
         for key in keyNames {
@@ -191,5 +193,26 @@ struct LoginSection: ConfigSection {
     var passwordFile: String?
     enum CodingKeys: String, CodingKey, CaseIterable {
         case username, password, passwordFile = "password_file"
+    }
+}
+
+struct StoreSection: ConfigSection {
+    var s3: Strict<S3Section>?
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case s3
+    }
+}
+
+struct S3Section: ConfigSection {
+    var endpoint: String?
+    var bucket: String?
+    var region: String?
+    var prefix: String?
+    var pathStyle: String?
+    var accessKeyFile: String?
+    var secretKeyFile: String?
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case endpoint, bucket, region, prefix
+        case pathStyle = "path_style", accessKeyFile = "access_key_file", secretKeyFile = "secret_key_file"
     }
 }

@@ -14,6 +14,7 @@ extension StrataConfiguration {
         if let tls = file.tls?.value { try apply(tls) }
         if let htpasswd = file.auth?.value.htpasswd { self.htpasswd = htpasswd }
         if let tiers = file.tiers { try applyTiers(tiers.map(\.value)) }
+        if let s3 = file.store?.value.s3?.value { try apply(s3) }
         try applyMaps(file)
     }
 
@@ -111,6 +112,31 @@ extension StrataConfiguration {
         guard (tlsCertificate == nil) == (tlsKey == nil) else { throw Error("config: tls needs both cert and key") }
     }
 
+    private mutating func apply(_ s3: S3Section) throws(Error) {
+        guard let endpoint = s3.endpoint, let bucket = s3.bucket else { throw Error("config: store.s3 needs endpoint and bucket") }
+        var store = SharedStore(endpoint: try Check.url(endpoint, "store.s3.endpoint"), bucket: bucket)
+        // S3's rules for bucket names: 3 to 63 lower-case letters, digits, '-' and '.'.
+        guard (3...63).contains(bucket.count), bucket.allSatisfy({ $0.isLowercase || $0.isNumber || $0 == "-" || $0 == "." }),
+              bucket.first?.isLetter == true || bucket.first?.isNumber == true else {
+            throw Error("config: store.s3.bucket must be a bucket name (3-63 lower-case letters, digits, '-', '.'), not \"\(bucket)\"")
+        }
+        if let region = s3.region { store.region = region }
+        if let prefix = s3.prefix {
+            guard !prefix.hasPrefix("/"), !prefix.contains("//") else { throw Error("config: store.s3.prefix must not start with / or hold //") }
+            store.prefix = prefix
+        }
+        if let text = s3.pathStyle {
+            guard ["true", "false"].contains(text) else { throw Error("config: store.s3.path_style must be true or false") }
+            store.pathStyle = text == "true"
+        }
+        if let path = s3.accessKeyFile { store.accessKey = try Check.secret(path, "store.s3.access_key_file") }
+        if let path = s3.secretKeyFile { store.secretKey = try Check.secret(path, "store.s3.secret_key_file") }
+        guard (store.accessKey == nil) == (store.secretKey == nil) else {
+            throw Error("config: store.s3 needs both access_key_file and secret_key_file, or neither (then AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)")
+        }
+        sharedStore = store
+    }
+
     private mutating func applyTiers(_ sections: [TierSection]) throws(Error) {
         var list: [Tier] = []
         for (i, section) in sections.enumerated() {
@@ -179,6 +205,16 @@ private enum Check {
             throw Error("config: \(key): \"\(image)\" is not an image reference")
         }
         return list
+    }
+
+    /// A secret read from a file, without its trailing newline.
+    static func secret(_ path: String, _ key: String) throws(Error) -> String {
+        guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
+            throw Error("config: \(key): cannot read \(path)")
+        }
+        let secret = text.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard !secret.isEmpty else { throw Error("config: \(key): \(path) is empty") }
+        return secret
     }
 
     static func login(_ section: LoginSection, _ key: String) throws(Error) -> StrataConfiguration.Login {

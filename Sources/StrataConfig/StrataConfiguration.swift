@@ -90,6 +90,27 @@ public struct StrataConfiguration: Sendable, Equatable {
     public var scrubRate: Int64 = 64 << 20
     /// Limits that keep one client or one upstream from exhausting Strata.
     public var limits = Limits()
+    /// The object store shared by the replicas of a central mirror (`store.s3`); nil: none.
+    public var sharedStore: SharedStore?
+
+    /// An S3 bucket between this replica's disk and its upstream tiers.
+    public struct SharedStore: Sendable, Equatable {
+        public var endpoint: String
+        public var bucket: String
+        public var region = "us-east-1"
+        /// Prepended to every key, so that several mirrors can share a bucket.
+        public var prefix = ""
+        /// `endpoint/bucket/key`; off means `bucket.endpoint/key` (virtual hosts).
+        public var pathStyle = true
+        /// From `access_key_file`/`secret_key_file`; nil means the `AWS_*` environment variables.
+        public var accessKey: String?
+        public var secretKey: String?
+
+        public init(endpoint: String, bucket: String) {
+            self.endpoint = endpoint
+            self.bucket = bucket
+        }
+    }
 
     /// Timeouts and sizes with defaults; `limits:` in the file.
     public struct Limits: Sendable, Equatable {

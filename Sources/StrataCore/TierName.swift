@@ -1,6 +1,8 @@
 /// Where a response came from, as the ledger and the `X-Strata-Tier` header say it.
 public enum TierName: Hashable, Sendable, CustomStringConvertible {
     case cache
+    /// The object store the replicas of a central mirror share.
+    case shared
     case mirror(String)
     case canonical
     case stale
@@ -9,6 +11,7 @@ public enum TierName: Hashable, Sendable, CustomStringConvertible {
     public var description: String {
         switch self {
         case .cache: "cache"
+        case .shared: "shared"
         case .mirror(let name): "mirror/\(name)"
         case .canonical: "canonical"
         case .stale: "stale"

@@ -12,13 +12,14 @@ public struct MirrorSource: ContentSource {
     let engine: MirrorEngine
     /// The registry this source answers for (each engine serves several).
     let registry: String
+    /// What the admin server shows as this tier's address.
+    public let location: String
 
-    public init(engine: MirrorEngine, registry: String) {
+    public init(engine: MirrorEngine, registry: String, location: String? = nil) {
         self.engine = engine
         self.registry = registry
+        self.location = location ?? "engine:\(registry)"
     }
-
-    public var location: String { "engine:\(registry)" }
 
     /// A mirror error in the terms a tier walk uses: "not found", or a failure.
     static func upstreamError(_ error: MirrorError) -> UpstreamError {

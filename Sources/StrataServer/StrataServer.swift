@@ -12,6 +12,7 @@ import UnixSignals
 import StrataAdminAPI
 import StrataCore
 import StrataMirror
+import StrataObjectStore
 import StrataRegistryAPI
 import StrataStore
 import StrataUpstream
@@ -22,6 +23,9 @@ public final class StrataServer: Sendable {
     public let engine: MirrorEngine
     /// The local disk the engine keeps its content on.
     public let disk: DiskContentStore
+    /// The engine over the shared object store (`store.s3`), when there is one.
+    public let sharedEngine: MirrorEngine?
+    private let sharedStore: S3ContentStore?
     /// This instance's id, as sent in `Via: 1.1 strata-<id>`.
     public let instanceID: String
     /// Which tier served each request.
@@ -60,10 +64,20 @@ public final class StrataServer: Sendable {
         let disk = try Self.openCache(configuration, logger: logger, now: now)
         let instanceID = configuration.instanceID ?? String(UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "").prefix(12))
         let upstreams = UpstreamWiring(configuration: configuration, instanceID: instanceID, logger: logger, now: now)
+        var shared: SharedStoreWiring? = nil
+        if let settings = configuration.sharedStore {
+            do {
+                shared = try SharedStoreWiring(settings, configuration: configuration, upstream: upstreams.chains, disk: disk, logger: logger, now: now)
+            } catch {
+                upstreams.shutdown()
+                throw error
+            }
+        }
+        let clients = upstreams.clients + (shared.map { [$0.http] } ?? [])
         let engine = MirrorEngine(
             local: disk,
             configuration: MirrorConfiguration(tagTTL: configuration.tagTTL, cacheOnly: configuration.cacheOnly,
-                                               defaultRegistry: configuration.defaultRegistry, chains: upstreams.chains,
+                                               defaultRegistry: configuration.defaultRegistry, chains: shared?.chains ?? upstreams.chains,
                                                negativeTTL: configuration.negativeTTL),
             logger: logger, now: now)
         let ledger = Ledger(capacity: configuration.ledgerSize, now: now)
@@ -75,7 +89,7 @@ public final class StrataServer: Sendable {
             eviction = try EvictionService(janitor: janitor, engine: engine, disk: disk,
                                            interval: .milliseconds(Int64(configuration.evictionInterval * 1000)), logger: logger)
         } catch {
-            upstreams.shutdown()
+            for client in clients { try? client.syncShutdown() }
             throw StartupError(description: "cannot read the index: \(error)")
         }
         self.configuration = configuration
@@ -83,19 +97,22 @@ public final class StrataServer: Sendable {
         self.disk = disk
         self.instanceID = instanceID
         self.ledger = ledger
-        self.clients = upstreams.clients
+        self.clients = clients
+        self.sharedEngine = shared?.engine
+        self.sharedStore = shared?.store
         self.logger = logger
         self.connections = counter
         self.janitor = janitor
         self.eviction = eviction
         self.scrubber = CacheScrubber(disk: disk, bytesPerSecond: configuration.scrubRate, logger: logger)
         do {
-            self.services = try Self.services(
+            // The shared store's fills end after this replica's, which read from them.
+            self.services = (shared.map { [FillService(work: $0.engine.background)] } ?? []) + (try Self.services(
                 configuration, listeners: listeners, engine: engine, disk: disk, ledger: ledger, instanceID: instanceID, eviction: eviction,
                 scrubber: scrubber, logger: logger, now: now,
-                onListening: onListening, onAdminListening: onAdminListening, onPrefetchRound: onPrefetchRound)
+                onListening: onListening, onAdminListening: onAdminListening, onPrefetchRound: onPrefetchRound))
         } catch {
-            upstreams.shutdown()
+            for client in clients { try? client.syncShutdown() }
             throw error
         }
     }
@@ -195,6 +212,14 @@ public final class StrataServer: Sendable {
         for address in [configuration.listen] + (configuration.adminListen.map { [$0] } ?? []) {
             if let parsed = ConfigValues.address(address), let problem = PortCheck.problem(host: parsed.host, port: parsed.port) {
                 throw StartupError(description: "cannot listen on \(address): \(problem)")
+            }
+        }
+        if let shared = sharedStore {
+            do {
+                try await shared.client.createBucket()
+            } catch {
+                // Not fatal: this replica serves from its disk and the upstream tiers meanwhile.
+                logger.warning("the shared store is not usable now", metadata: ["error": "\(error)"])
             }
         }
         do {

@@ -62,6 +62,28 @@ import Testing
         #expect((Self.error("listen: [") ?? "").hasPrefix("config is not valid YAML"))
     }
 
+    @Test func theSharedStoreSection() throws {
+        let keyFile = NSTemporaryDirectory() + "s3-key-\(UUID().uuidString)"
+        let secretFile = keyFile + "-secret"
+        try "AKID\n".write(toFile: keyFile, atomically: true, encoding: .utf8)
+        try "s3cret\n".write(toFile: secretFile, atomically: true, encoding: .utf8)
+        let config = try StrataConfiguration.parse(yaml: """
+            store: { s3: { endpoint: "http://10.0.0.5:7480", bucket: strata-central, prefix: central/, path_style: "false",
+                           access_key_file: \(keyFile), secret_key_file: \(secretFile) } }
+            """)
+        var expected = StrataConfiguration.SharedStore(endpoint: "http://10.0.0.5:7480", bucket: "strata-central")
+        expected.prefix = "central/"
+        expected.pathStyle = false
+        expected.accessKey = "AKID"
+        expected.secretKey = "s3cret"
+        #expect(config.sharedStore == expected)
+        #expect(Self.error("store: { s3: { endpoint: http://x } }") == "config: store.s3 needs endpoint and bucket")
+        #expect(Self.error("store: { s3: { endpoint: ftp://x, bucket: b1b } }")?.hasPrefix("config: store.s3.endpoint must be") == true)
+        #expect(Self.error("store: { s3: { endpoint: http://x, bucket: Bad_Name } }")?.hasPrefix("config: store.s3.bucket must be") == true)
+        #expect(Self.error("store: { s3: { endpoint: http://x, bucket: b1b, access_key_file: \(keyFile) } }")?.hasPrefix("config: store.s3 needs both") == true)
+        #expect(Self.error("store: { s3: { endpoint: http://x, bucket: b1b, acess_key_file: k } }") == #"config: unknown key "store.s3.acess_key_file""#)
+    }
+
     @Test func anEmptyFileIsTheDefaults() throws {
         #expect(try StrataConfiguration.parse(yaml: "") == StrataConfiguration())
         #expect(try StrataConfiguration.parse(yaml: "# only a comment\n") == StrataConfiguration())

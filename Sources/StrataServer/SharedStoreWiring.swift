@@ -1,0 +1,53 @@
+import AsyncHTTPClient
+import Foundation
+import Logging
+import NIOPosix
+import StrataCore
+import StrataMirror
+import StrataObjectStore
+import StrataStore
+import StrataUpstream
+
+/// The object store the replicas of a central mirror share (`store.s3`), as a tier of
+/// its own: an engine over the bucket whose tiers are the upstream tiers, put first in
+/// every registry's chain. A local miss asks the shared store; a miss there fills the
+/// bucket from upstream while the bytes stream on to this replica's disk and client.
+/// When the store fails, the walk goes on to the upstream tiers directly.
+struct SharedStoreWiring {
+    let engine: MirrorEngine
+    let store: S3ContentStore
+    let http: HTTPClient
+    /// Every registry's chain with the shared store first.
+    let chains: [String: TierChain]
+
+    init(_ settings: StrataConfiguration.SharedStore, configuration: StrataConfiguration, upstream: [String: TierChain], disk: DiskContentStore,
+         logger: Logger, now: @escaping @Sendable () -> Date) throws(StrataServer.StartupError) {
+        let environment = ProcessInfo.processInfo.environment
+        guard let accessKey = settings.accessKey ?? environment["AWS_ACCESS_KEY_ID"],
+              let secretKey = settings.secretKey ?? environment["AWS_SECRET_ACCESS_KEY"] else {
+            throw .init(description: "store.s3 needs credentials: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or store.s3.access_key_file and secret_key_file")
+        }
+        var httpConfiguration = HTTPClient.Configuration(redirectConfiguration: .disallow,
+                                                         timeout: .init(connect: .seconds(2), read: .seconds(60)))
+        httpConfiguration.decompression = .disabled
+        httpConfiguration.connectionPool.retryConnectionEstablishment = false
+        http = HTTPClient(eventLoopGroup: MultiThreadedEventLoopGroup.singleton, configuration: httpConfiguration)
+        let client = S3Client(.init(endpoint: settings.endpoint, bucket: settings.bucket, region: settings.region,
+                                    accessKey: accessKey, secretKey: secretKey, pathStyle: settings.pathStyle), http: http, now: now)
+        store = S3ContentStore(client: client, prefix: settings.prefix, scratch: disk.blobs)
+        engine = MirrorEngine(
+            local: store,
+            configuration: MirrorConfiguration(tagTTL: configuration.tagTTL, cacheOnly: configuration.cacheOnly,
+                                               defaultRegistry: configuration.defaultRegistry, chains: upstream,
+                                               negativeTTL: configuration.negativeTTL),
+            logger: logger, now: now)
+        let health = TierHealth(breaker: CircuitBreaker(failureThreshold: configuration.breakerFailures, coolOff: configuration.breakerCoolOff), now: now)
+        let location = "\(settings.endpoint)/\(settings.bucket)"
+        var chains: [String: TierChain] = [:]
+        for (registry, chain) in upstream {
+            let shared = UpstreamTier(name: .shared, client: MirrorSource(engine: engine, registry: registry, location: location), health: health)
+            chains[registry] = TierChain([shared] + chain.tiers)
+        }
+        self.chains = chains
+    }
+}
