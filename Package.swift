@@ -45,7 +45,9 @@ let package = Package(
         ]),
         // Content on an S3-compatible object store: SigV4, the bucket client, the shared store.
         .target(name: "StrataObjectStore", dependencies: [
-            "StrataCore", "StrataStore",
+            "StrataCore", "StrataStore", "StrataUpstream",
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),

@@ -211,8 +211,10 @@ struct S3Section: ConfigSection {
     var pathStyle: String?
     var accessKeyFile: String?
     var secretKeyFile: String?
+    var advertiseURL: String?
     enum CodingKeys: String, CodingKey, CaseIterable {
         case endpoint, bucket, region, prefix
         case pathStyle = "path_style", accessKeyFile = "access_key_file", secretKeyFile = "secret_key_file"
+        case advertiseURL = "advertise_url"
     }
 }

@@ -105,6 +105,9 @@ public struct StrataConfiguration: Sendable, Equatable {
         /// From `access_key_file`/`secret_key_file`; nil means the `AWS_*` environment variables.
         public var accessKey: String?
         public var secretKey: String?
+        /// Where the other replicas reach this one's registry port, for fills they share;
+        /// nil: derived from `listen` when that is a specific address.
+        public var advertiseURL: String?
 
         public init(endpoint: String, bucket: String) {
             self.endpoint = endpoint

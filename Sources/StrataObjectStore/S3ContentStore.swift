@@ -41,6 +41,7 @@ public final class S3ContentStore: ContentStore {
     func tagKey(_ registry: String, _ repository: RepositoryName, _ tag: Tag) -> String { "\(prefix)tags/\(registry)/\(repository.value):\(tag.value)" }
     func refPrefix(_ digest: Digest) -> String { "\(prefix)refs/\(digest.algorithm.rawValue)/\(digest.hex)/" }
     func repositoryKey(_ registry: String, _ repository: RepositoryName) -> String { "\(prefix)repositories/\(registry)/\(repository.value)" }
+    func leaseKey(_ digest: Digest) -> String { "\(prefix)leases/\(digest.algorithm.rawValue)/\(digest.hex)" }
 
     static let blobType = "application/octet-stream"
 
@@ -108,7 +109,13 @@ public final class S3ContentStore: ContentStore {
         guard let writer = sink as? BlobWriter else { throw StoreError.corrupt("a sink of another store") }
         try await writer.verify(expected: digest, expectedSize: expectedSize)
         let size = writer.written
+        // Another replica may have stored it meanwhile (it filled from the same lease holder).
+        if let existing = try? await client.head(blobKey(digest)), existing.size == size {
+            return StoredBlob(digest: digest, size: size, storedSize: size, compressed: false)
+        }
         try await upload(writer, size: size, key: blobKey(digest))
+        // The blob is there for every replica now: whoever held its fill lease is done.
+        try? await client.delete(leaseKey(digest))
         return StoredBlob(digest: digest, size: size, storedSize: size, compressed: false)
     }
 
@@ -136,6 +143,50 @@ public final class S3ContentStore: ContentStore {
     }
 
     public func makeDurable(_ digest: Digest) async throws {}
+
+    // MARK: Fill leases
+
+    /// Who fills a blob for all the replicas: the replica that created its lease object.
+    public struct Lease: Codable, Sendable, Equatable {
+        /// The owner's registry URL, where other replicas fetch the blob as it fills.
+        public let owner: String
+        /// After this, the lease is dead whatever its owner says.
+        public let expires: Double
+        /// The object's ETag, for taking a dead lease over.
+        public var etag: String? = nil
+    }
+
+    /// Creates the blob's lease for `owner` unless one exists (a create-only `PUT`, atomic
+    /// across gateways). Returns nil when `owner` now holds it, else the lease held.
+    public func acquireLease(_ digest: Digest, owner: String, seconds: Double, now: Date) async throws -> Lease? {
+        let lease = Lease(owner: owner, expires: now.timeIntervalSince1970 + seconds)
+        do {
+            try await client.put(leaseKey(digest), ByteBuffer(bytes: try JSONEncoder().encode(lease)), contentType: "application/json", createOnly: true)
+            return nil
+        } catch let error as ObjectStoreError where error.isPreconditionFailed {
+            guard let found = try await client.get(leaseKey(digest), maxSize: 64 << 10),
+                  var held = try? JSONDecoder().decode(Lease.self, from: Data(found.bytes)) else {
+                // Released between the two calls: try once more.
+                try await client.put(leaseKey(digest), ByteBuffer(bytes: try JSONEncoder().encode(lease)), contentType: "application/json", createOnly: true)
+                return nil
+            }
+            held.etag = found.object.etag
+            return held
+        }
+    }
+
+    /// Replaces a dead lease with one for `owner`, if it is still the one seen (`If-Match`).
+    /// Returns whether `owner` holds it now.
+    public func takeOverLease(_ digest: Digest, from dead: Lease, owner: String, seconds: Double, now: Date) async throws -> Bool {
+        guard let etag = dead.etag else { return false }
+        let lease = Lease(owner: owner, expires: now.timeIntervalSince1970 + seconds)
+        do {
+            try await client.put(leaseKey(digest), ByteBuffer(bytes: try JSONEncoder().encode(lease)), contentType: "application/json", ifMatch: etag)
+            return true
+        } catch let error as ObjectStoreError where error.isPreconditionFailed {
+            return false
+        }
+    }
 
     public func remove(_ digest: Digest) async {
         try? await client.delete(blobKey(digest))

@@ -17,11 +17,13 @@ struct SharedStoreWiring {
     let engine: MirrorEngine
     let store: S3ContentStore
     let http: HTTPClient
+    /// One fill per blob across the replicas (leases in the bucket).
+    let peers: PeerFillSource
     /// Every registry's chain with the shared store first.
     let chains: [String: TierChain]
 
     init(_ settings: StrataConfiguration.SharedStore, configuration: StrataConfiguration, upstream: [String: TierChain], disk: DiskContentStore,
-         logger: Logger, now: @escaping @Sendable () -> Date) throws(StrataServer.StartupError) {
+         instanceID: String, logger: Logger, now: @escaping @Sendable () -> Date) throws(StrataServer.StartupError) {
         let environment = ProcessInfo.processInfo.environment
         guard let accessKey = settings.accessKey ?? environment["AWS_ACCESS_KEY_ID"],
               let secretKey = settings.secretKey ?? environment["AWS_SECRET_ACCESS_KEY"] else {
@@ -35,10 +37,14 @@ struct SharedStoreWiring {
         let client = S3Client(.init(endpoint: settings.endpoint, bucket: settings.bucket, region: settings.region,
                                     accessKey: accessKey, secretKey: secretKey, pathStyle: settings.pathStyle), http: http, now: now)
         store = S3ContentStore(client: client, prefix: settings.prefix, scratch: disk.blobs)
+        peers = PeerFillSource(store: store, http: http, instanceID: instanceID, logger: logger, now: now)
+        let peerHealth = TierHealth(breaker: CircuitBreaker(failureThreshold: configuration.breakerFailures, coolOff: configuration.breakerCoolOff), now: now)
+        let peerTier = UpstreamTier(name: .mirror("peer"), client: peers, health: peerHealth)
         engine = MirrorEngine(
             local: store,
             configuration: MirrorConfiguration(tagTTL: configuration.tagTTL, cacheOnly: configuration.cacheOnly,
-                                               defaultRegistry: configuration.defaultRegistry, chains: upstream,
+                                               defaultRegistry: configuration.defaultRegistry,
+                                               chains: upstream.mapValues { TierChain([peerTier] + $0.tiers) },
                                                negativeTTL: configuration.negativeTTL),
             logger: logger, now: now)
         let health = TierHealth(breaker: CircuitBreaker(failureThreshold: configuration.breakerFailures, coolOff: configuration.breakerCoolOff), now: now)

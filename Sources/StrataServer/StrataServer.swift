@@ -67,7 +67,8 @@ public final class StrataServer: Sendable {
         var shared: SharedStoreWiring? = nil
         if let settings = configuration.sharedStore {
             do {
-                shared = try SharedStoreWiring(settings, configuration: configuration, upstream: upstreams.chains, disk: disk, logger: logger, now: now)
+                shared = try SharedStoreWiring(settings, configuration: configuration, upstream: upstreams.chains, disk: disk,
+                                               instanceID: instanceID, logger: logger, now: now)
             } catch {
                 upstreams.shutdown()
                 throw error
@@ -110,10 +111,31 @@ public final class StrataServer: Sendable {
             self.services = (shared.map { [FillService(work: $0.engine.background)] } ?? []) + (try Self.services(
                 configuration, listeners: listeners, engine: engine, disk: disk, ledger: ledger, instanceID: instanceID, eviction: eviction,
                 scrubber: scrubber, logger: logger, now: now,
-                onListening: onListening, onAdminListening: onAdminListening, onPrefetchRound: onPrefetchRound))
+                onListening: Self.advertising(shared?.peers, configuration, then: onListening),
+                onAdminListening: onAdminListening, onPrefetchRound: onPrefetchRound))
         } catch {
             for client in clients { try? client.syncShutdown() }
             throw error
+        }
+    }
+
+    /// Once the registry port listens, tells the shared store's fill leases where the
+    /// other replicas reach this one: `store.s3.advertise_url`, else `listen` when it
+    /// names a specific address (none for `0.0.0.0`: no leases then).
+    private static func advertising(
+        _ peers: PeerFillSource?, _ configuration: StrataConfiguration, then next: @escaping @Sendable (Int) -> Void
+    ) -> @Sendable (Int) -> Void {
+        guard let peers else { return next }
+        let configured = configuration.sharedStore?.advertiseURL
+        let host = ConfigValues.address(configuration.listen)?.host ?? ""
+        let scheme = configuration.tlsCertificate == nil ? "http" : "https"
+        return { port in
+            if let configured {
+                peers.advertise(configured)
+            } else if !["", "0.0.0.0", "::", "[::]"].contains(host) {
+                peers.advertise("\(scheme)://\(host.contains(":") && !host.hasPrefix("[") ? "[\(host)]" : host):\(port)")
+            }
+            next(port)
         }
     }
 

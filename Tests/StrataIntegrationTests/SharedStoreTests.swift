@@ -47,5 +47,54 @@ extension Integration {
             // The whole image, tag included, with every upstream stopped (skopeo checks each digest).
             try Skopeo.copy("\(second.hostPort)/library/shared:1")
         }
+
+        /// Two replicas asked for the same cold blob at the same moment make one upstream
+        /// `GET` between them: one holds the blob's lease and fills, the other fetches it
+        /// from that replica as it fills.
+        @Test func twoReplicasRacingOneColdBlobMakeOneUpstreamGet() async throws {
+            let blob = ImageFixture.randomBytes(4 << 20)
+            let digest = ContentHasher.digest(of: blob)
+            // A slow upstream (64 KiB every 20 ms: about 1.3 s), so that both replicas ask while the fill runs.
+            let upstream = FaultyRegistry(blobs: [digest: blob], fault: .drip(bytes: 64 << 10, interval: .milliseconds(20)))
+            try await upstream.start()
+            defer { upstream.stop() }
+            let bucket = ObjectStoreFixture.bucketName("race")
+            let a = try await Self.replica(canonical: upstream.url, bucket: bucket)
+            defer { Task { await a.stop() } }
+            let b = try await Self.replica(canonical: upstream.url, bucket: bucket)
+            defer { Task { await b.stop() } }
+            let before = upstream.requestCount
+            let bodies = try await withThrowingTaskGroup(of: [UInt8].self) { group in
+                for replica in [a, b, a, b] {
+                    group.addTask { try await fetch("\(replica.url)/v2/library/race/blobs/\(digest)").body }
+                }
+                return try await group.reduce(into: [[UInt8]]()) { $0.append($1) }
+            }
+            #expect(bodies.count == 4 && bodies.allSatisfy { $0 == blob })
+            #expect(upstream.requestCount - before == 1)
+        }
+
+        /// A replica that dies while it holds a blob's lease does not hold the others up:
+        /// the next replica finds it gone, takes the lease over and fills.
+        @Test func aDeadLeaseHolderIsTakenOver() async throws {
+            let blob = ImageFixture.randomBytes(4 << 20)
+            let digest = ContentHasher.digest(of: blob)
+            let upstream = FaultyRegistry(blobs: [digest: blob], fault: .drip(bytes: 64 << 10, interval: .milliseconds(20)))
+            try await upstream.start()
+            defer { upstream.stop() }
+            let bucket = ObjectStoreFixture.bucketName("takeover")
+            let a = try await Self.replica(canonical: upstream.url, bucket: bucket)
+            let b = try await Self.replica(canonical: upstream.url, bucket: bucket)
+            defer { Task { await b.stop() } }
+            let before = upstream.requestCount
+            let doomed = Task { try? await fetch("\(a.url)/v2/library/takeover/blobs/\(digest)") }
+            // A has its lease and is filling once upstream was asked.
+            while upstream.requestCount == before { await Task.yield() }
+            await a.stop()
+            doomed.cancel()
+            let answer = try await fetch("\(b.url)/v2/library/takeover/blobs/\(digest)")
+            #expect(answer.status == 200 && answer.body == blob)
+            #expect(upstream.requestCount - before == 2)
+        }
     }
 }

@@ -1,0 +1,91 @@
+import AsyncHTTPClient
+import Foundation
+import Logging
+import NIOConcurrencyHelpers
+import StrataCore
+import StrataUpstream
+
+/// The first tier of the shared store's engine: makes one fill per blob across all the
+/// replicas. A replica about to fill a blob from upstream first creates the blob's lease
+/// object in the bucket; if another replica holds it, the blob is fetched from that
+/// replica, which streams it from its own fill as the bytes arrive.
+///
+/// - This replica got the lease (or holds it already): "not found", and the walk goes on
+///   to the upstream tiers; the lease goes when the blob is stored (or expires).
+/// - Another replica holds it: a `GET` of the blob from that replica's registry port.
+/// - That replica does not answer, or its lease expired: the lease is taken over with
+///   `If-Match` on its ETag, and this replica fills.
+///
+/// Manifests are small and not leased: this source does not have them.
+public final class PeerFillSource: ContentSource {
+    let store: S3ContentStore
+    let http: HTTPClient
+    let logger: Logger
+    let now: @Sendable () -> Date
+    /// How long a lease lives without its blob being stored.
+    let leaseSeconds: Double
+    let instanceID: String
+    /// This replica's registry URL, once it listens (nil: it takes no leases).
+    private let advertised = NIOLockedValueBox<String?>(nil)
+
+    public init(store: S3ContentStore, http: HTTPClient, instanceID: String, leaseSeconds: Double = 600, logger: Logger,
+                now: @escaping @Sendable () -> Date = Date.init) {
+        self.store = store
+        self.http = http
+        self.instanceID = instanceID
+        self.leaseSeconds = leaseSeconds
+        self.logger = logger
+        self.now = now
+    }
+
+    /// Sets the URL other replicas reach this one at.
+    public func advertise(_ url: String) {
+        advertised.withLockedValue { $0 = url }
+    }
+
+    public var location: String { "leases in \(store.client.configuration.bucket)" }
+
+    public func headManifest(_ repository: RepositoryName, _ reference: Reference, accept: [String], via: String?) async throws(UpstreamError) -> UpstreamManifestHead {
+        throw UpstreamError(.notFound, "manifests are not leased")
+    }
+
+    public func getManifest(_ repository: RepositoryName, _ reference: Reference, accept: [String], via: String?) async throws(UpstreamError) -> UpstreamManifest {
+        throw UpstreamError(.notFound, "manifests are not leased")
+    }
+
+    public func headBlob(_ repository: RepositoryName, _ digest: Digest, via: String?) async throws(UpstreamError) -> Int64? {
+        throw UpstreamError(.notFound, "a HEAD is answered by the upstream tiers")
+    }
+
+    public func getBlob(_ repository: RepositoryName, _ digest: Digest, from offset: Int64, via: String?) async throws(UpstreamError) -> UpstreamBlob {
+        guard let me = advertised.withLockedValue({ $0 }) else { throw UpstreamError(.notFound, "this replica takes no fill leases") }
+        for _ in 0..<3 {
+            let held: S3ContentStore.Lease?
+            do {
+                held = try await store.acquireLease(digest, owner: me, seconds: leaseSeconds, now: now())
+            } catch {
+                // The store is failing: fill here, without a lease.
+                throw UpstreamError(.notFound, "no lease (the shared store failed: \(error)); filling here")
+            }
+            guard let held, held.owner != me else { throw UpstreamError(.notFound, "this replica fills \(digest)") }
+            if held.expires > now().timeIntervalSince1970 {
+                do {
+                    return try await peer(held.owner).getBlob(repository, digest, from: offset, via: via)
+                } catch where error.kind == .notFound || error.kind == .loop {
+                    throw error
+                } catch {
+                    logger.warning("the replica filling a blob does not answer; taking its lease over",
+                                   metadata: ["digest": "\(digest)", "owner": "\(held.owner)", "error": "\(error)"])
+                }
+            }
+            if (try? await store.takeOverLease(digest, from: held, owner: me, seconds: leaseSeconds, now: now())) == true {
+                throw UpstreamError(.notFound, "took over the lease of \(digest) from \(held.owner)")
+            }
+        }
+        throw UpstreamError(.notFound, "the lease of \(digest) kept changing hands; filling here")
+    }
+
+    private func peer(_ url: String) -> RegistryClient {
+        RegistryClient(baseURL: url, http: http, instanceID: instanceID, logger: logger, now: now)
+    }
+}
