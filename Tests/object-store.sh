@@ -3,6 +3,8 @@
 # between daemons) with a RADOS Gateway on 127.0.0.1, from Debian's packages.
 #   Tests/object-store.sh start DIR PORT   # S3 on PORT; mon on PORT+1/+2; OSD on PORT+10..40
 #   Tests/object-store.sh stop DIR         # SIGTERM, then SIGKILL after 10 s
+#   Tests/object-store.sh kill DIR         # SIGKILL at once (the data is throwaway; and a daemon
+#                                          # started by a process that blocks SIGTERM inherits the block)
 # `start` writes DIR/env (S3_ENDPOINT, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION).
 # STORE=memstore (default: data in the OSD's memory, ~1.5 s to start) or bluestore (a sparse file).
 set -euo pipefail
@@ -119,10 +121,10 @@ EOF
 }
 
 stop() {
-  local dir=$1 f p
+  local dir=$1 signal=${2:-TERM} f p
   for f in "$dir/run/rgw.pid" "$dir/run/osd.pid" "$dir/run/mon.pid"; do
     [ -f "$f" ] || continue
-    p=$(cat "$f"); kill -TERM "$p" 2>/dev/null || true
+    p=$(cat "$f"); kill "-$signal" "$p" 2>/dev/null || true
     for _ in $(seq 200); do running "$p" || break; sleep 0.05; done
     if running "$p"; then kill -KILL "$p" 2>/dev/null || true; fi
     rm -f "$f"
@@ -132,5 +134,6 @@ stop() {
 case "${1:-}" in
   start) [ $# = 3 ] || fail "usage: $0 start DIR PORT"; start "$2" "$3" ;;
   stop) [ $# = 2 ] || fail "usage: $0 stop DIR"; stop "$2" ;;
-  *) echo "usage: $0 start DIR PORT | stop DIR" >&2; exit 2 ;;
+  kill) [ $# = 2 ] || fail "usage: $0 kill DIR"; stop "$2" KILL ;;
+  *) echo "usage: $0 start DIR PORT | stop DIR | kill DIR" >&2; exit 2 ;;
 esac

@@ -30,7 +30,12 @@ public struct AdminRoutes: Sendable {
         if let token { router.add(middleware: BearerTokenMiddleware(token: token)) }
         router.get("/healthz") { _, _ in Self.text("ok\n") }
         router.get("/readyz") { _, _ in
-            inventory.isReady() ? Self.text("ready\n") : Self.text("not ready: the store is not writable or the index is not open\n", status: .serviceUnavailable)
+            guard inventory.isReady() else {
+                return Self.text("not ready: the store is not writable or the index is not open\n", status: .serviceUnavailable)
+            }
+            // Still ready without the shared store (the disk and the upstream tiers serve), but said.
+            let shared = engine.tierStatus().filter { $0.name == "shared" && $0.breaker != "closed" }
+            return Self.text("ready\n" + (shared.first.map { "shared store unavailable: \($0.lastError ?? $0.breaker)\n" } ?? ""))
         }
         router.get("/api/requests") { request, _ in
             let q = request.uri.queryParameters

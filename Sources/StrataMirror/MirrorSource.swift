@@ -14,11 +14,19 @@ public struct MirrorSource: ContentSource {
     let registry: String
     /// What the admin server shows as this tier's address.
     public let location: String
+    /// Whether the engine's store can be used now; when not, this source fails at once
+    /// (a shared store that is down is passed over, not waited for).
+    let isAvailable: @Sendable () -> Bool
 
-    public init(engine: MirrorEngine, registry: String, location: String? = nil) {
+    public init(engine: MirrorEngine, registry: String, location: String? = nil, isAvailable: @escaping @Sendable () -> Bool = { true }) {
         self.engine = engine
         self.registry = registry
         self.location = location ?? "engine:\(registry)"
+        self.isAvailable = isAvailable
+    }
+
+    private func checkAvailable() throws(UpstreamError) {
+        guard isAvailable() else { throw UpstreamError(.transport, "\(location) is unavailable") }
     }
 
     /// A mirror error in the terms a tier walk uses: "not found", or a failure.
@@ -35,6 +43,7 @@ public struct MirrorSource: ContentSource {
     }
 
     public func getManifest(_ repository: RepositoryName, _ reference: Reference, accept: [String], via: String?) async throws(UpstreamError) -> UpstreamManifest {
+        try checkAvailable()
         do {
             let result = try await engine.manifest(registry: registry, repository: repository, reference: reference,
                                                    accept: ManifestAccept(headers: accept), via: via)
@@ -45,6 +54,7 @@ public struct MirrorSource: ContentSource {
     }
 
     public func headBlob(_ repository: RepositoryName, _ digest: Digest, via: String?) async throws(UpstreamError) -> Int64? {
+        try checkAvailable()
         do {
             switch try await engine.blob(registry: registry, repository: repository, digest: digest, headOnly: true, via: via) {
             case .stored(let blob): return blob.size
@@ -57,6 +67,7 @@ public struct MirrorSource: ContentSource {
     }
 
     public func getBlob(_ repository: RepositoryName, _ digest: Digest, from offset: Int64, via: String?) async throws(UpstreamError) -> UpstreamBlob {
+        try checkAvailable()
         let result: BlobResult
         do {
             result = try await engine.blob(registry: registry, repository: repository, digest: digest, headOnly: false, via: via)

@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import Foundation
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOHTTP1
 import StrataCore
@@ -41,6 +42,20 @@ public final class S3Client: Sendable {
     private let http: HTTPClient
     private let signer: SignatureV4
     private let now: @Sendable () -> Date
+    /// When the store last failed to answer (no connection, 5xx) and last answered.
+    private let health = NIOLockedValueBox<(failed: Date?, answered: Date?)>((nil, nil))
+    /// After a failure, the store counts as unavailable for this long, unless it answers.
+    static let unavailableFor: TimeInterval = 5
+
+    /// False while the store is known to fail: it failed within the last few seconds
+    /// and has not answered since. Callers skip it rather than wait for it.
+    public var isAvailable: Bool {
+        let (failed, answered) = health.withLockedValue { $0 }
+        guard let failed else { return true }
+        if let answered, answered > failed { return true }
+        return now().timeIntervalSince(failed) > Self.unavailableFor
+    }
+
     /// The largest XML or small object answer read into memory.
     public static let maxSmallAnswer = 8 << 20
 
@@ -219,8 +234,13 @@ public final class S3Client: Sendable {
         for (name, value) in signed { request.headers.replaceOrAdd(name: name, value: value) }
         if let body { request.body = .bytes(body) }
         do {
-            return try await http.execute(request, timeout: .seconds(method == .PUT ? 300 : 60))
+            let response = try await http.execute(request, timeout: .seconds(method == .PUT ? 300 : 60))
+            let time = now()
+            health.withLockedValue { response.status.code >= 500 ? ($0.failed = time) : ($0.answered = time) }
+            return response
         } catch {
+            let time = now()
+            health.withLockedValue { $0.failed = time }
             throw .unavailable(status: nil, "\(method) \(path): \(error)", cause: error as? HTTPClientError)
         }
     }

@@ -51,7 +51,8 @@ struct SharedStoreWiring {
         let location = "\(settings.endpoint)/\(settings.bucket)"
         var chains: [String: TierChain] = [:]
         for (registry, chain) in upstream {
-            let shared = UpstreamTier(name: .shared, client: MirrorSource(engine: engine, registry: registry, location: location), health: health)
+            let source = MirrorSource(engine: engine, registry: registry, location: location, isAvailable: { client.isAvailable })
+            let shared = UpstreamTier(name: .shared, client: source, health: health)
             chains[registry] = TierChain([shared] + chain.tiers)
         }
         self.chains = chains

@@ -31,10 +31,22 @@ public actor ObjectStoreFixture {
         "strata-\(label)-\(UUID().uuidString.lowercased().prefix(8))"
     }
 
-    private func start() throws -> Endpoint {
-        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().appendingPathComponent("Tests/object-store.sh").path
+    static let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("Tests/object-store.sh").path
+
+    /// An object store of a test's own, to stop in the middle of the test (a store that
+    /// goes down). The caller stops it.
+    public static func startPrivate() throws -> (endpoint: Endpoint, stop: @Sendable () -> Void) {
         let directory = makeTempDirectory("object-store")
+        let port = try launch(directory)
+        let stop: @Sendable () -> Void = {
+            _ = try? runCommand("/bin/bash", [script, "kill", directory])
+        }
+        return (Endpoint(url: "http://127.0.0.1:\(port)", accessKey: "STRATATESTACCESSKEY0",
+                         secretKey: "stratatestsecretkey0000000000000000000000", region: "us-east-1"), stop)
+    }
+
+    private static func launch(_ directory: String) throws -> Int {
         let port = Int.random(in: 20_000...40_000)
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/bin/bash")
@@ -44,12 +56,19 @@ public actor ObjectStoreFixture {
         guard process.terminationStatus == 0 else {
             throw TestSupportError("Tests/object-store.sh could not start Ceph RGW (apt-get install radosgw ceph-mon ceph-osd); logs in \(directory)/log")
         }
+        return port
+    }
+
+    private func start() throws -> Endpoint {
+        let script = Self.script
+        let directory = makeTempDirectory("object-store")
+        let port = try Self.launch(directory)
         stopAtExit = (script, directory)
         atexit {
             guard let (script, directory) = stopAtExit else { return }
             let stop = Process()
             stop.executableURL = URL(fileURLWithPath: "/bin/bash")
-            stop.arguments = [script, "stop", directory]
+            stop.arguments = [script, "kill", directory]
             try? stop.run()
             stop.waitUntilExit()
         }

@@ -8,8 +8,9 @@ extension Integration {
     /// Replicas of a central mirror on one bucket of a real Ceph RGW (`store.s3`): what
     /// one replica fetched, another with an empty disk serves with upstream gone.
     @Suite struct SharedStore {
-        static func replica(canonical: String, bucket: String) async throws -> StrataInstance {
-            let endpoint = try await ObjectStoreFixture.shared.endpoint()
+        static func replica(canonical: String, bucket: String, store: ObjectStoreFixture.Endpoint? = nil) async throws -> StrataInstance {
+            let shared = try await ObjectStoreFixture.shared.endpoint()
+            let endpoint = store ?? shared
             return try await StrataInstance.start(canonical: canonical, configure: { config in
                 var store = StrataConfiguration.SharedStore(endpoint: endpoint.url, bucket: bucket)
                 store.region = endpoint.region
@@ -95,6 +96,44 @@ extension Integration {
             let answer = try await fetch("\(b.url)/v2/library/takeover/blobs/\(digest)")
             #expect(answer.status == 200 && answer.body == blob)
             #expect(upstream.requestCount - before == 2)
+        }
+
+        /// The object store down: the replica serves what its disk holds, fills the rest
+        /// from upstream directly, and says so in the ledger and on /readyz.
+        @Test func withTheStoreDownAReplicaServesFromDiskAndUpstream() async throws {
+            let registry = DistributionRegistry()
+            try await registry.start()
+            defer { registry.stop() }
+            let image = try ImageFixture.image(layers: [.random(300_000)], label: "store-down")
+            try await RegistryPusher(baseURL: registry.url).push(image, repository: "library/down", tags: ["1"])
+            let other = try ImageFixture.image(layers: [.random(2 << 20)], label: "store-down-2")
+            try await RegistryPusher(baseURL: registry.url).push(other, repository: "library/down2", tags: ["1"])
+            let (store, stopStore) = try ObjectStoreFixture.startPrivate()
+            var stopped = false
+            defer { if !stopped { stopStore() } }
+            let replica = try await Self.replica(canonical: registry.url, bucket: "strata-down", store: store)
+            defer { Task { await replica.stop() } }
+            try Skopeo.copy("\(replica.hostPort)/library/down:1")
+            stopStore()
+            stopped = true
+            // What the disk holds, and a new image from upstream.
+            try Skopeo.copy("\(replica.hostPort)/library/down:1")
+            try Skopeo.copy("\(replica.hostPort)/library/down2:1")
+            let (layer, bytes) = try #require(other.blobs.first { $0.value.count > 1 << 20 })
+            let cached = try await fetch("\(replica.url)/v2/library/down2/blobs/\(layer)")
+            #expect(cached.body == bytes && cached.headers.first(name: "X-Strata-Tier") == "cache")
+            struct Requests: Decodable {
+                struct Attempt: Decodable { let tier: String; let outcome: String }
+                struct R: Decodable { let reference: String?; let attempts: [Attempt]? }
+                let requests: [R]
+            }
+            let ledger = try JSONDecoder().decode(Requests.self, from: Data(try await fetch("\(replica.adminURL)/api/requests").body)).requests
+            let attempts = ledger.first { $0.reference == layer.description && $0.attempts?.isEmpty == false }?.attempts ?? []
+            #expect(attempts.first?.tier == "shared" && attempts.first?.outcome == "transport")
+            #expect(attempts.last?.tier == "canonical" && attempts.last?.outcome == "ok")
+            let ready = try await fetch("\(replica.adminURL)/readyz")
+            #expect(ready.status == 200)
+            #expect(String(decoding: ready.body, as: UTF8.self).contains("shared store unavailable"))
         }
     }
 }
