@@ -1,4 +1,5 @@
 import Foundation
+import NIOConcurrencyHelpers
 import NIOCore
 import StrataCore
 import StrataStore
@@ -25,6 +26,8 @@ public final class S3ContentStore: ContentStore {
     private let scratch: BlobStore
     /// Blobs up to this size are uploaded in one `PUT`; larger ones in parts of this size.
     public let partSize: Int
+    /// Verified blobs waiting for their upload (``makeDurable(_:)``).
+    private let pending = NIOLockedValueBox<[Digest: BlobWriter]>([:])
     /// Blobs and manifests up to this size are read whole and verified on every read.
     static let verifyOnReadLimit: Int64 = 256 << 10
 
@@ -105,18 +108,27 @@ public final class S3ContentStore: ContentStore {
         try scratch.makeWriter(algorithm: digest.algorithm, hashLane: true)
     }
 
+    /// Verifies the blob; the upload waits for ``makeDurable(_:)``, which the engine calls
+    /// after it released the blob's last byte to its clients: they do not wait for the
+    /// store. Until the upload ends, this replica serves the blob from its temp file.
     public func commit(_ sink: any ContentSink, digest: Digest, expectedSize: Int64?) async throws -> StoredBlob {
         guard let writer = sink as? BlobWriter else { throw StoreError.corrupt("a sink of another store") }
         try await writer.verify(expected: digest, expectedSize: expectedSize)
+        pending.withLockedValue { $0[digest] = writer }
+        return StoredBlob(digest: digest, size: writer.written, storedSize: writer.written, compressed: false)
+    }
+
+    /// Uploads a verified blob, unless another replica stored it meanwhile (it filled from
+    /// the same lease holder); then the blob's lease goes.
+    public func makeDurable(_ digest: Digest) async throws {
+        guard let writer = pending.withLockedValue({ $0.removeValue(forKey: digest) }) else { return }
         let size = writer.written
-        // Another replica may have stored it meanwhile (it filled from the same lease holder).
         if let existing = try? await client.head(blobKey(digest)), existing.size == size {
-            return StoredBlob(digest: digest, size: size, storedSize: size, compressed: false)
+            try? await client.delete(leaseKey(digest))
+            return
         }
         try await upload(writer, size: size, key: blobKey(digest))
-        // The blob is there for every replica now: whoever held its fill lease is done.
         try? await client.delete(leaseKey(digest))
-        return StoredBlob(digest: digest, size: size, storedSize: size, compressed: false)
     }
 
     /// Uploads a verified temp file: one `PUT`, or parts that become visible together
@@ -142,7 +154,6 @@ public final class S3ContentStore: ContentStore {
         }
     }
 
-    public func makeDurable(_ digest: Digest) async throws {}
 
     // MARK: Fill leases
 
@@ -221,6 +232,7 @@ public final class S3ContentStore: ContentStore {
 
 /// A blob in the bucket, read with ranged `GET`s.
 struct ObjectContent: StoredContent {
+    static let batch = 1 << 20
     let client: S3Client
     let key: String
     let blob: StoredBlob
@@ -231,11 +243,23 @@ struct ObjectContent: StoredContent {
         guard lower < upper else { return }
         guard let response = try await client.getRange(key, lower..<upper) else { throw StoreError.notFound(blob.digest) }
         var received: Int64 = 0
+        // The socket's parts are small (16-64 KiB): handed on in 1 MiB pieces, so that
+        // each hop to the consumer carries a useful amount.
+        var batch = ByteBufferAllocator().buffer(capacity: Self.batch)
         for try await part in response.body {
             received += Int64(part.readableBytes)
             guard received <= upper - lower else { throw StoreError.corrupt("\(key): more bytes than asked for") }
-            try await body(part)
+            if batch.readableBytes == 0 && part.readableBytes >= Self.batch {
+                try await body(part)
+                continue
+            }
+            batch.writeImmutableBuffer(part)
+            if batch.readableBytes >= Self.batch {
+                try await body(batch)
+                batch = ByteBufferAllocator().buffer(capacity: Self.batch)
+            }
         }
+        if batch.readableBytes > 0 { try await body(batch) }
         guard received == upper - lower else { throw StoreError.corrupt("\(key): \(received) of \(upper - lower) bytes") }
     }
 }

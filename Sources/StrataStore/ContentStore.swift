@@ -13,7 +13,9 @@ import StrataCore
 /// Contract: what a read returns has been verified against its digest (by the store on
 /// the way in, and again on the way out where the medium can rot); a read of something
 /// absent or damaged returns nil, never wrong bytes. Nothing is visible before
-/// ``commit(_:digest:expectedSize:)`` or ``putManifest(_:digest:record:)`` succeeded.
+/// ``commit(_:digest:expectedSize:)`` or ``putManifest(_:digest:record:)`` succeeded, and
+/// a committed blob is visible at the latest once ``makeDurable(_:)`` returned (the disk
+/// shows it at once; the object store uploads it then).
 public protocol ContentStore: Sendable {
     /// A manifest's bytes and media type, verified; nil when not stored.
     func manifest(_ digest: Digest) async -> StoredManifest?
@@ -38,13 +40,14 @@ public protocol ContentStore: Sendable {
     /// Somewhere to write a blob as it arrives, hashed on the way.
     func makeSink(for digest: Digest) throws -> any ContentSink
 
-    /// Verifies what `sink` received against `digest` (and `expectedSize`, when known)
-    /// and makes it visible. It may not be durable yet: ``makeDurable(_:)`` follows.
+    /// Verifies what `sink` received against `digest` (and `expectedSize`, when known).
+    /// It may not be visible or durable yet: ``makeDurable(_:)`` follows, after the fill's
+    /// clients were given the last byte.
     /// Throws a ``StoreError`` that `isVerificationFailure` when the bytes are wrong
     /// (nothing is stored), or that `isDiskFull` when there is no room to keep them.
     func commit(_ sink: any ContentSink, digest: Digest, expectedSize: Int64?) async throws -> StoredBlob
 
-    /// Waits until a committed blob survives a crash.
+    /// Waits until a committed blob is visible to every reader and survives a crash.
     func makeDurable(_ digest: Digest) async throws
 
     /// Removes a blob or manifest and whatever points at it in memory.

@@ -59,7 +59,9 @@ public enum ContentStoreConformance {
             offset = end
         }
         do {
-            return try await store.commit(sink, digest: digest, expectedSize: size ?? Int64(bytes.count))
+            let stored = try await store.commit(sink, digest: digest, expectedSize: size ?? Int64(bytes.count))
+            try await store.makeDurable(digest)
+            return stored
         } catch {
             sink.discard()
             throw error

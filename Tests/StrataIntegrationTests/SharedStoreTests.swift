@@ -8,17 +8,18 @@ extension Integration {
     /// Replicas of a central mirror on one bucket of a real Ceph RGW (`store.s3`): what
     /// one replica fetched, another with an empty disk serves with upstream gone.
     @Suite struct SharedStore {
-        static func replica(canonical: String, bucket: String, store: ObjectStoreFixture.Endpoint? = nil) async throws -> StrataInstance {
+        static func replica(canonical: String, bucket: String, store: ObjectStoreFixture.Endpoint? = nil,
+                            tagTTL: TimeInterval = 600, now: @escaping @Sendable () -> Date = Date.init) async throws -> StrataInstance {
             let shared = try await ObjectStoreFixture.shared.endpoint()
             let endpoint = store ?? shared
-            return try await StrataInstance.start(canonical: canonical, configure: { config in
+            return try await StrataInstance.start(canonical: canonical, tagTTL: tagTTL, configure: { config in
                 var store = StrataConfiguration.SharedStore(endpoint: endpoint.url, bucket: bucket)
                 store.region = endpoint.region
                 store.prefix = "central"
                 store.accessKey = endpoint.accessKey
                 store.secretKey = endpoint.secretKey
                 config.sharedStore = store
-            })
+            }, now: now)
         }
 
         @Test func aFreshReplicaServesFromTheSharedStoreWithUpstreamGone() async throws {
@@ -134,6 +135,35 @@ extension Integration {
             let ready = try await fetch("\(replica.adminURL)/readyz")
             #expect(ready.status == 200)
             #expect(String(decoding: ready.body, as: UTF8.self).contains("shared store unavailable"))
+        }
+
+        /// A tag one replica revalidated is fresh for the others: its record, with when
+        /// it was learnt, lives in the shared store.
+        @Test func aTagRevalidatedByOneReplicaIsFreshForAll() async throws {
+            let registry = DistributionRegistry()
+            try await registry.start()
+            defer { registry.stop() }
+            let image = try ImageFixture.image(layers: [.random(50_000)], label: "shared-tag")
+            try await RegistryPusher(baseURL: registry.url).push(image, repository: "library/tagged", tags: ["1"])
+            let clock = TestClock()
+            let bucket = ObjectStoreFixture.bucketName("tags")
+            let a = try await Self.replica(canonical: registry.url, bucket: bucket, tagTTL: 60, now: clock.closure)
+            defer { Task { await a.stop() } }
+            let b = try await Self.replica(canonical: registry.url, bucket: bucket, tagTTL: 60, now: clock.closure)
+            defer { Task { await b.stop() } }
+            let url = "/v2/library/tagged/manifests/1"
+            let accept = [("Accept", MediaType.ociManifest.value)]
+            #expect(try await fetch(a.url + url, headers: accept).status == 200)
+            clock.advance(by: 120)
+            // Past the TTL: A revalidates, once, with upstream.
+            let heads = { try await registry.settledRequests().filter { $0.method == "HEAD" && $0.path.hasSuffix("/manifests/1") }.count }
+            let before = try await heads()
+            #expect(try await fetch(a.url + url, headers: accept).status == 200)
+            #expect(try await heads() == before + 1)
+            // B has never seen the tag; the shared record is fresh: no upstream request.
+            let fromB = try await fetch(b.url + url, headers: accept)
+            #expect(fromB.status == 200 && fromB.body == image.manifest)
+            #expect(try await heads() == before + 1)
         }
     }
 }

@@ -32,6 +32,7 @@ import Testing
         let sink = try store.makeSink(for: digest)
         try sink.append(ByteBuffer(bytes: bytes))
         _ = try await store.commit(sink, digest: digest, expectedSize: nil)
+        try await store.makeDurable(digest)
         sink.discard()
         let blob = try #require(await store.blob(digest))
         var out: [UInt8] = []

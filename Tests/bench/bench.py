@@ -160,6 +160,86 @@ def hey(url, n, c=32, head=False, accept=None):
 def med(values): return statistics.median(values)
 
 
+def scaleout(a, work, upstream, big, big_digest, start_strata_with):
+    """Two replicas on one bucket: upstream GETs when 2 x 16 clients pull one cold blob at
+    once; a fresh replica serving the 500 MiB blob from the bucket against a direct GET
+    of the same object; a cold 500 MiB blob through a replica against a single node."""
+    store_dir = f"{work}/object-store"
+    store_port = free_port() + 100
+    subprocess.run([os.path.join(ROOT, "Tests/object-store.sh"), "start", store_dir, str(store_port)], check=True, capture_output=True,
+                   env=dict(os.environ, STORE="bluestore"))
+    env = dict(line.replace("export ", "", 1).strip().split("=", 1) for line in open(f"{store_dir}/env") if line.startswith("export"))
+    endpoint, key, secret = env["S3_ENDPOINT"], env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"]
+    os.environ["AWS_ACCESS_KEY_ID"], os.environ["AWS_SECRET_ACCESS_KEY"] = key, secret
+    out, procs = {}, []
+
+    def replica(name, bucket):
+        port = free_port()
+        cfg = f"{work}/{name}.yml"
+        open(cfg, "w").write(f'store: {{ s3: {{ endpoint: "{endpoint}", bucket: {bucket} }} }}\n')
+        p = start_strata_with(name, port, f"{work}/cache-{name}", ["--config", cfg])
+        wait_http(f"http://127.0.0.1:{port}/v2/")
+        procs.append(p)
+        return f"http://127.0.0.1:{port}"
+    try:
+        # 2 replicas x 16 clients, one cold 64 MiB blob.
+        mid = os.path.join(work, "mid.bin"); make_random(mid, 64 << 20); mid_digest = sha256_file(mid)
+        push_blob(upstream, "library/bench", mid, mid_digest)
+        r1, r2 = replica("replica-1", "bench-race"), replica("replica-2", "bench-race")
+        path = f"/v2/library/bench/blobs/{mid_digest}"
+        before = blob_gets(f"{work}/up.log", mid_digest, "strata/")[0]
+        results = [None] * 32
+        def one(i): results[i] = curl_get((r1 if i % 2 == 0 else r2) + path)
+        threads = [threading.Thread(target=one, args=(i,)) for i in range(32)]
+        start = time.time()
+        for t in threads: t.start()
+        for t in threads: t.join()
+        elapsed = time.time() - start
+        time.sleep(0.3)
+        out["race_2x16_upstream_gets"] = blob_gets(f"{work}/up.log", mid_digest, "strata/")[0] - before
+        out["race_2x16_all_whole"] = all(r[2] == 200 and r[0] == 64 << 20 for r in results)
+        out["race_2x16_seconds"] = elapsed
+        for p in procs: p.stop()
+        procs.clear()
+        # The 500 MiB blob: cold through a replica (empty bucket), then a fresh replica serving it from the bucket.
+        cold, fresh, direct = [], [], []
+        for run in range(a.runs):
+            bucket = f"bench-big-{run}"
+            shutil.rmtree(f"{work}/cache-replica-a", ignore_errors=True); shutil.rmtree(f"{work}/cache-replica-b", ignore_errors=True)
+            subprocess.run(["sync"])
+            ra = replica("replica-a", bucket)
+            size, t, code = curl_get(ra + f"/v2/library/bench/blobs/{big_digest}"); assert code == 200 and size == a.blob_mib << 20
+            cold.append(t)
+            rb = replica("replica-b", bucket)
+            size, t, code = curl_get(rb + f"/v2/library/bench/blobs/{big_digest}"); assert code == 200 and size == a.blob_mib << 20
+            fresh.append(size / t / 2**20)
+            # The same object straight from the store, signed by curl.
+            size, t, code = direct_s3(endpoint, bucket, big_digest, key, secret)
+            assert code == 200 and size == a.blob_mib << 20
+            direct.append(size / t / 2**20)
+            for p in procs: p.stop()
+            procs.clear()
+        out["cold_through_replica_seconds"] = med(cold)
+        out["cold_through_replica_runs"] = cold
+        out["fresh_replica_from_store_mib_s"] = med(fresh)
+        out["direct_store_get_mib_s"] = med(direct)
+        out["fresh_replica_runs"] = fresh
+        out["direct_store_runs"] = direct
+    finally:
+        for p in procs: p.stop()
+        subprocess.run([os.path.join(ROOT, "Tests/object-store.sh"), "stop", store_dir], capture_output=True)
+    return out
+
+
+def direct_s3(endpoint, bucket, digest, key, secret):
+    """A GET of a blob's object straight from the store, signed with SigV4 by curl."""
+    args = ["curl", "-s", "-o", "/dev/null", "-w", "%{size_download} %{time_total} %{http_code}",
+            "--aws-sigv4", "aws:amz:us-east-1:s3", "--user", f"{key}:{secret}", "-H", "x-amz-content-sha256: UNSIGNED-PAYLOAD",
+            f"{endpoint}/{bucket}/blobs/sha256/{digest[7:]}"]
+    out = subprocess.run(args, capture_output=True, text=True).stdout.split()
+    return int(out[0]), float(out[1]), int(out[2])
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--strata", default=os.path.join(ROOT, ".build/release/strata"))
@@ -169,7 +249,7 @@ def main():
     ap.add_argument("--json", default=os.path.join(ROOT, "bench-results.json"))
     ap.add_argument("--baseline", default=None,
                     help="another strata binary (an older commit) measured in the same run, as strata_before")
-    ap.add_argument("--only", default="cold,concurrent,hit,manifests,zstd",
+    ap.add_argument("--only", default="cold,concurrent,hit,manifests,zstd,scaleout",
                     help="comma-separated sections to run (default: all of them)")
     a = ap.parse_args()
     only = set(a.only.split(","))
@@ -357,7 +437,15 @@ http {{ access_log off; sendfile on; tcp_nopush on; keepalive_requests 1000000;
         if warm: warm.stop()
         if warm_before: warm_before.stop()
 
-        # 5. An uncompressed tar layer in the zstd store, and Range reads from it.
+        # 5. Replicas on a shared object store (a one-node Ceph RGW on loopback).
+        if "scaleout" in only:
+            print("replicas on a shared object store ...", flush=True)
+            fig["scaleout"] = scaleout(a, work, upstream, big, big_digest, start_strata_with=lambda name, port, cache, extra:
+                                       Proc(name, [a.strata, "serve", "--listen", f"127.0.0.1:{port}", "--admin-listen", "off",
+                                                   "--cache-dir", cache, "--canonical", upstream, "--log-level", "error"] + extra,
+                                            f"{work}/{name}.log"))
+
+        # 6. An uncompressed tar layer in the zstd store, and Range reads from it.
         if "zstd" in only:
             print("compressed layer ...", flush=True)
             subprocess.run(["sync"])
@@ -411,6 +499,16 @@ http {{ access_log off; sendfile on; tcp_nopush on; keepalive_requests 1000000;
     if z: rows += [
         ("uncompressed tar layer in the zstd store", f"stored {z['stored_ratio']:.3f}x | whole read {z['whole_read_gb_s']:.2f} GB/s | 4 MiB ranges {z['range_4mib_reads_gb_s']:.2f} GB/s", ""),
     ]
+    so = fig.get("scaleout")
+    if so:
+        rows += [
+            ("2 replicas x 16 clients, one cold 64 MiB blob", f"upstream GETs {so['race_2x16_upstream_gets']} | all whole {so['race_2x16_all_whole']} | {so['race_2x16_seconds']:.2f} s", "target: 1 GET"),
+            ("fresh replica serving 500 MiB from the store (MiB/s)", f"replica {so['fresh_replica_from_store_mib_s']:.0f} | direct store GET {so['direct_store_get_mib_s']:.0f}",
+             f"{so['fresh_replica_from_store_mib_s']/so['direct_store_get_mib_s']:.2f}x direct (target >= 0.9x)"),
+        ]
+        if c:
+            rows += [("cold 500 MiB through a replica (s)", f"replica {so['cold_through_replica_seconds']:.2f} | single node {c['strata']:.2f}",
+                      f"{so['cold_through_replica_seconds']/c['strata']:.2f}x single node (target <= 1.2x)")]
     if c and "strata_before" in c:
         rows += [("cold 500 MiB blob, before -> now (s)", f"{c['strata_before']:.2f} -> {c['strata']:.2f}", f"{c['strata']/c['strata_before']:.2f}x")]
     if h and "strata_before" in h:
