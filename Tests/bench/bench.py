@@ -210,6 +210,11 @@ def scaleout(a, work, upstream, big, big_digest, start_strata_with):
             ra = replica("replica-a", bucket)
             size, t, code = curl_get(ra + f"/v2/library/bench/blobs/{big_digest}"); assert code == 200 and size == a.blob_mib << 20
             cold.append(t)
+            # The upload to the bucket follows the last byte: wait for it, so that the fresh
+            # replica reads from the bucket rather than from the replica that filled.
+            deadline = time.time() + 60
+            while direct_s3(endpoint, bucket, big_digest, key, secret, head=True)[2] != 200 and time.time() < deadline:
+                time.sleep(0.2)
             rb = replica("replica-b", bucket)
             size, t, code = curl_get(rb + f"/v2/library/bench/blobs/{big_digest}"); assert code == 200 and size == a.blob_mib << 20
             fresh.append(size / t / 2**20)
@@ -231,9 +236,9 @@ def scaleout(a, work, upstream, big, big_digest, start_strata_with):
     return out
 
 
-def direct_s3(endpoint, bucket, digest, key, secret):
-    """A GET of a blob's object straight from the store, signed with SigV4 by curl."""
-    args = ["curl", "-s", "-o", "/dev/null", "-w", "%{size_download} %{time_total} %{http_code}",
+def direct_s3(endpoint, bucket, digest, key, secret, head=False):
+    """A GET (or HEAD) of a blob's object straight from the store, signed with SigV4 by curl."""
+    args = ["curl", "-s", "-o", "/dev/null", "-w", "%{size_download} %{time_total} %{http_code}"] + (["-I"] if head else []) + [
             "--aws-sigv4", "aws:amz:us-east-1:s3", "--user", f"{key}:{secret}", "-H", "x-amz-content-sha256: UNSIGNED-PAYLOAD",
             f"{endpoint}/{bucket}/blobs/sha256/{digest[7:]}"]
     out = subprocess.run(args, capture_output=True, text=True).stdout.split()
