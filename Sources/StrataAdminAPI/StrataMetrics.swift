@@ -9,6 +9,7 @@ public final class StrataMetrics: Sendable {
     private let engine: MirrorEngine
     private let inventory: any CacheInventory
     private let durations: DurationHistogram
+    private let storeDurations: DurationHistogram
 
     public init(engine: MirrorEngine, inventory: any CacheInventory, ledger: Ledger) {
         self.engine = engine
@@ -18,6 +19,10 @@ public final class StrataMetrics: Sendable {
             buckets: [.milliseconds(1), .milliseconds(5), .milliseconds(25), .milliseconds(100), .milliseconds(500),
                       .seconds(2), .seconds(10), .seconds(60)],
             help: "Time from request to the last byte of the answer.")
+        self.storeDurations = registry.makeDurationHistogram(
+            name: "strata_shared_store_request_duration_seconds",
+            buckets: [.milliseconds(1), .milliseconds(5), .milliseconds(25), .milliseconds(100), .milliseconds(500), .seconds(2), .seconds(10)],
+            help: "Time to the head of the shared object store's answer.")
         // Counters by label set, looked up once: the registry's own lookup builds keys per call.
         let counters = NIOLockedValueBox([String: (requests: Counter, bytes: Counter)]())
         ledger.observe { [registry, durations] record in
@@ -42,6 +47,21 @@ public final class StrataMetrics: Sendable {
             }
             durations.recordNanoseconds(Int64(record.seconds * 1e9))
         }
+    }
+
+    /// One request to the shared object store (`store.s3`).
+    public func recordObjectStore(method: String, outcome: String, seconds: Double, sent: Int64, received: Int64) {
+        registry.makeCounter(name: "strata_shared_store_requests_total", labels: [("method", method), ("outcome", outcome)],
+                             help: "Requests to the shared object store, by method and outcome.").increment()
+        if sent > 0 {
+            registry.makeCounter(name: "strata_shared_store_bytes_total", labels: [("direction", "sent")],
+                                 help: "Body bytes sent to and received from the shared object store.").increment(by: sent)
+        }
+        if received > 0 {
+            registry.makeCounter(name: "strata_shared_store_bytes_total", labels: [("direction", "received")],
+                                 help: "Body bytes sent to and received from the shared object store.").increment(by: received)
+        }
+        storeDurations.recordNanoseconds(Int64(seconds * 1e9))
     }
 
     /// The metrics in Prometheus text format.

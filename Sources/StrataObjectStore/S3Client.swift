@@ -44,6 +44,26 @@ public final class S3Client: Sendable {
     private let now: @Sendable () -> Date
     /// When the store last failed to answer (no connection, 5xx) and last answered.
     private let health = NIOLockedValueBox<(failed: Date?, answered: Date?)>((nil, nil))
+    /// Who hears of every request (the metrics).
+    private let observer = NIOLockedValueBox<(@Sendable (Exchange) -> Void)?>(nil)
+
+    /// One request to the store, for the metrics.
+    public struct Exchange: Sendable {
+        /// `GET`, `HEAD`, `PUT`, `DELETE`, `POST`.
+        public let method: String
+        /// `ok`, `not_found`, `precondition_failed`, `denied`, `client_error`, `server_error`, `transport`.
+        public let outcome: String
+        public let seconds: Double
+        /// Body bytes sent to the store, and those it announced in its answer.
+        public let sent: Int64
+        public let received: Int64
+    }
+
+    /// Sets who hears of every request.
+    public func observe(_ observer: @escaping @Sendable (Exchange) -> Void) {
+        self.observer.withLockedValue { $0 = observer }
+    }
+
     /// After a failure, the store counts as unavailable for this long, unless it answers.
     static let unavailableFor: TimeInterval = 5
 
@@ -233,15 +253,38 @@ public final class S3Client: Sendable {
         request.method = method
         for (name, value) in signed { request.headers.replaceOrAdd(name: name, value: value) }
         if let body { request.body = .bytes(body) }
+        let start = ContinuousClock.now
+        let sent = Int64(body?.readableBytes ?? 0)
         do {
             let response = try await http.execute(request, timeout: .seconds(method == .PUT ? 300 : 60))
             let time = now()
             health.withLockedValue { response.status.code >= 500 ? ($0.failed = time) : ($0.answered = time) }
+            let received = method == .HEAD ? 0 : response.headers.first(name: "Content-Length").flatMap(HeaderNumbers.contentLength) ?? 0
+            report(method, Self.outcome(response.status.code), start, sent: sent, received: received)
             return response
         } catch {
             let time = now()
             health.withLockedValue { $0.failed = time }
+            report(method, "transport", start, sent: 0, received: 0)
             throw .unavailable(status: nil, "\(method) \(path): \(error)", cause: error as? HTTPClientError)
+        }
+    }
+
+    private func report(_ method: HTTPMethod, _ outcome: String, _ start: ContinuousClock.Instant, sent: Int64, received: Int64) {
+        guard let observer = observer.withLockedValue({ $0 }) else { return }
+        let elapsed = ContinuousClock.now - start
+        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        observer(Exchange(method: method.rawValue, outcome: outcome, seconds: seconds, sent: sent, received: received))
+    }
+
+    private static func outcome(_ status: UInt) -> String {
+        switch status {
+        case 200..<300: "ok"
+        case 404: "not_found"
+        case 412: "precondition_failed"
+        case 401, 403: "denied"
+        case 500...: "server_error"
+        default: "client_error"
         }
     }
 

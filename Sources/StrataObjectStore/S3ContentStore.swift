@@ -73,14 +73,16 @@ public final class S3ContentStore: ContentStore {
               let record = try? JSONDecoder().decode(TagFile.self, from: Data(found.bytes)),
               let digest = try? Digest(parsing: record.digest) else { return nil }
         return TagRecord(registry: registry, repository: repository, tag: tag, digest: digest, mediaType: record.mediaType,
-                         fetchedAt: Date(timeIntervalSince1970: record.fetchedAt), tier: record.tier)
+                         fetchedAt: Date(timeIntervalSince1970: Double(record.fetchedAtMillis) / 1000), tier: record.tier)
     }
 
-    /// A tag record as stored.
+    /// A tag record as stored. The time is kept in whole milliseconds, rounded down and less one: read
+    /// back, it is never later than it was (a time a hair in the future would make the
+    /// record look as if the clock went backwards, and so stale).
     struct TagFile: Codable {
         let digest: String
         let mediaType: String
-        let fetchedAt: Double
+        let fetchedAtMillis: Int64
         let tier: String
     }
 
@@ -98,7 +100,7 @@ public final class S3ContentStore: ContentStore {
 
     public func setTag(_ record: TagRecord) async throws {
         let file = TagFile(digest: record.digest.description, mediaType: record.mediaType,
-                           fetchedAt: record.fetchedAt.timeIntervalSince1970, tier: record.tier)
+                           fetchedAtMillis: Int64((record.fetchedAt.timeIntervalSince1970 * 1000).rounded(.down)) - 1, tier: record.tier)
         try await client.put(tagKey(record.registry, record.repository, record.tag), ByteBuffer(bytes: try JSONEncoder().encode(file)),
                              contentType: "application/json")
         try await client.put(refPrefix(record.digest) + "\(record.registry)/\(record.repository.value):\(record.tag.value)", ByteBuffer())

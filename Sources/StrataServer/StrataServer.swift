@@ -109,7 +109,8 @@ public final class StrataServer: Sendable {
         do {
             // The shared store's fills end after this replica's, which read from them.
             self.services = (shared.map { [FillService(work: $0.engine.background)] } ?? []) + (try Self.services(
-                configuration, listeners: listeners, engine: engine, disk: disk, ledger: ledger, instanceID: instanceID, eviction: eviction,
+                configuration, listeners: listeners, engine: engine, disk: disk, objectStore: shared?.store.client, ledger: ledger,
+                instanceID: instanceID, eviction: eviction,
                 scrubber: scrubber, logger: logger, now: now,
                 onListening: Self.advertising(shared?.peers, configuration, then: onListening),
                 onAdminListening: onAdminListening, onPrefetchRound: onPrefetchRound))
@@ -158,7 +159,8 @@ public final class StrataServer: Sendable {
 
     /// Everything that runs in the service group: the two ports and the background loops.
     private static func services(
-        _ configuration: StrataConfiguration, listeners: ListenerWiring, engine: MirrorEngine, disk: DiskContentStore, ledger: Ledger, instanceID: String,
+        _ configuration: StrataConfiguration, listeners: ListenerWiring, engine: MirrorEngine, disk: DiskContentStore, objectStore: S3Client?,
+        ledger: Ledger, instanceID: String,
         eviction: EvictionService, scrubber: CacheScrubber, logger: Logger, now: @escaping @Sendable () -> Date,
         onListening: @escaping @Sendable (Int) -> Void, onAdminListening: @escaping @Sendable (Int) -> Void,
         onPrefetchRound: @escaping @Sendable (Prefetcher.Summary) -> Void
@@ -186,8 +188,9 @@ public final class StrataServer: Sendable {
                 refresh: .milliseconds(Int64(configuration.prefetchRefresh * 1000)), logger: logger, onRound: onPrefetchRound))
         }
         if let adminAddress = listeners.adminAddress {
-            let routes = AdminRoutes(engine: engine, inventory: disk, ledger: ledger,
-                                     metrics: StrataMetrics(engine: engine, inventory: disk, ledger: ledger), instanceID: instanceID)
+            let metrics = StrataMetrics(engine: engine, inventory: disk, ledger: ledger)
+            objectStore?.observe { metrics.recordObjectStore(method: $0.method, outcome: $0.outcome, seconds: $0.seconds, sent: $0.sent, received: $0.received) }
+            let routes = AdminRoutes(engine: engine, inventory: disk, ledger: ledger, metrics: metrics, instanceID: instanceID)
             services.append(Application(
                 router: routes.router(token: listeners.adminToken, listenHost: adminAddress.host),
                 server: listeners.adminServer,

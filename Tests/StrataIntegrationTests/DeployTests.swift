@@ -52,18 +52,23 @@ import Yams
 
     @Test func kubernetesManifestsParse() throws {
         var kinds: [String] = []
-        for file in ["Deploy/kubernetes/strata.yaml", "Deploy/kubernetes/strata-daemonset.yaml"] {
+        var shared: [StrataConfiguration] = []
+        for file in ["Deploy/kubernetes/strata.yaml", "Deploy/kubernetes/strata-daemonset.yaml", "Deploy/kubernetes/strata-central-replicas.yaml"] {
             for document in try Yams.load_all(yaml: try text(file)) {
                 let object = try #require(document as? [String: Any], "\(file)")
                 let kind = try #require(object["kind"] as? String)
                 #expect(object["apiVersion"] is String)
                 kinds.append(kind)
                 if kind == "ConfigMap", let data = object["data"] as? [String: String], let yaml = data["strata.yml"] {
-                    _ = try StrataConfiguration.parse(yaml: yaml)
+                    let config = try StrataConfiguration.parse(yaml: yaml)
+                    if config.sharedStore != nil { shared.append(config) }
                 }
             }
         }
-        #expect(kinds.sorted() == ["ConfigMap", "ConfigMap", "DaemonSet", "Deployment", "Namespace", "PersistentVolumeClaim", "Service"])
+        #expect(kinds.sorted() == ["ConfigMap", "ConfigMap", "ConfigMap", "DaemonSet", "Deployment", "Namespace", "PersistentVolumeClaim",
+                                   "Service", "Service", "StatefulSet"])
+        // The replicas' config names a bucket (credentials come from the Secret's environment).
+        #expect(shared.map { $0.sharedStore?.bucket } == ["strata-central"])
     }
 
     @Test func dockerfileCopiesWhatExists() throws {

@@ -132,6 +132,11 @@ extension Integration {
             let attempts = ledger.first { $0.reference == layer.description && $0.attempts?.isEmpty == false }?.attempts ?? []
             #expect(attempts.first?.tier == "shared" && attempts.first?.outcome == "transport")
             #expect(attempts.last?.tier == "canonical" && attempts.last?.outcome == "ok")
+            let metrics = String(decoding: try await fetch("\(replica.adminURL)/metrics").body, as: UTF8.self)
+            // Requests while it answered, and the failures after it was stopped (uploads may be either).
+            #expect(metrics.contains(#"strata_shared_store_requests_total{method="GET",outcome="ok"}"#))
+            #expect(metrics.contains(#"outcome="transport"}"#))
+            #expect(metrics.contains(#"strata_shared_store_bytes_total{direction="sent"}"#))
             let ready = try await fetch("\(replica.adminURL)/readyz")
             #expect(ready.status == 200)
             #expect(String(decoding: ready.body, as: UTF8.self).contains("shared store unavailable"))
@@ -163,7 +168,8 @@ extension Integration {
             // B has never seen the tag; the shared record is fresh: no upstream request.
             let fromB = try await fetch(b.url + url, headers: accept)
             #expect(fromB.status == 200 && fromB.body == image.manifest)
-            #expect(try await heads() == before + 1)
+            let log = try await registry.settledRequests().map { "\($0.method) \($0.path)" }
+            #expect(try await heads() == before + 1, "\(log)")
         }
     }
 }

@@ -62,4 +62,31 @@ import Testing
                                     digest: ContentHasher.digest(of: [1]), headOnly: false)
         }
     }
+
+    /// A tag the central revalidated for one edge is fresh for another edge: freshness
+    /// lives with the tag record in the central's store.
+    @Test func aTagRevalidatedForOneEdgeIsFreshForAnother() async throws {
+        let repo = try RepositoryName("library/app")
+        let registry = MemoryRegistry("canonical")
+        let manifest = Array(#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"a","digest":"sha256:0000000000000000000000000000000000000000000000000000000000000000","size":1},"layers":[]}"#.utf8)
+        registry.addManifest(manifest, mediaType: MediaType.ociManifest.value, tag: "1")
+        let clock = TestClock()
+        var logger = Logger(label: "composition-test")
+        logger.logLevel = .critical
+        func engine(_ local: any ContentStore, _ tiers: [(TierName, any ContentSource)]) -> MirrorEngine {
+            MirrorEngine(local: local, configuration: MirrorConfiguration(tagTTL: 60, chains: ["docker.io": TierChain(tiers.map { UpstreamTier(name: $0.0, client: $0.1) })]),
+                         logger: logger, now: clock.closure)
+        }
+        let central = engine(MemoryContentStore(), [(.canonical, registry)])
+        let a = engine(MemoryContentStore(), [(.shared, MirrorSource(engine: central, registry: "docker.io"))])
+        let b = engine(MemoryContentStore(), [(.shared, MirrorSource(engine: central, registry: "docker.io"))])
+        let accept = ManifestAccept(headers: [MediaType.ociManifest.value])
+        _ = try await a.manifest(registry: "docker.io", repository: repo, reference: .tag(try Tag("1")), accept: accept)
+        clock.advance(by: 120)
+        _ = try await a.manifest(registry: "docker.io", repository: repo, reference: .tag(try Tag("1")), accept: accept)
+        let heads = registry.requests.filter { $0.hasPrefix("HEAD") }.count
+        let fromB = try await b.manifest(registry: "docker.io", repository: repo, reference: .tag(try Tag("1")), accept: accept)
+        #expect(fromB.bytes == manifest)
+        #expect(registry.requests.filter { $0.hasPrefix("HEAD") }.count == heads, "\(registry.requests)")
+    }
 }
