@@ -212,8 +212,11 @@ struct S3Section: ConfigSection {
     var accessKeyFile: String?
     var secretKeyFile: String?
     var advertiseURL: String?
+    var maxSize: String?
+    var maxIdle: String?
     enum CodingKeys: String, CodingKey, CaseIterable {
         case endpoint, bucket, region, prefix
+        case maxSize = "max_size", maxIdle = "max_idle"
         case pathStyle = "path_style", accessKeyFile = "access_key_file", secretKeyFile = "secret_key_file"
         case advertiseURL = "advertise_url"
     }

@@ -108,6 +108,9 @@ public struct StrataConfiguration: Sendable, Equatable {
         /// Where the other replicas reach this one's registry port, for fills they share;
         /// nil: derived from `listen` when that is a specific address.
         public var advertiseURL: String?
+        /// The bucket's bound (nil: none) and how long a blob nobody asked for stays.
+        public var maxSize: Int64?
+        public var maxIdle: TimeInterval = 30 * 86400
 
         public init(endpoint: String, bucket: String) {
             self.endpoint = endpoint

@@ -26,12 +26,33 @@ public enum S3XML {
 
     /// A listing's page: the keys, and the token for the next page when there is one.
     public struct ListPage: Equatable, Sendable {
-        public let keys: [String]
+        public let entries: [Entry]
         public let nextToken: String?
 
+        public var keys: [String] { entries.map(\.key) }
+
         public init(keys: [String], nextToken: String?) {
-            self.keys = keys
+            self.entries = keys.map { Entry(key: $0, size: nil, lastModified: nil) }
             self.nextToken = nextToken
+        }
+
+        public init(entries: [Entry], nextToken: String?) {
+            self.entries = entries
+            self.nextToken = nextToken
+        }
+    }
+
+    /// One object of a listing: its key, and its size and time when the answer said.
+    public struct Entry: Equatable, Sendable {
+        public let key: String
+        public let size: Int64?
+        /// Seconds since 1970.
+        public let lastModified: Double?
+
+        public init(key: String, size: Int64?, lastModified: Double?) {
+            self.key = key
+            self.size = size
+            self.lastModified = lastModified
         }
     }
 
@@ -39,7 +60,60 @@ public enum S3XML {
         guard find(Array("<ListBucketResult".utf8), in: xml, from: 0) != nil else { return nil }
         let truncated = value(of: "IsTruncated", in: xml) == "true"
         let token = value(of: "NextContinuationToken", in: xml)
-        return ListPage(keys: values(of: "Key", in: xml), nextToken: truncated ? token : nil)
+        var entries: [Entry] = []
+        let open = Array("<Contents>".utf8), close = Array("</Contents>".utf8)
+        var i = 0
+        while let start = find(open, in: xml, from: i), let end = find(close, in: xml, from: start + open.count) {
+            let block = Array(xml[(start + open.count)..<end])
+            if let key = value(of: "Key", in: block) {
+                let size = value(of: "Size", in: block).flatMap { Int64($0) }.flatMap { $0 >= 0 ? $0 : nil }
+                entries.append(Entry(key: key, size: size, lastModified: value(of: "LastModified", in: block).flatMap(timestamp)))
+            }
+            i = end + close.count
+        }
+        return ListPage(entries: entries, nextToken: truncated ? token : nil)
+    }
+
+    /// `2026-11-30T10:07:03.123Z` (S3's listing time) as seconds since 1970; nil for
+    /// anything else.
+    public static func timestamp(_ text: String) -> Double? {
+        let bytes = Array(text.utf8)
+        guard bytes.count >= 20, bytes.count <= 40, bytes.last == UInt8(ascii: "Z") else { return nil }
+        func number(_ range: Range<Int>) -> Int? {
+            guard range.upperBound <= bytes.count else { return nil }
+            var value = 0
+            for b in bytes[range] {
+                guard b >= 48 && b <= 57 else { return nil }
+                value = value * 10 + Int(b - 48)
+            }
+            return value
+        }
+        guard let year = number(0..<4), let month = number(5..<7), let day = number(8..<10),
+              let hour = number(11..<13), let minute = number(14..<16), let second = number(17..<19),
+              bytes[4] == UInt8(ascii: "-"), bytes[7] == UInt8(ascii: "-"), bytes[10] == UInt8(ascii: "T"),
+              (1970...9999).contains(year), (1...12).contains(month), (1...31).contains(day),
+              hour < 24, minute < 60, second < 61 else { return nil }
+        var fraction = 0.0
+        if bytes[19] == UInt8(ascii: ".") {
+            guard let digits = number(20..<(bytes.count - 1)), bytes.count - 21 <= 9 else { return nil }
+            fraction = Double(digits) / pow10(bytes.count - 21)
+        } else if bytes.count != 20 {
+            return nil
+        }
+        // Days from the civil date (Howard Hinnant's algorithm), no calendar needed.
+        let y = month <= 2 ? year - 1 : year
+        let era = y / 400
+        let yoe = y - era * 400
+        let doy = (153 * (month + (month > 2 ? -3 : 9)) + 2) / 5 + day - 1
+        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
+        let days = era * 146097 + doe - 719468
+        return Double(days * 86400 + hour * 3600 + minute * 60 + second) + fraction
+    }
+
+    private static func pow10(_ n: Int) -> Double {
+        var value = 1.0
+        for _ in 0..<max(0, n) { value *= 10 }
+        return value
     }
 
     private static func find(_ needle: [UInt8], in haystack: [UInt8], from: Int) -> Int? {

@@ -162,14 +162,19 @@ public final class S3Client: Sendable {
 
     /// Every key under `prefix`, all pages.
     public func listAll(prefix: String) async throws(ObjectStoreError) -> [String] {
-        var keys: [String] = []
+        try await listEntries(prefix: prefix).map(\.key)
+    }
+
+    /// Every object under `prefix` with its size and time, all pages.
+    public func listEntries(prefix: String) async throws(ObjectStoreError) -> [S3XML.Entry] {
+        var entries: [S3XML.Entry] = []
         var token: String? = nil
         repeat {
             let page = try await list(prefix: prefix, continuation: token)
-            keys += page.keys
+            entries += page.entries
             token = page.nextToken
         } while token != nil
-        return keys
+        return entries
     }
 
     /// Creates the bucket; one that exists already is fine.

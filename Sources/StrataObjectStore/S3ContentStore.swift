@@ -26,6 +26,7 @@ public final class S3ContentStore: ContentStore {
     private let scratch: BlobStore
     /// Blobs up to this size are uploaded in one `PUT`; larger ones in parts of this size.
     public let partSize: Int
+    private let accesses = NIOLockedValueBox<[Digest: Double]>([:])
     /// Verified blobs waiting for their upload (``makeDurable(_:)``).
     private let pending = NIOLockedValueBox<[Digest: BlobWriter]>([:])
     /// Blobs and manifests up to this size are read whole and verified on every read.
@@ -86,7 +87,15 @@ public final class S3ContentStore: ContentStore {
         let tier: String
     }
 
-    public func recordAccess(_ digest: Digest, at time: Date) {}
+    /// Counts a hit in memory; ``SharedJanitor`` writes them to the bucket in batches.
+    public func recordAccess(_ digest: Digest, at time: Date) {
+        accesses.withLockedValue { $0[digest] = max($0[digest] ?? 0, time.timeIntervalSince1970) }
+    }
+
+    /// The hits counted since the last call (seconds since 1970, the latest per blob).
+    func takeAccesses() -> [Digest: Double] {
+        accesses.withLockedValue { table in defer { table = [:] }; return table }
+    }
 
     // MARK: Writing
 

@@ -19,6 +19,8 @@ struct SharedStoreWiring {
     let http: HTTPClient
     /// One fill per blob across the replicas (leases in the bucket).
     let peers: PeerFillSource
+    /// The bucket's bound and idle expiry.
+    let janitor: SharedJanitor
     /// Every registry's chain with the shared store first.
     let chains: [String: TierChain]
 
@@ -38,6 +40,7 @@ struct SharedStoreWiring {
                                     accessKey: accessKey, secretKey: secretKey, pathStyle: settings.pathStyle), http: http, now: now)
         store = S3ContentStore(client: client, prefix: settings.prefix, scratch: disk.blobs)
         peers = PeerFillSource(store: store, http: http, instanceID: instanceID, logger: logger, now: now)
+        janitor = SharedJanitor(store: store, replica: instanceID, maxSize: settings.maxSize, maxIdle: settings.maxIdle)
         let peerHealth = TierHealth(breaker: CircuitBreaker(failureThreshold: configuration.breakerFailures, coolOff: configuration.breakerCoolOff), now: now)
         let peerTier = UpstreamTier(name: .mirror("peer"), client: peers, health: peerHealth)
         engine = MirrorEngine(

@@ -108,7 +108,12 @@ public final class StrataServer: Sendable {
         self.scrubber = CacheScrubber(disk: disk, bytesPerSecond: configuration.scrubRate, logger: logger)
         do {
             // The shared store's fills end after this replica's, which read from them.
-            self.services = (shared.map { [FillService(work: $0.engine.background)] } ?? []) + (try Self.services(
+            let sharedServices: [any Service] = shared.map { shared in
+                [FillService(work: shared.engine.background),
+                 SharedJanitorService(janitor: shared.janitor, interval: .milliseconds(Int64(configuration.evictionInterval * 1000)),
+                                      logger: logger, now: now)]
+            } ?? []
+            self.services = sharedServices + (try Self.services(
                 configuration, listeners: listeners, engine: engine, disk: disk, objectStore: shared?.store.client, ledger: ledger,
                 instanceID: instanceID, eviction: eviction,
                 scrubber: scrubber, logger: logger, now: now,

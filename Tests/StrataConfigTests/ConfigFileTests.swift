@@ -77,6 +77,9 @@ import Testing
         expected.accessKey = "AKID"
         expected.secretKey = "s3cret"
         #expect(config.sharedStore == expected)
+        let bounded = try StrataConfiguration.parse(yaml: "store: { s3: { endpoint: http://x, bucket: b1b, max_size: 2TiB, max_idle: 7d } }")
+        #expect(bounded.sharedStore?.maxSize == 2 << 40 && bounded.sharedStore?.maxIdle == 7 * 86400)
+        #expect(Self.error("store: { s3: { endpoint: http://x, bucket: b1b, max_size: lots } }")?.hasPrefix("config: store.s3.max_size must be") == true)
         #expect(Self.error("store: { s3: { endpoint: http://x } }") == "config: store.s3 needs endpoint and bucket")
         #expect(Self.error("store: { s3: { endpoint: ftp://x, bucket: b1b } }")?.hasPrefix("config: store.s3.endpoint must be") == true)
         #expect(Self.error("store: { s3: { endpoint: http://x, bucket: Bad_Name } }")?.hasPrefix("config: store.s3.bucket must be") == true)

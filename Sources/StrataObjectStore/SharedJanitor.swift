@@ -1,0 +1,123 @@
+import Foundation
+import NIOCore
+import StrataCore
+import StrataStore
+
+/// Keeps the shared bucket within `store.s3.max_size` and removes blobs nobody asked
+/// for in `store.s3.max_idle`, one replica at a time.
+///
+/// Hits are counted in memory by each replica and written in batches, one object per
+/// replica and flush (`access/<replica>/<time>`); the janitor merges them into
+/// `access/merged` and uses, for each blob, the later of its last hit and its upload.
+/// It runs only while it holds the `janitor` lease (a create-only object that expires),
+/// so two replicas never evict at once.
+public final class SharedJanitor: Sendable {
+    public struct Report: Sendable, Equatable {
+        public var blobs = 0
+        public var bytesBefore: Int64 = 0
+        public var removed = 0
+        public var removedBytes: Int64 = 0
+        public var idle = 0
+    }
+
+    let store: S3ContentStore
+    let replica: String
+    /// The bound; nil: none. Above it, the least recently used blobs go until 90% of it.
+    let maxSize: Int64?
+    let maxIdle: TimeInterval?
+    /// How long a janitor's lease lives if it never finishes.
+    let leaseSeconds: Double
+
+    public init(store: S3ContentStore, replica: String, maxSize: Int64?, maxIdle: TimeInterval?, leaseSeconds: Double = 300) {
+        self.store = store
+        self.replica = replica
+        self.maxSize = maxSize
+        self.maxIdle = maxIdle
+        self.leaseSeconds = leaseSeconds
+    }
+
+    /// Writes the hits the store counted since the last flush, as one object.
+    public func flush(now: Date) async throws {
+        let batch = store.takeAccesses()
+        guard !batch.isEmpty else { return }
+        let body = try JSONEncoder().encode(Dictionary(uniqueKeysWithValues: batch.map { ($0.key.description, $0.value) }))
+        try await store.client.put("\(store.prefix)access/\(replica)/\(Int64(now.timeIntervalSince1970 * 1000))", ByteBuffer(bytes: body),
+                                   contentType: "application/json")
+    }
+
+    /// One pass, if no other replica's janitor holds the lease; nil when one does.
+    public func run(now: Date) async throws -> Report? {
+        let leaseKey = "\(store.prefix)janitor"
+        let lease = S3ContentStore.Lease(owner: replica, expires: now.timeIntervalSince1970 + leaseSeconds)
+        do {
+            try await store.client.put(leaseKey, ByteBuffer(bytes: try JSONEncoder().encode(lease)), contentType: "application/json", createOnly: true)
+        } catch let error as ObjectStoreError where error.isPreconditionFailed {
+            guard let found = try await store.client.get(leaseKey, maxSize: 64 << 10),
+                  let held = try? JSONDecoder().decode(S3ContentStore.Lease.self, from: Data(found.bytes)),
+                  held.expires < now.timeIntervalSince1970, let etag = found.object.etag else { return nil }
+            // The last janitor died holding it.
+            try await store.client.put(leaseKey, ByteBuffer(bytes: try JSONEncoder().encode(lease)), contentType: "application/json", ifMatch: etag)
+        }
+        do {
+            let report = try await pass(now: now)
+            try? await store.client.delete(leaseKey)
+            return report
+        } catch {
+            try? await store.client.delete(leaseKey)
+            throw error
+        }
+    }
+
+    private func pass(now: Date) async throws -> Report {
+        let lastUse = try await mergedHits()
+        let blobPrefix = "\(store.prefix)blobs/"
+        var blobs: [(digest: Digest, size: Int64, used: Double)] = []
+        for entry in try await store.client.listEntries(prefix: blobPrefix) {
+            guard let digest = try? Digest(parsing: entry.key.dropFirst(blobPrefix.count).replacingOccurrences(of: "/", with: ":")) else { continue }
+            blobs.append((digest, entry.size ?? 0, max(lastUse[digest] ?? 0, entry.lastModified ?? 0)))
+        }
+        var report = Report(blobs: blobs.count, bytesBefore: blobs.reduce(0) { $0 + $1.size })
+        var victims: Set<Digest> = []
+        if let maxIdle {
+            for blob in blobs where now.timeIntervalSince1970 - blob.used > maxIdle { victims.insert(blob.digest); report.idle += 1 }
+        }
+        if let maxSize {
+            var total = blobs.filter { !victims.contains($0.digest) }.reduce(0) { $0 + $1.size }
+            if total > maxSize {
+                for blob in blobs.sorted(by: { $0.used < $1.used }) where !victims.contains(blob.digest) {
+                    guard total > maxSize / 10 * 9 else { break }
+                    victims.insert(blob.digest)
+                    total -= blob.size
+                }
+            }
+        }
+        for blob in blobs where victims.contains(blob.digest) {
+            await store.remove(blob.digest)
+            report.removed += 1
+            report.removedBytes += blob.size
+        }
+        try await saveHits(lastUse.filter { !victims.contains($0.key) })
+        return report
+    }
+
+    /// The merged hit times and every batch written since, which are then removed.
+    private func mergedHits() async throws -> [Digest: Double] {
+        var merged: [Digest: Double] = [:]
+        func add(_ bytes: [UInt8]) {
+            guard let table = try? JSONDecoder().decode([String: Double].self, from: Data(bytes)) else { return }
+            for (text, time) in table { if let digest = try? Digest(parsing: text) { merged[digest] = max(merged[digest] ?? 0, time) } }
+        }
+        let mergedKey = "\(store.prefix)access/merged"
+        if let found = try await store.client.get(mergedKey, maxSize: 256 << 20) { add(found.bytes) }
+        for key in try await store.client.listAll(prefix: "\(store.prefix)access/") where key != mergedKey {
+            if let found = try await store.client.get(key, maxSize: 64 << 20) { add(found.bytes) }
+            try? await store.client.delete(key)
+        }
+        return merged
+    }
+
+    private func saveHits(_ hits: [Digest: Double]) async throws {
+        let body = try JSONEncoder().encode(Dictionary(uniqueKeysWithValues: hits.map { ($0.key.description, $0.value) }))
+        try await store.client.put("\(store.prefix)access/merged", ByteBuffer(bytes: body), contentType: "application/json")
+    }
+}
