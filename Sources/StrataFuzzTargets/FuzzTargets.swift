@@ -34,6 +34,9 @@ public enum FuzzTargets {
             precondition(page.keys.allSatisfy { $0.utf8.count <= bytes.count }, "a key longer than the answer")
             precondition(page.keys.count <= bytes.count / 11, "more keys than <Key></Key> pairs fit")
         }
+        if let seconds = S3XML.timestamp(text(bytes)) {
+            precondition(seconds >= 0 && seconds < 253_402_301_000, "a time outside 1970...9999")
+        }
         _ = S3XML.value(of: "UploadId", in: bytes)
         _ = S3XML.value(of: "Code", in: bytes)
     }
