@@ -76,6 +76,38 @@ extension Integration {
             }
         }
 
+        /// Two replicas on one bucket, dockerd through one and containerd through the other
+        /// at the same time, then a third replica with an empty cache and the registry
+        /// stopped (Tests/e2e/replicas-in-netns.sh): every blob came from the registry once.
+        @Test func dockerdAndContainerdThroughReplicasOnOneBucket() async throws {
+            try Self.requireRoot()
+            try #require(which("dockerd") != nil && which("containerd") != nil && which("radosgw") != nil,
+                         "needs docker.io, containerd and radosgw (apt-get install docker.io containerd radosgw ceph-mon ceph-osd)")
+            let (work, images, _) = try await Self.prepare()
+            let unshare = try #require(which("unshare"))
+            var environment = ProcessInfo.processInfo.environment
+            environment["WORK"] = work
+            environment["STRATA"] = try #require(CommandLine.binary)
+            environment["OBJECT_STORE"] = "\(DeployFiles.root)/Tests/object-store.sh"
+            environment["IMAGES"] = "library/small:1 library/docker-v2s2:1"
+            let (status, output) = try runCommand(unshare, ["-n", "--", "bash", "\(DeployFiles.root)/Tests/e2e/replicas-in-netns.sh"],
+                                                  environment: environment)
+            let log = output + ((try? String(contentsOfFile: "\(work)/client.log", encoding: .utf8)) ?? "")
+            #expect(status == 0, "\(log)")
+            // The registry's access log: blob GETs by Strata, per digest.
+            let access = (try? String(contentsOfFile: "\(work)/hub.log", encoding: .utf8)) ?? ""
+            var gets: [String: Int] = [:]
+            for line in access.split(separator: "\n") where line.contains("\"GET /v2/") && line.contains("/blobs/sha256:") && line.contains("strata") {
+                guard let range = line.range(of: #"sha256:[0-9a-f]{64}"#, options: .regularExpression) else { continue }
+                gets[String(line[range]), default: 0] += 1
+            }
+            for image in [images.small, images.docker] {
+                for digest in image.blobs.keys {
+                    #expect(gets[digest.description] == 1, "\(digest) fetched \(gets[digest.description] ?? 0) times")
+                }
+            }
+        }
+
         @Test func containerdPullsThroughStrataWithNamespaces() async throws {
             try Self.requireRoot()
             try #require(which("containerd") != nil && which("ctr") != nil, "containerd is not installed (apt-get install containerd)")
