@@ -95,7 +95,8 @@ public enum S3XML {
               hour < 24, minute < 60, second < 61 else { return nil }
         var fraction = 0.0
         if bytes[19] == UInt8(ascii: ".") {
-            guard let digits = number(20..<(bytes.count - 1)), bytes.count - 21 <= 9 else { return nil }
+            // At most nanoseconds: more digits than that would overflow the number read.
+            guard bytes.count - 21 <= 9, let digits = number(20..<(bytes.count - 1)) else { return nil }
             fraction = Double(digits) / pow10(bytes.count - 21)
         } else if bytes.count != 20 {
             return nil

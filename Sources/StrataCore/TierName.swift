@@ -1,6 +1,7 @@
 /// Where a response came from, as the ledger and the `X-Strata-Tier` header say it.
 public enum TierName: Hashable, Sendable, CustomStringConvertible {
-    case cache
+    /// This replica's own cache on disk.
+    case local
     /// The object store the replicas of a central mirror share.
     case shared
     case mirror(String)
@@ -10,7 +11,7 @@ public enum TierName: Hashable, Sendable, CustomStringConvertible {
 
     public var description: String {
         switch self {
-        case .cache: "cache"
+        case .local: "local"
         case .shared: "shared"
         case .mirror(let name): "mirror/\(name)"
         case .canonical: "canonical"

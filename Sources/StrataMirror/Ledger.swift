@@ -70,12 +70,12 @@ public final class Ledger: Sendable {
 
     private static func window(_ counts: [String: LedgerStatistics.Counts]) -> Stats.Window {
         let content = counts.values.reduce(0) { $0 + $1.contentRequests }
-        let hits = (counts["cache"]?.contentRequests ?? 0) + (counts["stale"]?.contentRequests ?? 0)
+        let hits = (counts["local"]?.contentRequests ?? 0) + (counts["stale"]?.contentRequests ?? 0)
         return Stats.Window(
             tiers: counts.mapValues { Stats.Window.Tier(requests: $0.requests, bytes: $0.bytes) },
             requests: counts.values.reduce(0) { $0 + $1.requests },
             bytes: counts.values.reduce(0) { $0 + $1.bytes },
             hitRatio: content > 0 ? Double(hits) / Double(content) : nil,
-            upstreamBytesSaved: (counts["cache"]?.bytes ?? 0) + (counts["stale"]?.bytes ?? 0))
+            upstreamBytesSaved: (counts["local"]?.bytes ?? 0) + (counts["stale"]?.bytes ?? 0))
     }
 }

@@ -91,7 +91,7 @@ public final class MirrorEngine: Sendable {
         case .digest(let digest):
             if let cached = await local.manifest(digest) {
                 local.recordAccess(digest, at: now())
-                return ManifestResult(bytes: cached.bytes, mediaType: cached.mediaType, digest: digest, tier: .cache, stale: false, attempts: [], path: ["cache"])
+                return ManifestResult(bytes: cached.bytes, mediaType: cached.mediaType, digest: digest, tier: .local, stale: false, attempts: [], path: ["local"])
             }
             let key = "\(registry)/\(repository)@\(digest)"
             if negative.contains(key) {
@@ -115,7 +115,7 @@ public final class MirrorEngine: Sendable {
                configuration.cacheOnly || freshness.decide(fetchedAt: entry.fetchedAt, now: now()) == .fresh,
                let cached = await local.manifest(entry.digest) {
                 local.recordAccess(entry.digest, at: now())
-                return ManifestResult(bytes: cached.bytes, mediaType: cached.mediaType, digest: entry.digest, tier: .cache, stale: false, attempts: [], path: ["cache"])
+                return ManifestResult(bytes: cached.bytes, mediaType: cached.mediaType, digest: entry.digest, tier: .local, stale: false, attempts: [], path: ["local"])
             }
             let flightKey = "\(registry)/\(repository):\(tag)|\(accept.types.joined(separator: ","))"
             if entry == nil && negative.contains(flightKey) {
@@ -165,8 +165,8 @@ public final class MirrorEngine: Sendable {
         let tierName = chain.tiers[head.tierIndex].name
         let result: ManifestResult
         if let cached = await local.manifest(digest) {
-            result = ManifestResult(bytes: cached.bytes, mediaType: cached.mediaType, digest: digest, tier: .cache, stale: false,
-                                    attempts: head.attempts, path: ["cache"])
+            result = ManifestResult(bytes: cached.bytes, mediaType: cached.mediaType, digest: digest, tier: .local, stale: false,
+                                    attempts: head.attempts, path: ["local"])
             local.recordAccess(digest, at: now())
         } else {
             do {

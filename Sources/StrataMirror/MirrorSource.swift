@@ -78,7 +78,7 @@ public struct MirrorSource: ContentSource {
         case .stored(let blob):
             guard offset <= blob.size else { throw UpstreamError(.invalidResponse, "range starts past the blob's end") }
             let body = PushedBlobStream { emit in try await blob.read(offset, blob.size) { try await emit($0) } }
-            return UpstreamBlob(totalSize: blob.size, offset: offset, body: body, remotePath: ["cache"])
+            return UpstreamBlob(totalSize: blob.size, offset: offset, body: body, remotePath: ["local"])
         case .filling(let fill, let size, let lease):
             let body = PushedBlobStream { emit in
                 try await fill.read(from: offset, to: size, lease: lease) { try await emit($0) }

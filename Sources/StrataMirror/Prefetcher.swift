@@ -33,7 +33,7 @@ public struct Prefetcher: Sendable {
         let all = ManifestAccept(headers: [])
         let root = try await engine.manifest(registry: image.registry, repository: image.repository, reference: image.reference, accept: all)
         summary.manifests += 1
-        await progress(Event(image: name, kind: .manifest, digest: root.digest.description, bytes: Int64(root.bytes.count), cached: root.tier == .cache))
+        await progress(Event(image: name, kind: .manifest, digest: root.digest.description, bytes: Int64(root.bytes.count), cached: root.tier == .local))
         var manifests: [[UInt8]] = []
         let references = try ManifestReferences(parsing: root.bytes)
         if references.manifests.isEmpty {
@@ -42,7 +42,7 @@ public struct Prefetcher: Sendable {
             for child in references.manifests where Self.wanted(child.platform, platforms) {
                 let result = try await engine.manifest(registry: image.registry, repository: image.repository, reference: .digest(child.digest), accept: all)
                 summary.manifests += 1
-                await progress(Event(image: name, kind: .manifest, digest: child.digest.description, bytes: child.size, cached: result.tier == .cache))
+                await progress(Event(image: name, kind: .manifest, digest: child.digest.description, bytes: child.size, cached: result.tier == .local))
                 manifests.append(result.bytes)
             }
         }

@@ -68,21 +68,44 @@ public final class PeerFillSource: ContentSource {
                 throw UpstreamError(.notFound, "no lease (the shared store failed: \(error)); filling here")
             }
             guard let held, held.owner != me else { throw UpstreamError(.notFound, "this replica fills \(digest)") }
+            var why = "its lease expired"
             if held.expires > now().timeIntervalSince1970 {
-                do {
-                    return try await peer(held.owner).getBlob(repository, digest, from: offset, via: via)
-                } catch where error.kind == .notFound || error.kind == .loop {
-                    throw error
-                } catch {
-                    logger.warning("the replica filling a blob does not answer; taking its lease over",
-                                   metadata: ["digest": "\(digest)", "owner": "\(held.owner)", "error": "\(error)"])
+                if let refusal = await refusal(of: held.owner) {
+                    why = "a lease naming a replica not to fetch from (\(refusal))"
+                } else {
+                    do {
+                        return try await peer(held.owner).getBlob(repository, digest, from: offset, via: via)
+                    } catch where error.kind == .notFound || error.kind == .loop {
+                        throw error
+                    } catch {
+                        why = "it does not answer"
+                        logger.warning("the replica filling a blob does not answer; taking its lease over",
+                                       metadata: ["digest": "\(digest)", "owner": "\(held.owner)", "error": "\(error)"])
+                    }
                 }
             }
             if (try? await store.takeOverLease(digest, from: held, owner: me, seconds: leaseSeconds, now: now())) == true {
-                throw UpstreamError(.notFound, "took over the lease of \(digest) from \(held.owner)")
+                throw UpstreamError(.notFound, "took over the lease of \(digest) from \(held.owner): \(why)")
             }
         }
         throw UpstreamError(.notFound, "the lease of \(digest) kept changing hands; filling here")
+    }
+
+    /// A lease's owner is read from the bucket, which anyone holding its keys can write:
+    /// followed only to an http or https URL that is not link-local (cloud metadata) nor
+    /// otherwise unusable. Replicas normally sit on private addresses, so those are fine
+    /// whatever the store's own address. A lease pointing elsewhere is treated as dead.
+    private func refusal(of owner: String) async -> String? {
+        guard let target = URL(string: owner) else { return "not a URL" }
+        let verdict: RedirectPolicy.Verdict = await RedirectPolicy.check(origin: [], to: target)
+        switch verdict {
+        case .allow:
+            return nil
+        case .refuse(let why):
+            logger.warning("a fill lease names a replica that may not be fetched from; taking it over",
+                           metadata: ["owner": "\(owner)", "reason": "\(why)"])
+            return why
+        }
     }
 
     private func peer(_ url: String) -> RegistryClient {

@@ -248,7 +248,8 @@ public final class S3Client: Sendable {
         _ method: HTTPMethod, key: String?, query: [(String, String)] = [], headers: [(String, String)] = [], body: ByteBuffer? = nil
     ) async throws(ObjectStoreError) -> HTTPClientResponse {
         let (url, path, host) = target(key)
-        let payloadHash = body.map { buffer in SignatureV4.sha256Hex(Array(buffer.readableBytesView)) } ?? SignatureV4.emptyPayloadHash
+        let payloadHash: String
+        if let body { payloadHash = SignatureV4.sha256Hex(buffer: body) } else { payloadHash = SignatureV4.emptyPayloadHash }
         let signed = signer.sign(method: method.rawValue, path: path, query: query,
                                  headers: headers + [("Host", host), ("x-amz-content-sha256", payloadHash)],
                                  payloadHash: payloadHash, date: now())

@@ -181,15 +181,31 @@ public final class S3ContentStore: ContentStore {
     /// Creates the blob's lease for `owner` unless one exists (a create-only `PUT`, atomic
     /// across gateways). Returns nil when `owner` now holds it, else the lease held.
     public func acquireLease(_ digest: Digest, owner: String, seconds: Double, now: Date) async throws -> Lease? {
+        try await acquireLease(key: leaseKey(digest), owner: owner, seconds: seconds, now: now)
+    }
+
+    /// Replaces a dead lease with one for `owner`, if it is still the one seen (`If-Match`).
+    /// Returns whether `owner` holds it now.
+    public func takeOverLease(_ digest: Digest, from dead: Lease, owner: String, seconds: Double, now: Date) async throws -> Bool {
+        try await takeOverLease(key: leaseKey(digest), from: dead, owner: owner, seconds: seconds, now: now)
+    }
+
+    private static func body(_ lease: Lease) throws -> ByteBuffer {
+        let json: Data = try JSONEncoder().encode(lease)
+        return ByteBuffer(bytes: json)
+    }
+
+    /// The lease object at `key`: a blob's fill, or the janitor's turn.
+    func acquireLease(key: String, owner: String, seconds: Double, now: Date) async throws -> Lease? {
         let lease = Lease(owner: owner, expires: now.timeIntervalSince1970 + seconds)
         do {
-            try await client.put(leaseKey(digest), ByteBuffer(bytes: try JSONEncoder().encode(lease)), contentType: "application/json", createOnly: true)
+            try await client.put(key, try Self.body(lease), contentType: "application/json", createOnly: true)
             return nil
         } catch let error as ObjectStoreError where error.isPreconditionFailed {
-            guard let found = try await client.get(leaseKey(digest), maxSize: 64 << 10),
+            guard let found = try await client.get(key, maxSize: 64 << 10),
                   var held = try? JSONDecoder().decode(Lease.self, from: Data(found.bytes)) else {
                 // Released between the two calls: try once more.
-                try await client.put(leaseKey(digest), ByteBuffer(bytes: try JSONEncoder().encode(lease)), contentType: "application/json", createOnly: true)
+                try await client.put(key, try Self.body(lease), contentType: "application/json", createOnly: true)
                 return nil
             }
             held.etag = found.object.etag
@@ -197,13 +213,11 @@ public final class S3ContentStore: ContentStore {
         }
     }
 
-    /// Replaces a dead lease with one for `owner`, if it is still the one seen (`If-Match`).
-    /// Returns whether `owner` holds it now.
-    public func takeOverLease(_ digest: Digest, from dead: Lease, owner: String, seconds: Double, now: Date) async throws -> Bool {
+    func takeOverLease(key: String, from dead: Lease, owner: String, seconds: Double, now: Date) async throws -> Bool {
         guard let etag = dead.etag else { return false }
         let lease = Lease(owner: owner, expires: now.timeIntervalSince1970 + seconds)
         do {
-            try await client.put(leaseKey(digest), ByteBuffer(bytes: try JSONEncoder().encode(lease)), contentType: "application/json", ifMatch: etag)
+            try await client.put(key, try Self.body(lease), contentType: "application/json", ifMatch: etag)
             return true
         } catch let error as ObjectStoreError where error.isPreconditionFailed {
             return false

@@ -48,15 +48,12 @@ public final class SharedJanitor: Sendable {
     /// One pass, if no other replica's janitor holds the lease; nil when one does.
     public func run(now: Date) async throws -> Report? {
         let leaseKey = "\(store.prefix)janitor"
-        let lease = S3ContentStore.Lease(owner: replica, expires: now.timeIntervalSince1970 + leaseSeconds)
-        do {
-            try await store.client.put(leaseKey, ByteBuffer(bytes: try JSONEncoder().encode(lease)), contentType: "application/json", createOnly: true)
-        } catch let error as ObjectStoreError where error.isPreconditionFailed {
-            guard let found = try await store.client.get(leaseKey, maxSize: 64 << 10),
-                  let held = try? JSONDecoder().decode(S3ContentStore.Lease.self, from: Data(found.bytes)),
-                  held.expires < now.timeIntervalSince1970, let etag = found.object.etag else { return nil }
-            // The last janitor died holding it.
-            try await store.client.put(leaseKey, ByteBuffer(bytes: try JSONEncoder().encode(lease)), contentType: "application/json", ifMatch: etag)
+        if let held = try await store.acquireLease(key: leaseKey, owner: replica, seconds: leaseSeconds, now: now) {
+            // Another janitor runs, unless it died holding the lease.
+            if held.expires >= now.timeIntervalSince1970 { return nil }
+            let tookOver: Bool = try await store.takeOverLease(key: leaseKey, from: held, owner: replica,
+                                                               seconds: leaseSeconds, now: now)
+            if !tookOver { return nil }
         }
         do {
             let report = try await pass(now: now)

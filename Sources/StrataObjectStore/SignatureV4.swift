@@ -1,4 +1,5 @@
 import Foundation
+import NIOCore
 import StrataCore
 
 /// AWS Signature Version 4 for S3 requests, header form: the canonical request, the
@@ -86,8 +87,14 @@ public struct SignatureV4: Sendable {
     }
 
     public static func sha256Hex(_ bytes: [UInt8]) -> String {
-        let digest = ContentHasher.digest(of: bytes)
-        return digest.hex
+        ContentHasher.digest(of: bytes).hex
+    }
+
+    /// The SHA-256 of a body, hashed where it lies (a part is up to 16 MiB).
+    public static func sha256Hex(buffer: ByteBuffer) -> String {
+        let hasher = ContentHasher(.sha256)
+        buffer.withUnsafeReadableBytes { hasher.update($0) }
+        return hasher.finalize().hex
     }
 
     static func amzDate(_ date: Date) -> String {

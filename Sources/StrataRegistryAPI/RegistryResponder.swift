@@ -240,9 +240,9 @@ public struct RegistryResponder: HTTPResponder {
         switch result {
         case .stored(let blob):
             size = blob.size
-            headers[Self.tierHeader] = TierName.cache.description
-            headers[Self.pathHeader] = TierName.cache.description
-            exchange.update { $0.tier = "cache"; $0.tierPath = ["cache"] }
+            headers[Self.tierHeader] = TierName.local.description
+            headers[Self.pathHeader] = TierName.local.description
+            exchange.update { $0.tier = "local"; $0.tierPath = ["local"] }
         case .filling(let fill, let total, _):
             size = total
             headers[Self.tierHeader] = fill.tier.description

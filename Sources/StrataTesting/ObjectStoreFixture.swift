@@ -42,8 +42,13 @@ public actor ObjectStoreFixture {
         let stop: @Sendable () -> Void = {
             _ = try? runCommand("/bin/bash", [script, "kill", directory])
         }
-        return (Endpoint(url: "http://127.0.0.1:\(port)", accessKey: "STRATATESTACCESSKEY0",
-                         secretKey: "stratatestsecretkey0000000000000000000000", region: "us-east-1"), stop)
+        return (endpoint(port: port), stop)
+    }
+
+    /// The endpoint `Tests/object-store.sh` makes on `port`, with its fixed test keys.
+    private static func endpoint(port: Int) -> Endpoint {
+        Endpoint(url: "http://127.0.0.1:\(port)", accessKey: "STRATATESTACCESSKEY0",
+                 secretKey: "stratatestsecretkey0000000000000000000000", region: "us-east-1")
     }
 
     private static func launch(_ directory: String) throws -> Int {
@@ -72,8 +77,7 @@ public actor ObjectStoreFixture {
             try? stop.run()
             stop.waitUntilExit()
         }
-        return Endpoint(url: "http://127.0.0.1:\(port)", accessKey: "STRATATESTACCESSKEY0",
-                        secretKey: "stratatestsecretkey0000000000000000000000", region: "us-east-1")
+        return Self.endpoint(port: port)
     }
 }
 

@@ -67,7 +67,7 @@ extension Integration {
             let small = images.small.blobs.keys.map(\.description)
             for digest in small {
                 let served = ledger.filter { $0.kind == "blob" && $0.reference == digest && $0.status == 200 }
-                #expect(served.map(\.tier).sorted() == ["cache", "mirror/full"], "blob \(digest)")
+                #expect(served.map(\.tier).sorted() == ["local", "mirror/full"], "blob \(digest)")
                 let cold = try #require(served.first { $0.tier == "mirror/full" })
                 #expect(cold.attempts.map(\.tier) == ["mirror/empty", "mirror/full"])
                 #expect(cold.attempts.map(\.outcome) == ["not_found", "ok"])
@@ -76,10 +76,10 @@ extension Integration {
                 #expect(cold.client == "127.0.0.1")
             }
             let tagRequests = ledger.filter { $0.kind == "manifest" && $0.repository == "library/small" && $0.reference == "1" }
-            #expect(tagRequests.map(\.tier).sorted() == ["cache", "mirror/full"])
+            #expect(tagRequests.map(\.tier).sorted() == ["local", "mirror/full"])
             // Filters.
-            let cacheOnly = try await get(Requests.self, "\(strata.adminURL)/api/requests?tier=cache").requests
-            #expect(!cacheOnly.isEmpty && cacheOnly.allSatisfy { $0.tier == "cache" })
+            let cacheOnly = try await get(Requests.self, "\(strata.adminURL)/api/requests?tier=local").requests
+            #expect(!cacheOnly.isEmpty && cacheOnly.allSatisfy { $0.tier == "local" })
             let multiOnly = try await get(Requests.self, "\(strata.adminURL)/api/requests?repo=library/multi").requests
             #expect(!multiOnly.isEmpty && multiOnly.allSatisfy { $0.repository == "library/multi" })
             let limited = try await get(Requests.self, "\(strata.adminURL)/api/requests?limit=2").requests
@@ -95,7 +95,7 @@ extension Integration {
                 #expect(stats.last5m.tiers[tier]?.requests == ledger.filter { $0.tier == tier }.count, "tier \(tier), 5 min")
             }
             let content = ledger.filter { ($0.kind == "manifest" || $0.kind == "blob") && $0.status == 200 }
-            let hits = content.filter { $0.tier == "cache" }
+            let hits = content.filter { $0.tier == "local" }
             #expect(stats.total.hitRatio == Double(hits.count) / Double(content.count))
             #expect(stats.total.upstreamBytesSaved == hits.reduce(0) { $0 + $1.bytes })
 
@@ -141,8 +141,8 @@ extension Integration {
             let metrics = try await fetch("\(strata.adminURL)/metrics")
             #expect(metrics.headers.first(name: "Content-Type")?.hasPrefix("text/plain") == true)
             let samples = try PrometheusText.parse(String(decoding: metrics.body, as: UTF8.self))
-            let cacheRequests = samples.filter { $0.name == "strata_requests_total" && $0.labels["tier"] == "cache" }.reduce(0) { $0 + $1.value }
-            #expect(Int(cacheRequests) == ledger.filter { $0.tier == "cache" }.count)
+            let cacheRequests = samples.filter { $0.name == "strata_requests_total" && $0.labels["tier"] == "local" }.reduce(0) { $0 + $1.value }
+            #expect(Int(cacheRequests) == ledger.filter { $0.tier == "local" }.count)
             #expect(samples.contains { $0.name == "strata_fills_in_flight" })
             #expect(samples.contains { $0.name == "strata_cache_blobs" && Int($0.value) == expectedBlobs })
             #expect(samples.contains { $0.name == "strata_request_duration_seconds_count" })
@@ -275,7 +275,7 @@ extension Integration.Admin {
         let start = try #require(html.range(of: "<table id=\"tier-breakdown\">"))
         let end = try #require(html.range(of: "</table>", range: start.upperBound..<html.endIndex))
         let table = html[start.upperBound..<end.lowerBound]
-        #expect(table.contains("<td>cache</td>"))
+        #expect(table.contains("<td>local</td>"))
         #expect(table.contains("<td>canonical</td>"))
         #expect(html.contains("<table id=\"tier-health\">"))
         #expect(html.contains("id=\"hit-ratio\""))

@@ -38,7 +38,7 @@ extension Integration.Lifecycle {
             #expect(seeded == direct, "\(repository)")
         }
         let tier = try await fetch("\(airgapped.url)/v2/library/small/manifests/1", headers: [("Accept", MediaType.ociManifest.value)])
-        #expect(tier.headers.first(name: "X-Strata-Tier") == "cache")
+        #expect(tier.headers.first(name: "X-Strata-Tier") == "local")
 
         // An image that is not cached cannot be exported.
         let missing = try runCommand(binary, ["export", "--cache-dir", target, "-o", bundle + ".2", "library/big:1"])

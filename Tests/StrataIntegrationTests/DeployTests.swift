@@ -50,6 +50,29 @@ import Yams
         #expect(central.canonical["docker.io"] == "https://registry-1.docker.io")
     }
 
+    @Test func composeFileDescribesTwoReplicasOnOneBucket() throws {
+        let compose = try #require(try Yams.load(yaml: try text("Deploy/compose-replicas.yaml")) as? [String: Any])
+        let services = try #require(compose["services"] as? [String: [String: Any]])
+        #expect(Set(services.keys) == ["replica-a", "replica-b"])
+        let configs = try #require(compose["configs"] as? [String: [String: Any]])
+        var replicas: [String: StrataConfiguration] = [:]
+        for name in services.keys {
+            // What compose substitutes from the environment before Strata reads it.
+            let content = try #require(configs[name]?["content"] as? String)
+                .replacingOccurrences(of: "${S3_ENDPOINT:?set S3_ENDPOINT to the object store's URL}", with: "http://10.0.0.5:7480")
+                .replacingOccurrences(of: "${S3_BUCKET:-strata-central}", with: "strata-central")
+            #expect(!content.contains("${"), "\(name) uses a variable the test does not know")
+            replicas[name] = try StrataConfiguration.parse(yaml: content)
+            let environment = try #require(services[name]?["environment"] as? [String])
+            #expect(environment.sorted() == ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"])
+        }
+        let a = try #require(replicas["replica-a"]?.sharedStore), b = try #require(replicas["replica-b"]?.sharedStore)
+        #expect(a.endpoint == b.endpoint && a.bucket == b.bucket && a.prefix == b.prefix)
+        // Each tells the other where to fetch what it fills: its own name on the network.
+        #expect(a.advertiseURL == "http://replica-a:5000" && b.advertiseURL == "http://replica-b:5000")
+        #expect(replicas["replica-a"]?.instanceID != replicas["replica-b"]?.instanceID)
+    }
+
     @Test func kubernetesManifestsParse() throws {
         var kinds: [String] = []
         var shared: [StrataConfiguration] = []

@@ -45,7 +45,7 @@ extension Integration {
             let cached = try await fetch(url, headers: range)
             #expect(cached.status == 206)
             #expect(cached.body == bytes)
-            #expect(cached.headers.first(name: "X-Strata-Tier") == "cache")
+            #expect(cached.headers.first(name: "X-Strata-Tier") == "local")
             let suffix = try await fetch(url, headers: [("Range", "bytes=-\(Int64.max)")])
             #expect(suffix.status == 206 && suffix.body == bytes)
             let past = try await fetch(url, headers: [("Range", "bytes=\(Int64.max)-")])

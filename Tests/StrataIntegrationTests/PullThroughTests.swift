@@ -155,7 +155,7 @@ extension Integration {
             let second = try await fetch("\(strata.url)/v2/library/big/blobs/\(layer.key)")
             #expect(second.body == layer.value)
             let third = try await fetch("\(strata.url)/v2/library/big/blobs/\(layer.key)")
-            #expect(third.headers.first(name: "X-Strata-Tier") == "cache")
+            #expect(third.headers.first(name: "X-Strata-Tier") == "local")
             #expect(third.body == layer.value)
             #expect(try await upstreamGets() - before == 1)
         }

@@ -66,7 +66,7 @@ extension Integration {
                 let served = result.ledger.filter { $0.repository == repository && $0.status == 200 }
                 #expect(served.contains { $0.kind == "manifest" && $0.method == "HEAD" }, "\(repository): dockerd's HEAD by tag")
                 #expect(served.contains { $0.kind == "blob" }, "\(repository): blobs")
-                #expect(served.allSatisfy { $0.tier == "canonical" || $0.tier == "cache" })
+                #expect(served.allSatisfy { $0.tier == "canonical" || $0.tier == "local" })
                 #expect(served.allSatisfy { $0.userAgent.contains("docker") })
             }
             // Every layer of the platform dockerd runs (linux/amd64) came through Strata.

@@ -43,7 +43,7 @@ extension Integration {
             // The second GET of the tag is a cache hit.
             let again = try await fetch("\(base)/v2/library/multi/manifests/1", headers: dockerAccept)
             #expect(again.body == images.multi.manifest)
-            #expect(again.headers.first(name: "X-Strata-Tier") == "cache")
+            #expect(again.headers.first(name: "X-Strata-Tier") == "local")
 
             // The client's Accept is passed upstream: an OCI manifest asked for with only
             // the Docker type is not found there, and so not here.
@@ -62,7 +62,7 @@ extension Integration {
                 let hit = try await fetch(url)
                 #expect(hit.status == 200)
                 #expect(hit.body == bytes)
-                #expect(hit.headers.first(name: "X-Strata-Tier") == "cache")
+                #expect(hit.headers.first(name: "X-Strata-Tier") == "local")
                 #expect(hit.headers.first(name: "x-strata-file-region") == nil)
                 let blobHead = try await fetch(url, method: .HEAD)
                 #expect(blobHead.status == 200)

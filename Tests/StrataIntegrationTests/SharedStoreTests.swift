@@ -38,7 +38,7 @@ extension Integration {
             for digest in image.blobs.keys { #expect(gets[digest.description]?.count == 1, "\(digest)") }
             let (layer, bytes) = try #require(image.blobs.first { $0.value.count > 1 << 20 })
             let again = try await fetch("\(first.url)/v2/library/shared/blobs/\(layer)")
-            #expect(again.headers.first(name: "X-Strata-Tier") == "cache")
+            #expect(again.headers.first(name: "X-Strata-Tier") == "local")
 
             registry.stop()
             let second = try await Self.replica(canonical: registry.url, bucket: bucket)
@@ -122,7 +122,7 @@ extension Integration {
             try Skopeo.copy("\(replica.hostPort)/library/down2:1")
             let (layer, bytes) = try #require(other.blobs.first { $0.value.count > 1 << 20 })
             let cached = try await fetch("\(replica.url)/v2/library/down2/blobs/\(layer)")
-            #expect(cached.body == bytes && cached.headers.first(name: "X-Strata-Tier") == "cache")
+            #expect(cached.body == bytes && cached.headers.first(name: "X-Strata-Tier") == "local")
             struct Requests: Decodable {
                 struct Attempt: Decodable { let tier: String; let outcome: String }
                 struct R: Decodable { let reference: String?; let attempts: [Attempt]? }

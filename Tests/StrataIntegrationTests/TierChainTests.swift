@@ -45,7 +45,7 @@ extension Integration {
             let small = try Skopeo.contents(try Skopeo.copy("\(strata.hostPort)/library/small:1"))
             #expect(small["manifest.json"].map(Array.init) == images.small.manifest)
             let manifest = try await fetch("\(strata.url)/v2/library/small/manifests/1?x=1", headers: [("Accept", MediaType.ociManifest.value)])
-            #expect(manifest.headers.first(name: "X-Strata-Tier") == "cache")
+            #expect(manifest.headers.first(name: "X-Strata-Tier") == "local")
             #expect((try await tier1.settledRequests()).contains { $0.method == "HEAD" && $0.path.hasPrefix("/v2/library/small/manifests/1") && $0.status == 404 })
             #expect((try await tier1.settledRequests()).allSatisfy { $0.status == 404 || $0.path == "/v2/" })
             let tier2Blobs = (try await tier2.settledBlobGets())
@@ -174,10 +174,10 @@ extension Integration {
             #expect(fromGhcr.headers.first(name: "OCI-Namespace") == "ghcr.io")
             let prefixed = try await fetch("\(strata.url)/v2/ghcr/library/same/manifests/1", headers: accept)
             #expect(prefixed.body == ghcrImage.manifest)
-            #expect(prefixed.headers.first(name: "X-Strata-Tier") == "cache")
+            #expect(prefixed.headers.first(name: "X-Strata-Tier") == "local")
             let hubAgain = try await fetch("\(strata.url)/v2/library/same/manifests/1?ns=docker.io", headers: accept)
             #expect(hubAgain.body == hubImage.manifest)
-            #expect(hubAgain.headers.first(name: "X-Strata-Tier") == "cache")
+            #expect(hubAgain.headers.first(name: "X-Strata-Tier") == "local")
             // skopeo through the prefix, as podman with `location = "host/ghcr"` would.
             let copied = try Skopeo.contents(try Skopeo.copy("\(strata.hostPort)/ghcr/library/same:1"))
             #expect(copied["manifest.json"].map(Array.init) == ghcrImage.manifest)
@@ -211,7 +211,7 @@ extension Integration {
             })
             defer { Task { await edge2.stop() } }
             let second = try await fetch("\(edge2.url)/v2/library/small/blobs/\(layer)")
-            #expect(second.headers.first(name: "X-Strata-Path") == "mirror/central,cache")
+            #expect(second.headers.first(name: "X-Strata-Path") == "mirror/central,local")
 
             // A request that already passed through a Strata is refused by it.
             let looped = try await fetch("\(edge.url)/v2/library/small/manifests/1", headers: [("Via", "1.1 strata-\(edge.server.instanceID)")])
@@ -267,7 +267,7 @@ extension Integration {
             #expect((gets.first?.bytes ?? 0) >= Int64(bytes.count - (1 << 20)))
             #expect((gets.first?.bytes ?? .max) < Int64(bytes.count))
             let cached = try await fetch("\(strata.url)/v2/library/resume/blobs/\(digest)")
-            #expect(cached.headers.first(name: "X-Strata-Tier") == "cache")
+            #expect(cached.headers.first(name: "X-Strata-Tier") == "local")
             #expect(cached.body == bytes)
         }
     }

@@ -26,6 +26,9 @@ import Testing
         #expect(S3XML.timestamp("2026-11-30T10:07:03.5Z") == 1_796_033_223.5)
         #expect(S3XML.timestamp("2026-13-30T10:07:03Z") == nil)
         #expect(S3XML.timestamp("not a time at all, no") == nil)
+        // More fraction digits than nanoseconds: refused, not read into an Int that overflows.
+        #expect(S3XML.timestamp("2026-11-30T10:07:03.9999999999999999999Z") == nil)
+        #expect(S3XML.timestamp("2026-11-30T10:07:03.123456789Z") != nil)
         let xml = Array("<ListBucketResult><Contents><Key>a</Key><LastModified>1970-01-01T00:00:10.000Z</LastModified><Size>12</Size></Contents></ListBucketResult>".utf8)
         #expect(S3XML.listPage(xml)?.entries == [S3XML.Entry(key: "a", size: 12, lastModified: 10)])
     }

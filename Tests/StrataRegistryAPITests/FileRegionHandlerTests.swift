@@ -24,7 +24,7 @@ import Testing
     }
 
     func head(token: String?, length: Int) -> HTTPServerResponsePart {
-        var headers = HTTPHeaders([("Content-Length", "\(length)"), ("X-Strata-Tier", "cache")])
+        var headers = HTTPHeaders([("Content-Length", "\(length)"), ("X-Strata-Tier", "local")])
         if let token { headers.add(name: FileRegionMarker.headerName, value: token) }
         return .head(HTTPResponseHead(version: .http1_1, status: .ok, headers: headers))
     }
@@ -53,7 +53,7 @@ import Testing
         guard case .head(let head) = try next() else { Issue.record("no head"); return }
         #expect(head.status == .ok)
         #expect(head.headers[FileRegionMarker.headerName].isEmpty)
-        #expect(head.headers["X-Strata-Tier"] == ["cache"])
+        #expect(head.headers["X-Strata-Tier"] == ["local"])
         guard case .body(.fileRegion(let region)) = try next() else { Issue.record("no file region"); return }
         #expect(region.readerIndex == 1_000)
         #expect(region.endIndex == 5_000)
@@ -119,7 +119,7 @@ import Testing
             guard case .head(let head) = try next() else { Issue.record("no head"); return }
             #expect(head.status == .serviceUnavailable)
             #expect(head.headers[FileRegionMarker.headerName].isEmpty)
-            #expect(head.headers["X-Strata-Tier"] == ["cache"])
+            #expect(head.headers["X-Strata-Tier"] == ["local"])
             guard case .body(.byteBuffer(let body)) = try next() else { Issue.record("no error body"); return }
             #expect(head.headers["Content-Length"] == ["\(body.readableBytes)"])
             #expect(String(buffer: body).contains("\"UNAVAILABLE\""))
@@ -136,7 +136,7 @@ import Testing
         try channel.writeOutbound(HTTPServerResponsePart.body(.byteBuffer(ByteBuffer(string: "{}"))))
         try channel.writeOutbound(HTTPServerResponsePart.end(nil))
         guard case .head(let head) = try next() else { Issue.record("no head"); return }
-        #expect(head.headers["X-Strata-Tier"] == ["cache"])
+        #expect(head.headers["X-Strata-Tier"] == ["local"])
         guard case .body(.byteBuffer(let body)) = try next() else { Issue.record("no body"); return }
         #expect(String(buffer: body) == "{}")
         _ = try channel.finish()

@@ -87,7 +87,7 @@ import Testing
                 #expect(response.status == .partialContent)
                 #expect(response.headers[.contentRange] == "bytes 10-19/4000")
                 #expect(Array(response.body.readableBytesView) == Array(blob[10..<20]))
-                #expect(response.headers[HTTPField.Name("X-Strata-Tier")!] == "cache")
+                #expect(response.headers[HTTPField.Name("X-Strata-Tier")!] == "local")
             }
             try await client.execute(uri: "/v2/library/x/blobs/\(digest)", method: .get, headers: [.range: "bytes=4000-"]) { response in
                 #expect(response.status == .rangeNotSatisfiable)
