@@ -23,7 +23,7 @@ public final class PeerFillSource: ContentSource {
     let logger: Logger
     let now: @Sendable () -> Date
     /// How long a lease lives without its blob being stored.
-    let leaseSeconds: Double
+    public let leaseSeconds: Double
     let instanceID: String
     /// This replica's registry URL, once it listens (nil: it takes no leases).
     private let advertised = NIOLockedValueBox<String?>(nil)

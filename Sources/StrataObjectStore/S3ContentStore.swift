@@ -28,7 +28,9 @@ public final class S3ContentStore: ContentStore {
     public let partSize: Int
     private let accesses = NIOLockedValueBox<[Digest: Double]>([:])
     /// Verified blobs waiting for their upload (``makeDurable(_:)``).
-    private let pending = NIOLockedValueBox<[Digest: BlobWriter]>([:])
+    let pending = NIOLockedValueBox<[Digest: BlobWriter]>([:])
+    /// The fill leases this replica holds, to renew while their fills last.
+    let held = NIOLockedValueBox<[Digest: HeldLease]>([:])
     /// Blobs and manifests up to this size are read whole and verified on every read.
     static let verifyOnReadLimit: Int64 = 256 << 10
 
@@ -116,7 +118,9 @@ public final class S3ContentStore: ContentStore {
     }
 
     public func makeSink(for digest: Digest) throws -> any ContentSink {
-        try scratch.makeWriter(algorithm: digest.algorithm, hashLane: true)
+        let writer = try scratch.makeWriter(algorithm: digest.algorithm, hashLane: true)
+        held.withLockedValue { $0[digest]?.fill = writer.path }
+        return writer
     }
 
     /// Verifies the blob; the upload waits for ``makeDurable(_:)``, which the engine calls
@@ -135,11 +139,11 @@ public final class S3ContentStore: ContentStore {
         guard let writer = pending.withLockedValue({ $0.removeValue(forKey: digest) }) else { return }
         let size = writer.written
         if let existing = try? await client.head(blobKey(digest)), existing.size == size {
-            try? await client.delete(leaseKey(digest))
+            await releaseLease(digest)
             return
         }
         try await upload(writer, size: size, key: blobKey(digest))
-        try? await client.delete(leaseKey(digest))
+        await releaseLease(digest)
     }
 
     /// Uploads a verified temp file: one `PUT`, or parts that become visible together
@@ -165,64 +169,6 @@ public final class S3ContentStore: ContentStore {
         }
     }
 
-
-    // MARK: Fill leases
-
-    /// Who fills a blob for all the replicas: the replica that created its lease object.
-    public struct Lease: Codable, Sendable, Equatable {
-        /// The owner's registry URL, where other replicas fetch the blob as it fills.
-        public let owner: String
-        /// After this, the lease is dead whatever its owner says.
-        public let expires: Double
-        /// The object's ETag, for taking a dead lease over.
-        public var etag: String? = nil
-    }
-
-    /// Creates the blob's lease for `owner` unless one exists (a create-only `PUT`, atomic
-    /// across gateways). Returns nil when `owner` now holds it, else the lease held.
-    public func acquireLease(_ digest: Digest, owner: String, seconds: Double, now: Date) async throws -> Lease? {
-        try await acquireLease(key: leaseKey(digest), owner: owner, seconds: seconds, now: now)
-    }
-
-    /// Replaces a dead lease with one for `owner`, if it is still the one seen (`If-Match`).
-    /// Returns whether `owner` holds it now.
-    public func takeOverLease(_ digest: Digest, from dead: Lease, owner: String, seconds: Double, now: Date) async throws -> Bool {
-        try await takeOverLease(key: leaseKey(digest), from: dead, owner: owner, seconds: seconds, now: now)
-    }
-
-    private static func body(_ lease: Lease) throws -> ByteBuffer {
-        let json: Data = try JSONEncoder().encode(lease)
-        return ByteBuffer(bytes: json)
-    }
-
-    /// The lease object at `key`: a blob's fill, or the janitor's turn.
-    func acquireLease(key: String, owner: String, seconds: Double, now: Date) async throws -> Lease? {
-        let lease = Lease(owner: owner, expires: now.timeIntervalSince1970 + seconds)
-        do {
-            try await client.put(key, try Self.body(lease), contentType: "application/json", createOnly: true)
-            return nil
-        } catch let error as ObjectStoreError where error.isPreconditionFailed {
-            guard let found = try await client.get(key, maxSize: 64 << 10),
-                  var held = try? JSONDecoder().decode(Lease.self, from: Data(found.bytes)) else {
-                // Released between the two calls: try once more.
-                try await client.put(key, try Self.body(lease), contentType: "application/json", createOnly: true)
-                return nil
-            }
-            held.etag = found.object.etag
-            return held
-        }
-    }
-
-    func takeOverLease(key: String, from dead: Lease, owner: String, seconds: Double, now: Date) async throws -> Bool {
-        guard let etag = dead.etag else { return false }
-        let lease = Lease(owner: owner, expires: now.timeIntervalSince1970 + seconds)
-        do {
-            try await client.put(key, try Self.body(lease), contentType: "application/json", ifMatch: etag)
-            return true
-        } catch let error as ObjectStoreError where error.isPreconditionFailed {
-            return false
-        }
-    }
 
     public func remove(_ digest: Digest) async {
         try? await client.delete(blobKey(digest))

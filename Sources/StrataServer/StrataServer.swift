@@ -111,7 +111,8 @@ public final class StrataServer: Sendable {
             let sharedServices: [any Service] = shared.map { shared in
                 [FillService(work: shared.engine.background),
                  SharedJanitorService(janitor: shared.janitor, interval: .milliseconds(Int64(configuration.evictionInterval * 1000)),
-                                      logger: logger, now: now)]
+                                      logger: logger, now: now),
+                 LeaseRenewalService(store: shared.store, leaseSeconds: shared.peers.leaseSeconds, now: now)]
             } ?? []
             self.services = sharedServices + (try Self.services(
                 configuration, listeners: listeners, engine: engine, disk: disk, objectStore: shared?.store.client, ledger: ledger,

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import NIOCore
 import StrataCore
 import StrataTesting
 import StrataUpstream
@@ -43,5 +44,62 @@ import Testing
         #expect(error?.message.contains("a lease naming a replica not to fetch from") == true, "\(String(describing: error))")
         let now = try await store.acquireLease(digest, owner: "http://10.0.0.9:5000", seconds: 600, now: Date())
         #expect(now?.owner == me)
+    }
+}
+
+/// A lease lives while its fill does: renewed while the fill's temp file is there or its
+/// upload waits, then left to die (or deleted once the blob is stored).
+@Suite struct LeaseRenewalTests {
+    @Test func aLeaseIsRenewedWhileItsFillRunsAndNotAfter() async throws {
+        let store = try await S3ContentStoreTests.store()
+        let bytes = ImageFixture.randomBytes(1000)
+        let digest = ContentHasher.digest(of: bytes)
+        let t0 = Date()
+        let a = "http://10.0.0.1:5000", b = "http://10.0.0.2:5000"
+        #expect(try await store.acquireLease(digest, owner: a, seconds: 600, now: t0) == nil)
+        // Before the fill starts there is nothing to renew.
+        #expect(await store.renewLeases(seconds: 600, now: t0.addingTimeInterval(100)) == 0)
+        let sink = try store.makeSink(for: digest)
+        try sink.append(ByteBuffer(bytes: bytes.prefix(500)))
+        // 500 s in, the fill still runs: renewed until 1,100 s.
+        #expect(await store.renewLeases(seconds: 600, now: t0.addingTimeInterval(500)) == 1)
+        let seen = try #require(try await store.acquireLease(digest, owner: b, seconds: 600, now: t0.addingTimeInterval(700)))
+        #expect(seen.owner == a && seen.expires == t0.timeIntervalSince1970 + 1100)
+        // The fill fails: the lease is no longer renewed, and dies at 1,100 s.
+        sink.discard()
+        #expect(await store.renewLeases(seconds: 600, now: t0.addingTimeInterval(900)) == 0)
+        let dead = try #require(try await store.acquireLease(digest, owner: b, seconds: 600, now: t0.addingTimeInterval(1200)))
+        #expect(dead.expires == t0.timeIntervalSince1970 + 1100)
+        #expect(try await store.takeOverLease(digest, from: dead, owner: b, seconds: 600, now: t0.addingTimeInterval(1200)))
+    }
+
+    @Test func aLeaseTakenOverIsNoLongerRenewed() async throws {
+        let store = try await S3ContentStoreTests.store()
+        let digest = ContentHasher.digest(of: ImageFixture.randomBytes(1000))
+        let t0 = Date()
+        #expect(try await store.acquireLease(digest, owner: "http://10.0.0.1:5000", seconds: 10, now: t0) == nil)
+        let sink = try store.makeSink(for: digest)
+        defer { sink.discard() }
+        let other = try await S3ContentStoreTests.store(bucket: store.client.configuration.bucket)
+        let held = try #require(try await other.acquireLease(digest, owner: "http://10.0.0.2:5000", seconds: 10, now: t0.addingTimeInterval(20)))
+        #expect(try await other.takeOverLease(digest, from: held, owner: "http://10.0.0.2:5000", seconds: 600, now: t0.addingTimeInterval(20)))
+        // The first replica's renewal finds the lease changed hands and lets it be.
+        #expect(await store.renewLeases(seconds: 600, now: t0.addingTimeInterval(21)) == 0)
+        let now = try #require(try await other.acquireLease(digest, owner: "http://10.0.0.3:5000", seconds: 10, now: t0.addingTimeInterval(22)))
+        #expect(now.owner == "http://10.0.0.2:5000")
+    }
+
+    @Test func aStoredBlobReleasesItsLease() async throws {
+        let store = try await S3ContentStoreTests.store()
+        let bytes = ImageFixture.randomBytes(1000)
+        let digest = ContentHasher.digest(of: bytes)
+        #expect(try await store.acquireLease(digest, owner: "http://10.0.0.1:5000", seconds: 600, now: Date()) == nil)
+        let sink = try store.makeSink(for: digest)
+        try sink.append(ByteBuffer(bytes: bytes))
+        _ = try await store.commit(sink, digest: digest, expectedSize: nil)
+        try await store.makeDurable(digest)
+        sink.discard()
+        #expect(await store.renewLeases(seconds: 600, now: Date()) == 0)
+        #expect(try await store.acquireLease(digest, owner: "http://10.0.0.2:5000", seconds: 600, now: Date()) == nil)
     }
 }

@@ -9,9 +9,9 @@ import Testing
 /// The shared store passes the same conformance suite as the disk and memory stores,
 /// against a real Ceph RGW bucket.
 @Suite struct S3ContentStoreTests {
-    static func store(partSize: Int = 16 << 20) async throws -> S3ContentStore {
+    static func store(partSize: Int = 16 << 20, bucket: String = ObjectStoreFixture.bucketName("store")) async throws -> S3ContentStore {
         let endpoint = try await ObjectStoreFixture.shared.endpoint()
-        let client = S3Client(.init(endpoint: endpoint.url, bucket: ObjectStoreFixture.bucketName("store"), region: endpoint.region,
+        let client = S3Client(.init(endpoint: endpoint.url, bucket: bucket, region: endpoint.region,
                                     accessKey: endpoint.accessKey, secretKey: endpoint.secretKey), http: TestHTTPClient.shared)
         try await client.createBucket()
         let scratch = BlobStore(root: makeTempDirectory("s3-scratch"))
