@@ -23,6 +23,7 @@ public enum FuzzTargets {
         "config": config,
         "ip-address": ipAddress,
         "s3-xml": s3XML,
+        "peer-token": peerToken,
     ]
 
     static func text(_ bytes: [UInt8]) -> String { String(decoding: bytes, as: UTF8.self) }
@@ -39,6 +40,17 @@ public enum FuzzTargets {
         }
         _ = S3XML.value(of: "UploadId", in: bytes)
         _ = S3XML.value(of: "Code", in: bytes)
+    }
+
+    /// `X-Strata-Peer` values: what parses is an expiry and a 32-byte MAC, and no value
+    /// made without the key verifies.
+    static func peerToken(_ bytes: [UInt8]) {
+        let value = text(bytes)
+        if let (expires, mac) = PeerToken.parse(value) {
+            precondition(expires >= 0 && mac.count == 32, "a parsed token out of shape")
+        }
+        precondition(!PeerToken(secret: "fuzz").verify(value, path: "/v2/a/blobs/sha256:0", now: Date(timeIntervalSince1970: 1_800_000_000)),
+                     "a value made without the key verified")
     }
 
     /// Request paths: a parsed path names a valid repository and reference.

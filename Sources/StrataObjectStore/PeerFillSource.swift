@@ -16,6 +16,9 @@ import StrataUpstream
 /// - That replica does not answer, or its lease expired: the lease is taken over with
 ///   `If-Match` on its ETag, and this replica fills.
 ///
+/// A replica whose registry port requires a login (`auth.htpasswd`) lets the others read
+/// blobs with a ``PeerToken`` keyed from the store's secret key.
+///
 /// Manifests are small and not leased: this source does not have them.
 public final class PeerFillSource: ContentSource {
     let store: S3ContentStore
@@ -74,7 +77,7 @@ public final class PeerFillSource: ContentSource {
                     why = "a lease naming a replica not to fetch from (\(refusal))"
                 } else {
                     do {
-                        return try await peer(held.owner).getBlob(repository, digest, from: offset, via: via)
+                        return try await peer(held.owner, path: "/v2/\(repository.value)/blobs/\(digest)").getBlob(repository, digest, from: offset, via: via)
                     } catch where error.kind == .notFound || error.kind == .loop {
                         throw error
                     } catch {
@@ -108,7 +111,11 @@ public final class PeerFillSource: ContentSource {
         }
     }
 
-    private func peer(_ url: String) -> RegistryClient {
-        RegistryClient(baseURL: url, http: http, instanceID: instanceID, logger: logger, now: now)
+    /// The replica at `url`, asked with a token for `path` (its registry port may
+    /// require a login; the token proves this replica shares the store).
+    private func peer(_ url: String, path: String) -> RegistryClient {
+        let token = PeerToken(secret: store.client.configuration.secretKey).make(path: path, now: now())
+        return RegistryClient(baseURL: url, http: http, instanceID: instanceID, extraHeaders: [(PeerToken.header, token)],
+                              logger: logger, now: now)
     }
 }

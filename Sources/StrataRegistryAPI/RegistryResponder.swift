@@ -26,13 +26,17 @@ public struct RegistryResponder: HTTPResponder {
 
     /// When set, every request needs a valid Basic login.
     let authenticator: ClientAuthenticator?
+    /// With a login required and a shared store: blob reads by the other replicas, which
+    /// prove themselves with a token keyed from the store's secret (``PeerToken``).
+    let peers: PeerToken?
     /// Raw cache hits go out with sendfile: the connection has a ``FileRegionHandler``.
     let fileRegions: Bool
 
     public init(engine: MirrorEngine, logger: Logger, instanceID: String, prefixes: [String: String] = [:],
-                ledger: Ledger? = nil, authenticator: ClientAuthenticator? = nil, fileRegions: Bool = false,
+                ledger: Ledger? = nil, authenticator: ClientAuthenticator? = nil, peers: PeerToken? = nil, fileRegions: Bool = false,
                 now: @escaping @Sendable () -> Date = Date.init) {
         self.authenticator = authenticator
+        self.peers = peers
         self.fileRegions = fileRegions
         self.engine = engine
         self.logger = logger
@@ -111,13 +115,22 @@ public struct RegistryResponder: HTTPResponder {
         return record
     }
 
+    /// A `GET` or `HEAD` of a blob carrying a valid peer token for its own path.
+    private func isPeerBlobRead(_ request: Request) -> Bool {
+        guard let peers, request.method == .get || request.method == .head,
+              let token = request.headers[HTTPField.Name(PeerToken.header)!],
+              case .blob = try? RegistryPath(path: request.uri.path) else { return false }
+        return peers.verify(token, path: request.uri.path, now: now())
+    }
+
     static func clientAddress(_ context: Context) -> String {
         guard let address = context.remoteAddress else { return "" }
         return address.ipAddress ?? "\(address)"
     }
 
     private func route(_ request: Request, _ exchange: Exchange, channel: any Channel) async throws -> Response {
-        if let authenticator, !authenticator.isAuthorized(request.headers[.authorization]) {
+        let loggedIn = authenticator.map { $0.isAuthorized(request.headers[.authorization]) } ?? true
+        if !loggedIn && !isPeerBlobRead(request) {
             throw RegistryError(.unauthorized, "authentication required")
         }
         guard let parsed = try RegistryPath(path: request.uri.path) else {

@@ -176,7 +176,9 @@ public final class StrataServer: Sendable {
             FillService(work: engine.background),
             Application(
                 responder: RegistryResponder(engine: engine, logger: logger, instanceID: instanceID, prefixes: configuration.prefixes,
-                                             ledger: ledger, authenticator: listeners.authenticator, fileRegions: listeners.fileRegions, now: now),
+                                             ledger: ledger, authenticator: listeners.authenticator,
+                                             peers: objectStore.map { PeerToken(secret: $0.configuration.secretKey) },
+                                             fileRegions: listeners.fileRegions, now: now),
                 server: listeners.registryServer,
                 configuration: .init(address: .hostname(address.host, port: address.port), serverName: nil),
                 onServerRunning: { channel in onListening(channel.localAddress?.port ?? address.port) },

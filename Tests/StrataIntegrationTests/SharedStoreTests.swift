@@ -1,4 +1,5 @@
 import Foundation
+import HummingbirdBcrypt
 import StrataCore
 import StrataServer
 import StrataTesting
@@ -9,7 +10,8 @@ extension Integration {
     /// one replica fetched, another with an empty disk serves with upstream gone.
     @Suite struct SharedStore {
         static func replica(canonical: String, bucket: String, store: ObjectStoreFixture.Endpoint? = nil,
-                            tagTTL: TimeInterval = 600, now: @escaping @Sendable () -> Date = Date.init) async throws -> StrataInstance {
+                            tagTTL: TimeInterval = 600, htpasswd: String? = nil,
+                            now: @escaping @Sendable () -> Date = Date.init) async throws -> StrataInstance {
             let shared = try await ObjectStoreFixture.shared.endpoint()
             let endpoint = store ?? shared
             return try await StrataInstance.start(canonical: canonical, tagTTL: tagTTL, configure: { config in
@@ -19,6 +21,7 @@ extension Integration {
                 store.accessKey = endpoint.accessKey
                 store.secretKey = endpoint.secretKey
                 config.sharedStore = store
+                config.htpasswd = htpasswd
             }, now: now)
         }
 
@@ -69,6 +72,38 @@ extension Integration {
             let bodies = try await withThrowingTaskGroup(of: [UInt8].self) { group in
                 for replica in [a, b, a, b] {
                     group.addTask { try await fetch("\(replica.url)/v2/library/race/blobs/\(digest)").body }
+                }
+                return try await group.reduce(into: [[UInt8]]()) { $0.append($1) }
+            }
+            #expect(bodies.count == 4 && bodies.allSatisfy { $0 == blob })
+            #expect(upstream.requestCount - before == 1)
+        }
+
+        /// Replicas whose registry ports require a login still fetch from each other (a
+        /// token keyed from the bucket's secret), so the blob is fetched once; a client
+        /// without a login, or with a forged token, gets 401.
+        @Test func replicasBehindALoginStillFillOnce() async throws {
+            let blob = ImageFixture.randomBytes(4 << 20)
+            let digest = ContentHasher.digest(of: blob)
+            let upstream = FaultyRegistry(blobs: [digest: blob], fault: .drip(bytes: 64 << 10, interval: .milliseconds(20)))
+            try await upstream.start()
+            defer { upstream.stop() }
+            let dir = makeTempDirectory("htpasswd")
+            try "builder:$2y$\(Bcrypt.hash("pw", cost: 4).dropFirst(4))\n".write(toFile: "\(dir)/htpasswd", atomically: true, encoding: .utf8)
+            let login = [("Authorization", "Basic " + Data("builder:pw".utf8).base64EncodedString())]
+            let bucket = ObjectStoreFixture.bucketName("login")
+            let a = try await Self.replica(canonical: upstream.url, bucket: bucket, htpasswd: "\(dir)/htpasswd")
+            defer { Task { await a.stop() } }
+            let b = try await Self.replica(canonical: upstream.url, bucket: bucket, htpasswd: "\(dir)/htpasswd")
+            defer { Task { await b.stop() } }
+            let path = "/v2/library/login/blobs/\(digest)"
+            let forged = "\(Int(Date().timeIntervalSince1970) + 60).\(String(repeating: "0", count: 64))"
+            #expect(try await fetch(a.url + path).status == 401)
+            #expect(try await fetch(a.url + path, headers: [("X-Strata-Peer", forged)]).status == 401)
+            let before = upstream.requestCount
+            let bodies = try await withThrowingTaskGroup(of: [UInt8].self) { group in
+                for replica in [a, b, a, b] {
+                    group.addTask { try await fetch("\(replica.url)\(path)", headers: login).body }
                 }
                 return try await group.reduce(into: [[UInt8]]()) { $0.append($1) }
             }
