@@ -24,4 +24,6 @@ final class FillTable: Sendable {
     }
 
     var count: Int { fills.withLockedValue { $0.count } }
+
+    func contains(_ digest: Digest) -> Bool { fills.withLockedValue { $0[digest] != nil } }
 }

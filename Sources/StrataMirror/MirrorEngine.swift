@@ -61,6 +61,9 @@ public final class MirrorEngine: Sendable {
     /// The number of blob fills running now.
     public var fillsInFlight: Int { fills.count }
 
+    /// Whether a fill of `digest` runs now (until its blob is durable in the store).
+    public func isFilling(_ digest: Digest) -> Bool { fills.contains(digest) }
+
     private func chain(for registry: String) throws(MirrorError) -> TierChain {
         if configuration.cacheOnly { return TierChain([]) }
         guard let chain = configuration.chains[registry] else {

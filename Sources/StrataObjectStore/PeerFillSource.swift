@@ -5,13 +5,14 @@ import NIOConcurrencyHelpers
 import StrataCore
 import StrataUpstream
 
-/// The first tier of the shared store's engine: makes one fill per blob across all the
-/// replicas. A replica about to fill a blob from upstream first creates the blob's lease
-/// object in the bucket; if another replica holds it, the blob is fetched from that
-/// replica, which streams it from its own fill as the bytes arrive.
+/// The tier after the shared store in each replica's chain: makes one fill per blob
+/// across all the replicas. A replica about to fill a blob from upstream first creates
+/// the blob's lease object in the bucket; if another replica holds it, the blob is
+/// fetched from that replica, which streams it from its own fill as the bytes arrive.
 ///
 /// - This replica got the lease (or holds it already): "not found", and the walk goes on
-///   to the upstream tiers; the lease goes when the blob is stored (or expires).
+///   to the upstream tiers; the lease goes when the blob is written back to the bucket
+///   (or expires).
 /// - Another replica holds it: a `GET` of the blob from that replica's registry port.
 /// - That replica does not answer, or its lease expired: the lease is taken over with
 ///   `If-Match` on its ETag, and this replica fills.

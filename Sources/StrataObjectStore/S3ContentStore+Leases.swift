@@ -17,11 +17,11 @@ extension S3ContentStore {
         public var etag: String? = nil
     }
 
-    /// A lease this replica holds: what renewing it takes, and the temp file of its fill
-    /// once the fill started.
+    /// A lease this replica holds: what renewing it takes, and whether its fill was seen
+    /// running.
     struct HeldLease: Sendable {
         var lease: Lease
-        var fill: String?
+        var seenFilling = false
     }
 
     /// Creates the blob's lease for `owner` unless one exists. Returns nil when `owner`
@@ -51,23 +51,22 @@ extension S3ContentStore {
     }
 
     /// Renews, for `seconds` from `now`, each blob lease this replica holds whose fill
-    /// still runs (its temp file is there, or its upload is waiting). A lease whose fill
-    /// ended, or that another replica took over, is no longer held; an unrenewed lease
-    /// dies after its time. Returns how many were renewed.
+    /// runs (`isFilling`, until the blob is written back; or its upload here waits). A
+    /// lease whose fill ended, or that another replica took over, is no longer held; one
+    /// whose fill never started is dropped when it runs out. An unrenewed lease dies after
+    /// its time. Returns how many were renewed.
     @discardableResult
-    public func renewLeases(seconds: Double, now: Date) async -> Int {
+    public func renewLeases(seconds: Double, now: Date, isFilling: (Digest) -> Bool) async -> Int {
         var renewed = 0
         for (digest, entry) in held.withLockedValue({ $0 }) {
-            let filling = entry.fill.map { FileManager.default.fileExists(atPath: $0) } ?? false
-            let uploading = pending.withLockedValue { $0[digest] != nil }
-            guard filling || uploading else {
-                // Not started yet: wait for the fill, unless the lease ran out meanwhile.
-                if entry.fill != nil || entry.lease.expires <= now.timeIntervalSince1970 { drop(digest) }
+            let filling = isFilling(digest) || pending.withLockedValue { $0[digest] != nil }
+            guard filling else {
+                if entry.seenFilling || entry.lease.expires <= now.timeIntervalSince1970 { drop(digest) }
                 continue
             }
             let lease = Lease(owner: entry.lease.owner, expires: now.timeIntervalSince1970 + seconds)
             if let etag = try? await replaceLease(leaseKey(digest), from: entry.lease, with: lease) {
-                held.withLockedValue { $0[digest]?.lease = Lease(owner: lease.owner, expires: lease.expires, etag: etag) }
+                held.withLockedValue { $0[digest] = HeldLease(lease: Lease(owner: lease.owner, expires: lease.expires, etag: etag), seenFilling: true) }
                 renewed += 1
             } else {
                 drop(digest)

@@ -118,9 +118,7 @@ public final class S3ContentStore: ContentStore {
     }
 
     public func makeSink(for digest: Digest) throws -> any ContentSink {
-        let writer = try scratch.makeWriter(algorithm: digest.algorithm, hashLane: true)
-        held.withLockedValue { $0[digest]?.fill = writer.path }
-        return writer
+        try scratch.makeWriter(algorithm: digest.algorithm, hashLane: true)
     }
 
     /// Verifies the blob; the upload waits for ``makeDurable(_:)``, which the engine calls
@@ -142,15 +140,42 @@ public final class S3ContentStore: ContentStore {
             await releaseLease(digest)
             return
         }
-        try await upload(writer, size: size, key: blobKey(digest))
+        try await upload(size: size, key: blobKey(digest)) { offset, count in try writer.read(at: offset, count: count) }
         await releaseLease(digest)
     }
 
-    /// Uploads a verified temp file: one `PUT`, or parts that become visible together
-    /// only when the upload completes (a torn upload is aborted, never visible).
-    private func upload(_ writer: BlobWriter, size: Int64, key: String) async throws {
+    /// A blob a replica stored on its own disk, verified, written to the bucket unless it
+    /// is there already or another replica will write it (it holds the blob's lease: this
+    /// replica fetched the blob from it). A blob whose lease this replica holds is written
+    /// and its lease released. Returns whether it was uploaded.
+    @discardableResult
+    public func writeBack(_ digest: Digest, from content: any StoredContent) async throws -> Bool {
+        let size = content.blob.size
+        let mine = held.withLockedValue { $0[digest] != nil }
+        if let existing = try await client.head(blobKey(digest)), existing.size == size {
+            if mine { await releaseLease(digest) }
+            return false
+        }
+        if !mine, let found = try await client.get(leaseKey(digest), maxSize: 64 << 10),
+           let lease = try? JSONDecoder().decode(Lease.self, from: Data(found.bytes)), lease.expires > Date().timeIntervalSince1970 {
+            return false
+        }
+        try await upload(size: size, key: blobKey(digest)) { offset, count in
+            var buffer = ByteBufferAllocator().buffer(capacity: count)
+            try await content.read(offset, offset + Int64(count)) { part in buffer.writeImmutableBuffer(part) }
+            guard buffer.readableBytes == count else { throw StoreError.corrupt("\(digest): \(buffer.readableBytes) of \(count) bytes read back") }
+            return buffer
+        }
+        if mine { await releaseLease(digest) }
+        return true
+    }
+
+    /// Uploads a verified blob of `size` bytes read by `read(offset, count)`: one `PUT`,
+    /// or parts that become visible together only when the upload completes (a torn
+    /// upload is aborted, never visible).
+    private func upload(size: Int64, key: String, read: (Int64, Int) async throws -> ByteBuffer) async throws {
         if size <= Int64(partSize) {
-            try await client.put(key, try writer.read(at: 0, count: Int(size)), contentType: Self.blobType)
+            try await client.put(key, try await read(0, Int(size)), contentType: Self.blobType)
             return
         }
         let id = try await client.createUpload(key, contentType: Self.blobType)
@@ -159,7 +184,7 @@ public final class S3ContentStore: ContentStore {
             var offset: Int64 = 0
             while offset < size {
                 let count = Int(min(Int64(partSize), size - offset))
-                etags.append(try await client.uploadPart(key, uploadID: id, number: etags.count + 1, try writer.read(at: offset, count: count)))
+                etags.append(try await client.uploadPart(key, uploadID: id, number: etags.count + 1, try await read(offset, count)))
                 offset += Int64(count)
             }
             try await client.completeUpload(key, uploadID: id, etags: etags)
@@ -168,7 +193,6 @@ public final class S3ContentStore: ContentStore {
             throw error
         }
     }
-
 
     public func remove(_ digest: Digest) async {
         try? await client.delete(blobKey(digest))

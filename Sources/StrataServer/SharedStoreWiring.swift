@@ -9,10 +9,13 @@ import StrataStore
 import StrataUpstream
 
 /// The object store the replicas of a central mirror share (`store.s3`), as a tier of
-/// its own: an engine over the bucket whose tiers are the upstream tiers, put first in
-/// every registry's chain. A local miss asks the shared store; a miss there fills the
-/// bucket from upstream while the bytes stream on to this replica's disk and client.
-/// When the store fails, the walk goes on to the upstream tiers directly.
+/// its own: an engine over the bucket, put first in every registry's chain, that holds
+/// blobs, manifests and tags and fetches manifests and tags from the upstream tiers (so a
+/// tag revalidated by one replica is fresh for all). Next comes the fill leases' tier
+/// (`mirror/peer`): a blob another replica is filling is fetched from it. A blob in no
+/// bucket and no other replica's fill is fetched by this replica's own engine from the
+/// upstream tiers into its disk, and written back to the bucket from there
+/// (``SharedWriteBack``). When the store fails, the walk goes on to the upstream tiers.
 struct SharedStoreWiring {
     let engine: MirrorEngine
     let store: S3ContentStore
@@ -21,8 +24,10 @@ struct SharedStoreWiring {
     let peers: PeerFillSource
     /// The bucket's bound and idle expiry.
     let janitor: SharedJanitor
-    /// Every registry's chain with the shared store first.
+    /// Every registry's chain with the shared store first, then the fill leases.
     let chains: [String: TierChain]
+    /// The replica's own store, writing what it stores back to the bucket.
+    let local: SharedWriteBack
 
     init(_ settings: StrataConfiguration.SharedStore, configuration: StrataConfiguration, upstream: [String: TierChain], disk: DiskContentStore,
          instanceID: String, logger: Logger, now: @escaping @Sendable () -> Date) throws(StrataServer.StartupError) {
@@ -43,20 +48,25 @@ struct SharedStoreWiring {
         janitor = SharedJanitor(store: store, replica: instanceID, maxSize: settings.maxSize, maxIdle: settings.maxIdle)
         let peerHealth = TierHealth(breaker: CircuitBreaker(failureThreshold: configuration.breakerFailures, coolOff: configuration.breakerCoolOff), now: now)
         let peerTier = UpstreamTier(name: .mirror("peer"), client: peers, health: peerHealth)
+        let manifestChains = upstream.mapValues { chain in
+            TierChain(chain.tiers.map { UpstreamTier(name: $0.name, client: ManifestsOnlySource($0.client), health: $0.health) })
+        }
+        // No negative cache here: a blob this engine does not have is fetched by the
+        // replica's engine, and is in the bucket soon after.
         engine = MirrorEngine(
             local: store,
             configuration: MirrorConfiguration(tagTTL: configuration.tagTTL, cacheOnly: configuration.cacheOnly,
                                                defaultRegistry: configuration.defaultRegistry,
-                                               chains: upstream.mapValues { TierChain([peerTier] + $0.tiers) },
-                                               negativeTTL: configuration.negativeTTL),
+                                               chains: manifestChains, negativeTTL: 0),
             logger: logger, now: now)
+        local = SharedWriteBack(local: disk, shared: store, logger: logger)
         let health = TierHealth(breaker: CircuitBreaker(failureThreshold: configuration.breakerFailures, coolOff: configuration.breakerCoolOff), now: now)
         let location = "\(settings.endpoint)/\(settings.bucket)"
         var chains: [String: TierChain] = [:]
         for (registry, chain) in upstream {
             let source = MirrorSource(engine: engine, registry: registry, location: location, isAvailable: { client.isAvailable })
             let shared = UpstreamTier(name: .shared, client: source, health: health)
-            chains[registry] = TierChain([shared] + chain.tiers)
+            chains[registry] = TierChain([shared, peerTier] + chain.tiers)
         }
         self.chains = chains
     }

@@ -76,7 +76,7 @@ public final class StrataServer: Sendable {
         }
         let clients = upstreams.clients + (shared.map { [$0.http] } ?? [])
         let engine = MirrorEngine(
-            local: disk,
+            local: shared?.local ?? disk,
             configuration: MirrorConfiguration(tagTTL: configuration.tagTTL, cacheOnly: configuration.cacheOnly,
                                                defaultRegistry: configuration.defaultRegistry, chains: shared?.chains ?? upstreams.chains,
                                                negativeTTL: configuration.negativeTTL),
@@ -112,7 +112,7 @@ public final class StrataServer: Sendable {
                 [FillService(work: shared.engine.background),
                  SharedJanitorService(janitor: shared.janitor, interval: .milliseconds(Int64(configuration.evictionInterval * 1000)),
                                       logger: logger, now: now),
-                 LeaseRenewalService(store: shared.store, leaseSeconds: shared.peers.leaseSeconds, now: now)]
+                 LeaseRenewalService(store: shared.store, leaseSeconds: shared.peers.leaseSeconds, isFilling: engine.isFilling, now: now)]
             } ?? []
             self.services = sharedServices + (try Self.services(
                 configuration, listeners: listeners, engine: engine, disk: disk, objectStore: shared?.store.client, ledger: ledger,

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import NIOCore
 import StrataCore
+import StrataStore
 import StrataTesting
 import StrataUpstream
 import Testing
@@ -47,27 +48,33 @@ import Testing
     }
 }
 
-/// A lease lives while its fill does: renewed while the fill's temp file is there or its
-/// upload waits, then left to die (or deleted once the blob is stored).
+/// A lease lives while its fill does: renewed while the replica's engine fills the blob
+/// (until it is written back), then left to die, or released once the blob is written.
 @Suite struct LeaseRenewalTests {
+    final class Filling: @unchecked Sendable {
+        var digests: Set<Digest> = []
+        func callAsFunction(_ digest: Digest) -> Bool { digests.contains(digest) }
+    }
+
     @Test func aLeaseIsRenewedWhileItsFillRunsAndNotAfter() async throws {
         let store = try await S3ContentStoreTests.store()
-        let bytes = ImageFixture.randomBytes(1000)
-        let digest = ContentHasher.digest(of: bytes)
+        let digest = ContentHasher.digest(of: ImageFixture.randomBytes(1000))
         let t0 = Date()
         let a = "http://10.0.0.1:5000", b = "http://10.0.0.2:5000"
+        let filling = Filling()
         #expect(try await store.acquireLease(digest, owner: a, seconds: 600, now: t0) == nil)
         // Before the fill starts there is nothing to renew.
-        #expect(await store.renewLeases(seconds: 600, now: t0.addingTimeInterval(100)) == 0)
-        let sink = try store.makeSink(for: digest)
-        try sink.append(ByteBuffer(bytes: bytes.prefix(500)))
+        #expect(await store.renewLeases(seconds: 600, now: t0.addingTimeInterval(100), isFilling: filling.callAsFunction) == 0)
+        filling.digests.insert(digest)
         // 500 s in, the fill still runs: renewed until 1,100 s.
-        #expect(await store.renewLeases(seconds: 600, now: t0.addingTimeInterval(500)) == 1)
+        #expect(await store.renewLeases(seconds: 600, now: t0.addingTimeInterval(500), isFilling: filling.callAsFunction) == 1)
         let seen = try #require(try await store.acquireLease(digest, owner: b, seconds: 600, now: t0.addingTimeInterval(700)))
         #expect(seen.owner == a && seen.expires == t0.timeIntervalSince1970 + 1100)
         // The fill fails: the lease is no longer renewed, and dies at 1,100 s.
-        sink.discard()
-        #expect(await store.renewLeases(seconds: 600, now: t0.addingTimeInterval(900)) == 0)
+        filling.digests.remove(digest)
+        #expect(await store.renewLeases(seconds: 600, now: t0.addingTimeInterval(900), isFilling: filling.callAsFunction) == 0)
+        filling.digests.insert(digest)
+        #expect(await store.renewLeases(seconds: 600, now: t0.addingTimeInterval(950), isFilling: filling.callAsFunction) == 0)
         let dead = try #require(try await store.acquireLease(digest, owner: b, seconds: 600, now: t0.addingTimeInterval(1200)))
         #expect(dead.expires == t0.timeIntervalSince1970 + 1100)
         #expect(try await store.takeOverLease(digest, from: dead, owner: b, seconds: 600, now: t0.addingTimeInterval(1200)))
@@ -78,28 +85,47 @@ import Testing
         let digest = ContentHasher.digest(of: ImageFixture.randomBytes(1000))
         let t0 = Date()
         #expect(try await store.acquireLease(digest, owner: "http://10.0.0.1:5000", seconds: 10, now: t0) == nil)
-        let sink = try store.makeSink(for: digest)
-        defer { sink.discard() }
         let other = try await S3ContentStoreTests.store(bucket: store.client.configuration.bucket)
         let held = try #require(try await other.acquireLease(digest, owner: "http://10.0.0.2:5000", seconds: 10, now: t0.addingTimeInterval(20)))
         #expect(try await other.takeOverLease(digest, from: held, owner: "http://10.0.0.2:5000", seconds: 600, now: t0.addingTimeInterval(20)))
         // The first replica's renewal finds the lease changed hands and lets it be.
-        #expect(await store.renewLeases(seconds: 600, now: t0.addingTimeInterval(21)) == 0)
+        #expect(await store.renewLeases(seconds: 600, now: t0.addingTimeInterval(21), isFilling: { _ in true }) == 0)
         let now = try #require(try await other.acquireLease(digest, owner: "http://10.0.0.3:5000", seconds: 10, now: t0.addingTimeInterval(22)))
         #expect(now.owner == "http://10.0.0.2:5000")
     }
+}
 
-    @Test func aStoredBlobReleasesItsLease() async throws {
+/// A blob a replica stored on its disk goes to the bucket from there: once, by the
+/// replica holding its lease (or by anyone when no lease exists), never over a blob the
+/// bucket has.
+@Suite struct WriteBackTests {
+    @Test func theLeaseHolderWritesBackAndReleases() async throws {
+        let store = try await S3ContentStoreTests.store()
+        let bytes = ImageFixture.randomBytes(6 << 20)
+        let digest = ContentHasher.digest(of: bytes)
+        let content = VerifiedContent(blob: StoredBlob(digest: digest, size: Int64(bytes.count), storedSize: Int64(bytes.count), compressed: false),
+                                      bytes: bytes)
+        let other = try await S3ContentStoreTests.store(bucket: store.client.configuration.bucket)
+        #expect(try await store.acquireLease(digest, owner: "http://10.0.0.1:5000", seconds: 600, now: Date()) == nil)
+        // Another replica that fetched the blob from the lease holder leaves it to the holder.
+        #expect(try await other.writeBack(digest, from: content) == false)
+        #expect(await other.blob(digest) == nil)
+        #expect(try await store.writeBack(digest, from: content))
+        let stored = try #require(await other.blob(digest))
+        var read: [UInt8] = []
+        try await stored.read(0, stored.blob.size) { read += Array($0.readableBytesView) }
+        #expect(read == bytes)
+        // Released: the next replica to miss would get the lease; nobody writes it again.
+        #expect(try await other.writeBack(digest, from: content) == false)
+        #expect(try await other.acquireLease(digest, owner: "http://10.0.0.2:5000", seconds: 600, now: Date()) == nil)
+    }
+
+    @Test func withoutALeaseAnyReplicaWritesBack() async throws {
         let store = try await S3ContentStoreTests.store()
         let bytes = ImageFixture.randomBytes(1000)
         let digest = ContentHasher.digest(of: bytes)
-        #expect(try await store.acquireLease(digest, owner: "http://10.0.0.1:5000", seconds: 600, now: Date()) == nil)
-        let sink = try store.makeSink(for: digest)
-        try sink.append(ByteBuffer(bytes: bytes))
-        _ = try await store.commit(sink, digest: digest, expectedSize: nil)
-        try await store.makeDurable(digest)
-        sink.discard()
-        #expect(await store.renewLeases(seconds: 600, now: Date()) == 0)
-        #expect(try await store.acquireLease(digest, owner: "http://10.0.0.2:5000", seconds: 600, now: Date()) == nil)
+        let content = VerifiedContent(blob: StoredBlob(digest: digest, size: 1000, storedSize: 1000, compressed: false), bytes: bytes)
+        #expect(try await store.writeBack(digest, from: content))
+        #expect(try await store.writeBack(digest, from: content) == false)
     }
 }
