@@ -77,7 +77,16 @@ public struct MirrorSource: ContentSource {
         switch result {
         case .stored(let blob):
             guard offset <= blob.size else { throw UpstreamError(.invalidResponse, "range starts past the blob's end") }
-            let body = PushedBlobStream { emit in try await blob.read(offset, blob.size) { try await emit($0) } }
+            let body: any BlobStream
+            if let source = blob.content as? any BlobStreamSource, offset < blob.size {
+                do {
+                    body = try await source.stream(from: offset, to: blob.size)
+                } catch {
+                    throw UpstreamError(.transport, "\(location): \(error)")
+                }
+            } else {
+                body = PushedBlobStream { emit in try await blob.read(offset, blob.size) { try await emit($0) } }
+            }
             return UpstreamBlob(totalSize: blob.size, offset: offset, body: body, remotePath: ["local"])
         case .filling(let fill, let size, let lease):
             let body = PushedBlobStream { emit in

@@ -4,6 +4,7 @@ import NIOConcurrencyHelpers
 import NIOCore
 import NIOHTTP1
 import StrataCore
+import StrataUpstream
 
 /// A client for one bucket of an S3-compatible object store (AWS S3, Ceph RGW, MinIO,
 /// R2...): the handful of calls a content store needs, signed with ``SignatureV4``.
@@ -121,6 +122,42 @@ public final class S3Client: Sendable {
             throw .invalidResponse(status: Int(response.status.code), "GET \(key): range not honoured")
         }
         return response
+    }
+
+    /// `GET` of bytes `range` of an object, its body handed part by part to a sink on the
+    /// event loop that receives it (``StreamedReply``: no task hop per part, which the
+    /// async body of ``getRange(_:_:)`` costs). nil when there is no such object.
+    public func getStreamed(_ key: String, _ range: Range<Int64>) async throws(ObjectStoreError) -> StreamedReply {
+        guard !range.isEmpty else { throw .invalidResponse(status: nil, "GET \(key): empty range") }
+        let (url, path, signed) = sign(.GET, key: key, query: [], headers: [("Range", "bytes=\(range.lowerBound)-\(range.upperBound - 1)")], body: nil)
+        let start = ContinuousClock.now
+        let reply: StreamedReply
+        do {
+            let request = try HTTPClient.Request(url: url, method: .GET, headers: HTTPHeaders(signed))
+            reply = try await StreamedReply.execute(request, on: http, deadline: .now() + .hours(24))
+        } catch {
+            let time = now()
+            health.withLockedValue { $0.failed = time }
+            report(.GET, "transport", start, sent: 0, received: 0)
+            throw .unavailable(status: nil, "GET \(path): \(error)", cause: error as? HTTPClientError)
+        }
+        let code = Int(reply.status.code)
+        let time = now()
+        health.withLockedValue { code >= 500 ? ($0.failed = time) : ($0.answered = time) }
+        report(.GET, Self.outcome(reply.status.code), start, sent: 0, received: code < 300 ? range.upperBound - range.lowerBound : 0)
+        let length = reply.headers.first(name: "Content-Length").flatMap(HeaderNumbers.contentLength)
+        guard reply.status == .partialContent || (reply.status == .ok && range.lowerBound == 0) else {
+            await reply.drain()
+            if reply.status == .notFound { throw .invalidResponse(status: 404, "GET \(key): no such object") }
+            if code >= 500 { throw .unavailable(status: code, "GET \(key): \(code)", cause: nil) }
+            if code == 401 || code == 403 { throw .denied(status: code, "GET \(key): \(code)") }
+            throw .invalidResponse(status: code, "GET \(key): range not honoured (\(code))")
+        }
+        guard length == range.upperBound - range.lowerBound else {
+            await reply.drain()
+            throw .invalidResponse(status: code, "GET \(key): \(length.map(String.init) ?? "no") bytes for a range of \(range.upperBound - range.lowerBound)")
+        }
+        return reply
     }
 
     /// `PUT` of a whole object. With `createOnly`, the write happens only if no object
@@ -244,9 +281,10 @@ public final class S3Client: Sendable {
         return ("\(scheme)://\(virtualHost)\(SignatureV4.encode(keyPath, keepSlash: true))", keyPath, virtualHost)
     }
 
-    private func send(
-        _ method: HTTPMethod, key: String?, query: [(String, String)] = [], headers: [(String, String)] = [], body: ByteBuffer? = nil
-    ) async throws(ObjectStoreError) -> HTTPClientResponse {
+    /// The URL (with its query), the path signed, and the headers with the signature.
+    private func sign(
+        _ method: HTTPMethod, key: String?, query: [(String, String)], headers: [(String, String)], body: ByteBuffer?
+    ) -> (url: String, path: String, headers: [(String, String)]) {
         let (url, path, host) = target(key)
         let payloadHash: String
         if let body { payloadHash = SignatureV4.sha256Hex(buffer: body) } else { payloadHash = SignatureV4.emptyPayloadHash }
@@ -255,7 +293,14 @@ public final class S3Client: Sendable {
                                  payloadHash: payloadHash, date: now())
         let queryString = query.map { "\(SignatureV4.encode($0.0, keepSlash: false))=\(SignatureV4.encode($0.1, keepSlash: false))" }
             .joined(separator: "&")
-        var request = HTTPClientRequest(url: queryString.isEmpty ? url : "\(url)?\(queryString)")
+        return (queryString.isEmpty ? url : "\(url)?\(queryString)", path, signed)
+    }
+
+    private func send(
+        _ method: HTTPMethod, key: String?, query: [(String, String)] = [], headers: [(String, String)] = [], body: ByteBuffer? = nil
+    ) async throws(ObjectStoreError) -> HTTPClientResponse {
+        let (url, path, signed) = sign(method, key: key, query: query, headers: headers, body: body)
+        var request = HTTPClientRequest(url: url)
         request.method = method
         for (name, value) in signed { request.headers.replaceOrAdd(name: name, value: value) }
         if let body { request.body = .bytes(body) }

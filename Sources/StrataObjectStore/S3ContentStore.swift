@@ -3,6 +3,7 @@ import NIOConcurrencyHelpers
 import NIOCore
 import StrataCore
 import StrataStore
+import StrataUpstream
 
 /// An S3 bucket as a ``ContentStore``: the shared store that N replicas of a central
 /// mirror sit on.
@@ -226,13 +227,20 @@ public final class S3ContentStore: ContentStore {
 }
 
 /// A blob in the bucket, read with ranged `GET`s.
-struct ObjectContent: StoredContent {
+struct ObjectContent: StoredContent, BlobStreamSource {
     static let batch = 1 << 20
     let client: S3Client
     let key: String
     let blob: StoredBlob
 
     func duplicateRawDescriptor() -> Int32? { nil }
+
+    /// The bytes as the store sends them, checked for their count by the reply's length;
+    /// whoever consumes them checks the digest.
+    func stream(from lower: Int64, to upper: Int64) async throws -> any BlobStream {
+        guard lower < upper else { return PushedBlobStream { _ in } }
+        return try await client.getStreamed(key, lower..<upper)
+    }
 
     func read(_ lower: Int64, _ upper: Int64, body: (ByteBuffer) async throws -> Void) async throws {
         guard lower < upper else { return }

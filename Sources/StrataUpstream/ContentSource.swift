@@ -38,6 +38,13 @@ public protocol BlobStream: Sendable {
 
 extension StreamedReply: BlobStream {}
 
+/// Stored content that can hand its bytes over as a ``BlobStream`` itself (an object in a
+/// bucket, streamed as it arrives), rather than through a task that reads and pushes.
+public protocol BlobStreamSource: Sendable {
+    /// Bytes `lower..<upper`.
+    func stream(from lower: Int64, to upper: Int64) async throws -> any BlobStream
+}
+
 extension RegistryClient: ContentSource {
     public var location: String { baseURL }
 }

@@ -53,7 +53,7 @@ public final class StreamedReply: UpstreamReply, Sendable {
 
     /// Sends `request` and returns once the response head is in; the body waits for
     /// ``stream(into:)`` or ``drain()``.
-    static func execute(_ request: HTTPClient.Request, on http: HTTPClient, deadline: NIODeadline,
+    public static func execute(_ request: HTTPClient.Request, on http: HTTPClient, deadline: NIODeadline,
                         minimumRate: MinimumRate? = nil) async throws -> StreamedReply {
         let eventLoop = http.eventLoopGroup.next()
         let delegate = Delegate(eventLoop: eventLoop)
