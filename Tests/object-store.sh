@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # A real S3 endpoint for the tests: a one-node Ceph cluster (one mon, one OSD, no auth
 # between daemons) with a RADOS Gateway on 127.0.0.1, from Debian's packages.
-#   Tests/object-store.sh start DIR PORT   # S3 on PORT; mon on PORT+1/+2; OSD on PORT+10..40
+#   Tests/object-store.sh start DIR PORT   # S3 on PORT (https on PORT+3); mon on PORT+1/+2; OSD on PORT+10..40
 #   Tests/object-store.sh stop DIR         # SIGTERM, then SIGKILL after 10 s
 #   Tests/object-store.sh kill DIR         # SIGKILL at once (the data is throwaway; and a daemon
 #                                          # started by a process that blocks SIGTERM inherits the block)
 # `start` writes DIR/env (S3_ENDPOINT, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION).
 # STORE=memstore (default: data in the OSD's memory, ~1.5 s to start) or bluestore (a sparse file).
+# TLS_CERT=PEM TLS_KEY=PEM: the gateway also serves https on PORT+3 (S3_TLS_ENDPOINT in DIR/env).
 set -euo pipefail
 ACCESS_KEY=STRATATESTACCESSKEY0
 SECRET_KEY=stratatestsecretkey0000000000000000000000
@@ -33,7 +34,7 @@ until_ok() {
 start() {
   DIR=$1 PORT=$2
   [ ! -e "$DIR" ] || [ -f "$DIR/.object-store" ] || [ -z "$(ls -A "$DIR")" ] || fail "$DIR exists, is not empty and is not an object-store directory"
-  for p in "$PORT" $((PORT + 1)) $((PORT + 2)); do
+  for p in "$PORT" $((PORT + 1)) $((PORT + 2)) $((PORT + 3)); do
     if (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then fail "127.0.0.1:$p is in use"; fi
   done
   rm -rf "$DIR"; mkdir -p "$DIR"/{run,log,mon.a,osd.0,rgw,tmp}; touch "$DIR/.object-store"
@@ -107,12 +108,17 @@ EOF
   ceph-osd -c "$conf" -i 0 --mkfs --osd-uuid "$uuid" >>"$DIR/log/mkfs.log" 2>&1 || fail "ceph-osd --mkfs failed"
   daemon osd ceph-osd -c "$conf" -i 0 -f
   until_ok "OSD" sh -c "timeout 10 ceph -c '$conf' osd dump 2>/dev/null | grep -q '^osd.0 up'"
-  daemon rgw radosgw -c "$conf" -n client.rgw -f --rgw-frontends "beast endpoint=127.0.0.1:$PORT tcp_nodelay=1"
+  local frontends="beast endpoint=127.0.0.1:$PORT tcp_nodelay=1"
+  if [ -n "${TLS_CERT:-}" ]; then
+    frontends="$frontends ssl_endpoint=127.0.0.1:$((PORT + 3)) ssl_certificate=$TLS_CERT ssl_private_key=${TLS_KEY:?TLS_KEY goes with TLS_CERT}"
+  fi
+  daemon rgw radosgw -c "$conf" -n client.rgw -f --rgw-frontends "$frontends"
   until_ok "gateway on 127.0.0.1:$PORT" curl -fsS -o /dev/null "http://127.0.0.1:$PORT/"
   radosgw-admin -c "$conf" -n client.admin user create --uid=strata --display-name=strata \
     --access-key="$ACCESS_KEY" --secret-key="$SECRET_KEY" >/dev/null 2>>"$DIR/log/admin.log" || fail "radosgw-admin user create failed"
   cat >"$DIR/env" <<EOF
 export S3_ENDPOINT=http://127.0.0.1:$PORT
+${TLS_CERT:+export S3_TLS_ENDPOINT=https://127.0.0.1:$((PORT + 3))}
 export AWS_ACCESS_KEY_ID=$ACCESS_KEY
 export AWS_SECRET_ACCESS_KEY=$SECRET_KEY
 export AWS_REGION=us-east-1

@@ -214,8 +214,10 @@ struct S3Section: ConfigSection {
     var advertiseURL: String?
     var maxSize: String?
     var maxIdle: String?
+    var caFile: String?
     enum CodingKeys: String, CodingKey, CaseIterable {
         case endpoint, bucket, region, prefix
+        case caFile = "ca_file"
         case maxSize = "max_size", maxIdle = "max_idle"
         case pathStyle = "path_style", accessKeyFile = "access_key_file", secretKeyFile = "secret_key_file"
         case advertiseURL = "advertise_url"

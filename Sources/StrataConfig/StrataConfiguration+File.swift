@@ -132,6 +132,11 @@ extension StrataConfiguration {
         if let text = s3.maxSize { store.maxSize = try Check.size(text, "store.s3.max_size", minimum: 1) }
         if let text = s3.maxIdle { store.maxIdle = try Check.positive(text, "store.s3.max_idle") }
         if let url = s3.advertiseURL { store.advertiseURL = try Check.url(url, "store.s3.advertise_url") }
+        if let path = s3.caFile {
+            guard store.endpoint.lowercased().hasPrefix("https://") else { throw Error("config: store.s3.ca_file needs an https:// endpoint") }
+            guard FileManager.default.isReadableFile(atPath: path) else { throw Error("config: store.s3.ca_file \(path) cannot be read") }
+            store.caFile = path
+        }
         if let path = s3.accessKeyFile { store.accessKey = try Check.secret(path, "store.s3.access_key_file") }
         if let path = s3.secretKeyFile { store.secretKey = try Check.secret(path, "store.s3.secret_key_file") }
         guard (store.accessKey == nil) == (store.secretKey == nil) else {

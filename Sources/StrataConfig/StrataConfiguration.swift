@@ -111,6 +111,8 @@ public struct StrataConfiguration: Sendable, Equatable {
         /// The bucket's bound (nil: none) and how long a blob nobody asked for stays.
         public var maxSize: Int64?
         public var maxIdle: TimeInterval = 30 * 86400
+        /// PEM certificates to trust for an `https` endpoint instead of the system's CAs.
+        public var caFile: String?
 
         public init(endpoint: String, bucket: String) {
             self.endpoint = endpoint

@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import Foundation
 import Logging
 import NIOPosix
+import NIOSSL
 import StrataCore
 import StrataMirror
 import StrataObjectStore
@@ -38,6 +39,18 @@ struct SharedStoreWiring {
         }
         var httpConfiguration = HTTPClient.Configuration(redirectConfiguration: .disallow,
                                                          timeout: .init(connect: .seconds(2), read: .seconds(60)))
+        if let path = settings.caFile {
+            let certificates: [NIOSSLCertificate]
+            do {
+                certificates = try NIOSSLCertificate.fromPEMFile(path)
+            } catch {
+                throw .init(description: "cannot use store.s3.ca_file \(path): \(error)")
+            }
+            guard !certificates.isEmpty else { throw .init(description: "store.s3.ca_file \(path) holds no PEM certificate") }
+            var tls = TLSConfiguration.makeClientConfiguration()
+            tls.trustRoots = .certificates(certificates)
+            httpConfiguration.tlsConfiguration = tls
+        }
         httpConfiguration.decompression = .disabled
         httpConfiguration.connectionPool.retryConnectionEstablishment = false
         http = HTTPClient(eventLoopGroup: MultiThreadedEventLoopGroup.singleton, configuration: httpConfiguration)

@@ -35,14 +35,17 @@ public actor ObjectStoreFixture {
         .deletingLastPathComponent().appendingPathComponent("Tests/object-store.sh").path
 
     /// An object store of a test's own, to stop in the middle of the test (a store that
-    /// goes down). The caller stops it.
-    public static func startPrivate() throws -> (endpoint: Endpoint, stop: @Sendable () -> Void) {
+    /// goes down). The caller stops it. With `tls` (a PEM certificate and key for 127.0.0.1), the endpoint is its `https`
+    /// one on the port after the next two.
+    public static func startPrivate(tls: (certificate: String, key: String)? = nil) throws -> (endpoint: Endpoint, stop: @Sendable () -> Void) {
         let directory = makeTempDirectory("object-store")
-        let port = try launch(directory)
+        let port = try launch(directory, environment: tls.map { ["TLS_CERT": $0.certificate, "TLS_KEY": $0.key] } ?? [:])
         let stop: @Sendable () -> Void = {
             _ = try? runCommand("/bin/bash", [script, "kill", directory])
         }
-        return (endpoint(port: port), stop)
+        let plain = endpoint(port: port)
+        guard tls != nil else { return (plain, stop) }
+        return (Endpoint(url: "https://127.0.0.1:\(port + 3)", accessKey: plain.accessKey, secretKey: plain.secretKey, region: plain.region), stop)
     }
 
     /// The endpoint `Tests/object-store.sh` makes on `port`, with its fixed test keys.
@@ -51,10 +54,11 @@ public actor ObjectStoreFixture {
                  secretKey: "stratatestsecretkey0000000000000000000000", region: "us-east-1")
     }
 
-    private static func launch(_ directory: String) throws -> Int {
+    private static func launch(_ directory: String, environment: [String: String] = [:]) throws -> Int {
         let port = Int.random(in: 20_000...40_000)
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/bin/bash")
+        if !environment.isEmpty { process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
         process.arguments = [script, "start", directory, "\(port)"]
         try process.run()
         process.waitUntilExit()

@@ -10,7 +10,7 @@ extension Integration {
     /// one replica fetched, another with an empty disk serves with upstream gone.
     @Suite struct SharedStore {
         static func replica(canonical: String, bucket: String, store: ObjectStoreFixture.Endpoint? = nil,
-                            tagTTL: TimeInterval = 600, htpasswd: String? = nil,
+                            tagTTL: TimeInterval = 600, htpasswd: String? = nil, caFile: String? = nil,
                             now: @escaping @Sendable () -> Date = Date.init) async throws -> StrataInstance {
             let shared = try await ObjectStoreFixture.shared.endpoint()
             let endpoint = store ?? shared
@@ -22,7 +22,22 @@ extension Integration {
                 store.secretKey = endpoint.secretKey
                 config.sharedStore = store
                 config.htpasswd = htpasswd
+                config.sharedStore?.caFile = caFile
             }, now: now)
+        }
+
+        /// Until the replica's fills have ended, their write-back to the bucket included
+        /// (a client has its last byte before the write-back starts).
+        static func settle(_ replica: StrataInstance) async throws {
+            let deadline = ContinuousClock.now + .seconds(30)
+            while ContinuousClock.now < deadline {
+                let metrics = String(decoding: try await fetch("\(replica.adminURL)/metrics").body, as: UTF8.self)
+                if metrics.split(separator: "\n").contains("strata_fills_in_flight 0") || metrics.split(separator: "\n").contains("strata_fills_in_flight 0.0") {
+                    return
+                }
+                await Task.yield()
+            }
+            Issue.record("the replica's fills did not end")
         }
 
         @Test func aFreshReplicaServesFromTheSharedStoreWithUpstreamGone() async throws {
@@ -42,6 +57,7 @@ extension Integration {
             let (layer, bytes) = try #require(image.blobs.first { $0.value.count > 1 << 20 })
             let again = try await fetch("\(first.url)/v2/library/shared/blobs/\(layer)")
             #expect(again.headers.first(name: "X-Strata-Tier") == "local")
+            try await Self.settle(first)
 
             registry.stop()
             let second = try await Self.replica(canonical: registry.url, bucket: bucket)
@@ -77,6 +93,39 @@ extension Integration {
             }
             #expect(bodies.count == 4 && bodies.allSatisfy { $0 == blob })
             #expect(upstream.requestCount - before == 1)
+        }
+
+        /// A store on `https` with a private CA: trusted through `store.s3.ca_file`; without
+        /// it the store counts as unavailable and the replica serves from upstream.
+        @Test func anHTTPSStoreWithAPrivateCA() async throws {
+            let tls = try Integration.TLSAndClientAuth.makeCertificates()
+            let (store, stopStore) = try ObjectStoreFixture.startPrivate(tls: (tls.cert, tls.key))
+            defer { stopStore() }
+            let blob = ImageFixture.randomBytes(3 << 20)
+            let digest = ContentHasher.digest(of: blob)
+            let upstream = FaultyRegistry(blobs: [digest: blob], fault: .none)
+            try await upstream.start()
+            defer { upstream.stop() }
+            let path = "/v2/library/tls/blobs/\(digest)"
+            let trusting = try await Self.replica(canonical: upstream.url, bucket: "strata-tls", store: store, caFile: "\(tls.directory)/ca.crt")
+            defer { Task { await trusting.stop() } }
+            #expect(try await fetch(trusting.url + path).body == blob)
+            try await Self.settle(trusting)
+            upstream.stop()
+            let fresh = try await Self.replica(canonical: upstream.url, bucket: "strata-tls", store: store, caFile: "\(tls.directory)/ca.crt")
+            defer { Task { await fresh.stop() } }
+            let fromShared = try await fetch(fresh.url + path)
+            #expect(fromShared.body == blob && fromShared.headers.first(name: "X-Strata-Tier") == "shared")
+            // Without the CA the store's certificate is refused: not ready for the shared store.
+            let distrusting = try await Self.replica(canonical: upstream.url, bucket: "strata-tls", store: store)
+            defer { Task { await distrusting.stop() } }
+            // Each request fails over TLS (upstream is gone too), until the shared tier's breaker opens.
+            var ready = ""
+            for _ in 0..<10 where !ready.contains("shared store unavailable") {
+                #expect(try await fetch(distrusting.url + path).status != 200)
+                ready = String(decoding: try await fetch("\(distrusting.adminURL)/readyz").body, as: UTF8.self)
+            }
+            #expect(ready.contains("shared store unavailable"), "\(ready)")
         }
 
         /// Replicas whose registry ports require a login still fetch from each other (a
