@@ -14,10 +14,8 @@ pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
 trap cleanup EXIT
 
-wait_for() { # url
-  for _ in $(seq 1 200); do curl -s -o /dev/null "$1" && return 0; sleep 0.05; done
-  echo "no answer from $1" >&2; return 1
-}
+# shellcheck source=Tests/e2e/lib.sh
+. "$(dirname "$0")/lib.sh"
 
 for name in hub ghcr; do
   port=$([ $name = hub ] && echo 5001 || echo 5002)
@@ -48,12 +46,10 @@ status=0
 case "$CLIENT" in
 docker)
   "$STRATA" configure docker --mirror http://127.0.0.1:5000 >"$WORK/daemon.json"
-  dockerd --config-file "$WORK/daemon.json" --data-root "$WORK/docker" --exec-root "$WORK/docker-exec" \
-    --pidfile "$WORK/docker.pid" -H "unix://$WORK/docker.sock" --storage-driver=vfs \
-    --iptables=false --ip-masq=false --bridge=none >"$WORK/dockerd.log" 2>&1 & pids+=($!)
-  for _ in $(seq 1 400); do [ -S "$WORK/docker.sock" ] && /usr/bin/docker -H "unix://$WORK/docker.sock" version >/dev/null 2>&1 && break; sleep 0.05; done
+  start_dockerd "$WORK/daemon.json"
+  wait_dockerd
   for image in $IMAGES; do
-    /usr/bin/docker -H "unix://$WORK/docker.sock" pull "$image" >>"$WORK/client.log" 2>&1 || status=$?
+    docker_cli pull "$image" >>"$WORK/client.log" 2>&1 || status=$?
   done
   ;;
 containerd)
@@ -62,17 +58,10 @@ containerd)
     upstream=$([ $registry = docker.io ] && echo https://registry-1.docker.io || echo https://ghcr.io)
     "$STRATA" configure containerd --mirror http://127.0.0.1:5000 --registry "$registry" --upstream "$upstream" >"$WORK/certs.d/$registry/hosts.toml"
   done
-  cat > "$WORK/containerd.toml" <<TOML
-version = 2
-root = "$WORK/containerd-root"
-state = "$WORK/containerd-state"
-[grpc]
-  address = "$WORK/containerd.sock"
-TOML
-  containerd --config "$WORK/containerd.toml" >"$WORK/containerd.log" 2>&1 & pids+=($!)
-  for _ in $(seq 1 400); do ctr --address "$WORK/containerd.sock" version >/dev/null 2>&1 && break; sleep 0.05; done
+  start_containerd
+  wait_containerd
   for image in $IMAGES; do
-    ctr --address "$WORK/containerd.sock" images pull --hosts-dir "$WORK/certs.d" --snapshotter native "$image" >>"$WORK/client.log" 2>&1 || status=$?
+    ctr_pull "$image" >>"$WORK/client.log" 2>&1 || status=$?
   done
   ;;
 podman)

@@ -19,10 +19,8 @@ cleanup() {
   wait 2>/dev/null || true
 }
 trap cleanup EXIT
-wait_for() { # url
-  for _ in $(seq 1 200); do curl -s -o /dev/null "$1" && return 0; sleep 0.05; done
-  echo "no answer from $1" >&2; return 1
-}
+# shellcheck source=Tests/e2e/lib.sh
+. "$(dirname "$0")/lib.sh"
 
 cat > "$WORK/hub.yml" <<YML
 version: 0.1
@@ -52,27 +50,18 @@ replica b 5003
 
 status=0
 "$STRATA" configure docker --mirror http://127.0.0.1:5000 >"$WORK/daemon.json"
-dockerd --config-file "$WORK/daemon.json" --data-root "$WORK/docker" --exec-root "$WORK/docker-exec" \
-  --pidfile "$WORK/docker.pid" -H "unix://$WORK/docker.sock" --storage-driver=vfs \
-  --iptables=false --ip-masq=false --bridge=none >"$WORK/dockerd.log" 2>&1 & pids+=($!)
+start_dockerd "$WORK/daemon.json"
 mkdir -p "$WORK/certs.d/docker.io"
 "$STRATA" configure containerd --mirror http://127.0.0.1:5003 --registry docker.io --upstream https://registry-1.docker.io \
   >"$WORK/certs.d/docker.io/hosts.toml"
-cat > "$WORK/containerd.toml" <<TOML
-version = 2
-root = "$WORK/containerd-root"
-state = "$WORK/containerd-state"
-[grpc]
-  address = "$WORK/containerd.sock"
-TOML
-containerd --config "$WORK/containerd.toml" >"$WORK/containerd.log" 2>&1 & pids+=($!)
-for _ in $(seq 1 400); do [ -S "$WORK/docker.sock" ] && /usr/bin/docker -H "unix://$WORK/docker.sock" version >/dev/null 2>&1 && break; sleep 0.05; done
-for _ in $(seq 1 400); do ctr --address "$WORK/containerd.sock" version >/dev/null 2>&1 && break; sleep 0.05; done
+start_containerd
+wait_dockerd
+wait_containerd
 # Both clients at once: the replicas fill the same blobs at the same moment.
 for image in $IMAGES; do
-  /usr/bin/docker -H "unix://$WORK/docker.sock" pull "$image" >>"$WORK/client.log" 2>&1 &
+  docker_cli pull "$image" >>"$WORK/client.log" 2>&1 &
   d=$!
-  ctr --address "$WORK/containerd.sock" images pull --hosts-dir "$WORK/certs.d" --snapshotter native "docker.io/$image" >>"$WORK/client.log" 2>&1 || status=$?
+  ctr_pull "docker.io/$image" >>"$WORK/client.log" 2>&1 || status=$?
   wait $d || status=$?
 done
 
