@@ -6,6 +6,19 @@ public enum ClientConfigs {
         public let description: String
     }
 
+    /// A mirror's (or registry's) URL as the clients need it: `http://` or `https://`, a
+    /// host, an optional port, nothing after. dockerd refuses to start with a mirror
+    /// without a scheme, so such a value is refused here, before it reaches a client.
+    public static func checkURL(_ text: String, option: String) throws(Failure) -> String {
+        var trimmed = text
+        while trimmed.hasSuffix("/") { trimmed.removeLast() }
+        guard let url = URL(string: trimmed), let scheme = url.scheme?.lowercased(), scheme == "http" || scheme == "https",
+              let host = url.host, !host.isEmpty, url.path.isEmpty, url.query == nil, url.fragment == nil, url.user == nil else {
+            throw Failure(description: "\(option) must be a URL like http://strata.lan:5000 (scheme, host, port), not \"\(text)\"")
+        }
+        return trimmed
+    }
+
     /// dockerd's `daemon.json` with `registry-mirrors` set, merged into `existing`
     /// (every other key kept; the mirror added first, without duplicates).
     public static func dockerDaemonJSON(mirror: String, existing: Data? = nil) throws(Failure) -> String {

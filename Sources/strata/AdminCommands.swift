@@ -94,7 +94,7 @@ struct Requests: AsyncParsableCommand {
 
     @OptionGroup var options: AdminOptions
     @Flag(name: .long, help: "Keep printing new requests as they come.") var follow = false
-    @Option(name: .long, help: "Only requests served by this tier (cache, mirror/NAME, canonical, stale, none).") var tier: String?
+    @Option(name: .long, help: "Only requests served by this tier (local, shared, mirror/NAME, canonical, stale, none).") var tier: String?
     @Option(name: .long, help: "How many recent requests to show first.") var limit = 50
     @Flag(name: .long, help: "Print JSON lines for scripts.") var json = false
 

@@ -14,10 +14,14 @@ struct Configure: ParsableCommand {
         @Option(name: .long, help: "An existing daemon.json to merge into (every other key is kept).") var merge: String?
 
         func run() throws {
+            let mirror = checked(mirror, "--mirror")
             var existing: Data? = nil
             if let merge {
-                guard let data = FileManager.default.contents(atPath: merge) else { exitWithError("cannot read \(merge)") }
-                existing = data
+                // A fresh Docker host has no daemon.json: that is an empty one.
+                if FileManager.default.fileExists(atPath: merge) {
+                    guard let data = FileManager.default.contents(atPath: merge) else { exitWithError("cannot read \(merge)") }
+                    existing = data
+                }
             }
             do {
                 print(try ClientConfigs.dockerDaemonJSON(mirror: mirror, existing: existing), terminator: "")
@@ -34,7 +38,8 @@ struct Configure: ParsableCommand {
         @Option(name: .long, help: "The registry's own URL (default: the registry's well-known one).") var upstream: String?
 
         func run() {
-            print(ClientConfigs.containerdHostsTOML(mirror: mirror, registry: registry, upstream: upstream), terminator: "")
+            print(ClientConfigs.containerdHostsTOML(mirror: checked(mirror, "--mirror"), registry: registry,
+                                                    upstream: upstream.map { checked($0, "--upstream") }), terminator: "")
         }
     }
 
@@ -45,7 +50,16 @@ struct Configure: ParsableCommand {
         @Option(name: .long, help: "A path prefix that Strata maps to the registry (its prefixes: key).") var prefix: String?
 
         func run() {
-            print(ClientConfigs.podmanRegistriesConf(mirror: mirror, registry: registry, prefix: prefix), terminator: "")
+            print(ClientConfigs.podmanRegistriesConf(mirror: checked(mirror, "--mirror"), registry: registry, prefix: prefix), terminator: "")
         }
+    }
+}
+
+/// The URL option checked, or the command ends with a one-line error.
+private func checked(_ value: String, _ option: String) -> String {
+    do {
+        return try ClientConfigs.checkURL(value, option: option)
+    } catch {
+        exitWithError(error.description)
     }
 }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Logging
+import StrataCore
 import StrataServer
 
 @main
@@ -8,6 +9,7 @@ struct Strata: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "strata",
         abstract: "A tiered pull-through cache for container images.",
+        version: StrataVersion.current,
         subcommands: [Serve.self, Status.self, List.self, Requests.self, Prefetch.self, Verify.self, Export.self, Import.self, Configure.self])
 }
 

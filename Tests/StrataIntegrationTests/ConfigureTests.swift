@@ -37,8 +37,22 @@ extension Integration.CommandLine {
         #expect(podman.output.contains(#"location = "strata.lan:5000/dockerhub""#))
         #expect(podman.output.contains("insecure = true"))
 
-        let bad = try runCommand(binary, ["configure", "docker", "--merge", "\(dir)/missing.json"])
+        // A fresh Docker host has no daemon.json: the mirror settings alone, which dockerd takes.
+        let fresh = try runCommand(binary, ["configure", "docker", "--mirror", "http://127.0.0.1:5000", "--merge", "\(dir)/missing.json"])
+        #expect(fresh.status == 0)
+        let freshObject = try #require(try JSONSerialization.jsonObject(with: Data(fresh.output.utf8)) as? [String: Any])
+        #expect(freshObject["registry-mirrors"] as? [String] == ["http://127.0.0.1:5000"])
+        #expect(freshObject["insecure-registries"] as? [String] == ["127.0.0.1:5000"])
+        let bad = try runCommand(binary, ["configure", "docker", "--merge", dir])
         #expect(bad.status == 1)
-        #expect(bad.output == "strata: cannot read \(dir)/missing.json\n")
+        #expect(bad.output == "strata: cannot read \(dir)\n")
+        // A mirror without a scheme would stop dockerd from starting: refused, for every client.
+        for client in [["docker"], ["containerd"], ["podman"]] {
+            let schemeless = try runCommand(binary, ["configure"] + client + ["--mirror", "127.0.0.1:5000"])
+            #expect(schemeless.status == 1, "\(client)")
+            #expect(schemeless.output == "strata: --mirror must be a URL like http://strata.lan:5000 (scheme, host, port), not \"127.0.0.1:5000\"\n")
+        }
+        let upstream = try runCommand(binary, ["configure", "containerd", "--upstream", "ftp://x"])
+        #expect(upstream.status == 1 && upstream.output.contains("--upstream must be a URL"))
     }
 }

@@ -47,6 +47,13 @@ extension Integration {
             let curl = try #require(which("curl"))
             let admin = try runCommand(curl, ["-s", "--cacert", "\(tls.directory)/ca.crt", "\(strata.adminURL.replacingOccurrences(of: "http:", with: "https:"))/healthz"])
             #expect(admin.output == "ok\n")
+            // strata status against the https admin port: with the CA it reads; without, it says why not.
+            let binary = try #require(Integration.CommandLine.binary)
+            let httpsAdmin = strata.adminURL.replacingOccurrences(of: "http:", with: "https:")
+            let status = try runCommand(binary, ["status", "--admin", httpsAdmin, "--cacert", "\(tls.directory)/ca.crt"])
+            #expect(status.status == 0 && status.output.contains("SERVED BY"), "\(status.output)")
+            let distrusting = try runCommand(binary, ["status", "--admin", httpsAdmin])
+            #expect(distrusting.status == 1 && distrusting.output.hasPrefix("strata: cannot reach the admin server at \(httpsAdmin)"))
             let plain = try runCommand(curl, ["-s", "-o", "/dev/null", "-w", "%{http_code}", "\(strata.url)/v2/"])
             #expect(plain.output != "200", "plain HTTP is not served on a TLS port")
         }
