@@ -33,7 +33,8 @@ import Yams
         let config = try StrataConfiguration.load(path: "\(Self.root)/Deploy/strata.yml")
         #expect(config.listen == "0.0.0.0:5000")
         #expect(config.maxSize == 50 << 30)
-        #expect(config.tiers.map(\.name) == ["central"])
+        // Straight to the canonical registries: no tier a new user's network cannot resolve.
+        #expect(config.tiers.isEmpty)
         #expect(config.canonical["docker.io"] == "https://registry-1.docker.io")
         #expect(config.prefixes["ghcr"] == "ghcr.io")
     }
@@ -88,10 +89,81 @@ import Yams
                 }
             }
         }
-        #expect(kinds.sorted() == ["ConfigMap", "ConfigMap", "ConfigMap", "DaemonSet", "Deployment", "Namespace", "PersistentVolumeClaim",
-                                   "Service", "Service", "StatefulSet"])
+        #expect(kinds.sorted() == ["ConfigMap", "ConfigMap", "ConfigMap", "DaemonSet", "Deployment", "Namespace", "Namespace", "Namespace",
+                                   "PersistentVolumeClaim", "Service", "Service", "StatefulSet"])
         // The replicas' config names a bucket (credentials come from the Secret's environment).
         #expect(shared.map { $0.sharedStore?.bucket } == ["strata-central"])
+    }
+
+    /// The image's command, and the systemd unit's, with the bundled config: started
+    /// exactly so (only the config and cache paths point into the checkout), inside a
+    /// network namespace of its own so that its fixed ports are free; both ports answer.
+    @Test func theImagesCommandAndTheUnitStartWithTheBundledConfig() throws {
+        let binary = try #require(Integration.CommandLine.binary)
+        let unshare = try #require(which("unshare"), "unshare is not installed (util-linux)")
+        let dockerfile = try text("Deploy/Dockerfile")
+        let cmdLine = try #require(dockerfile.split(separator: "\n").first { $0.hasPrefix("CMD ") })
+        let cmd = try #require(try JSONSerialization.jsonObject(with: Data(cmdLine.dropFirst(4).utf8)) as? [String])
+        let unit = try text("Deploy/strata.service")
+        let execStart = try #require(unit.split(separator: "\n").first { $0.hasPrefix("ExecStart=") })
+        let unitArguments = execStart.dropFirst("ExecStart=/usr/local/bin/strata ".count).split(separator: " ").map(String.init)
+        for (name, arguments) in [("Dockerfile CMD", cmd), ("strata.service", unitArguments)] {
+            let cache = makeTempDirectory("deploy-cache")
+            let args = arguments.map { $0 == "/etc/strata/strata.yml" ? "\(Self.root)/Deploy/strata.yml" : $0 == "/var/lib/strata" ? cache : $0 }
+            let quoted = ([binary] + args).map { "'\($0)'" }.joined(separator: " ")
+            let script = """
+                ip link set lo up
+                \(quoted) >"\(cache)/strata.log" 2>&1 &
+                for _ in $(seq 1 200); do curl -s -o /dev/null http://127.0.0.1:5000/v2/ && break; sleep 0.05; done
+                curl -s -o /dev/null -w '%{http_code} ' http://127.0.0.1:5000/v2/
+                curl -s http://127.0.0.1:5050/healthz
+                kill %1; wait
+                """
+            let result = try runCommand(unshare, ["-n", "--", "bash", "-c", script])
+            let log = (try? String(contentsOfFile: "\(cache)/strata.log", encoding: .utf8)) ?? ""
+            #expect(result.output == "200 ok\n", "\(name): \(result.output) \(log)")
+        }
+    }
+
+    /// Every workload runs as the image's user (uid 10001 in the Dockerfile), with a
+    /// pinned image that is not pulled on every start, its cache where its config says,
+    /// a node directory handed to that user first, and its namespace in the same file.
+    @Test func kubernetesPodsRunAsTheImagesUser() throws {
+        #expect(try text("Deploy/Dockerfile").contains("useradd --system --uid 10001"))
+        for file in ["Deploy/kubernetes/strata.yaml", "Deploy/kubernetes/strata-daemonset.yaml", "Deploy/kubernetes/strata-central-replicas.yaml"] {
+            let documents = try Yams.load_all(yaml: try text(file)).compactMap { $0 as? [String: Any] }
+            let namespaces = Set(documents.filter { $0["kind"] as? String == "Namespace" }.compactMap { ($0["metadata"] as? [String: Any])?["name"] as? String })
+            var cacheDirs: [String] = []
+            for document in documents {
+                if let namespace = (document["metadata"] as? [String: Any])?["namespace"] as? String {
+                    #expect(namespaces.contains(namespace), "\(file): namespace \(namespace) is not created in the file")
+                }
+                if document["kind"] as? String == "ConfigMap", let yaml = (document["data"] as? [String: String])?["strata.yml"] {
+                    cacheDirs.append(try StrataConfiguration.parse(yaml: yaml).cacheDirectory)
+                }
+            }
+            for workload in documents where ["Deployment", "StatefulSet", "DaemonSet"].contains(workload["kind"] as? String) {
+                let spec = try #require(((workload["spec"] as? [String: Any])?["template"] as? [String: Any])?["spec"] as? [String: Any])
+                let security = try #require(spec["securityContext"] as? [String: Any], "\(file)")
+                #expect(security["runAsUser"] as? Int == 10001 && security["runAsNonRoot"] as? Bool == true, "\(file)")
+                let containers = try #require(spec["containers"] as? [[String: Any]])
+                for container in containers + ((spec["initContainers"] as? [[String: Any]]) ?? []) {
+                    let image = try #require(container["image"] as? String)
+                    #expect(!image.hasSuffix(":latest") && image.contains(":"), "\(file): \(image)")
+                    #expect(container["imagePullPolicy"] as? String == "IfNotPresent", "\(file)")
+                }
+                for container in containers {
+                    let mounts = (container["volumeMounts"] as? [[String: Any]]) ?? []
+                    let cache = try #require(mounts.first { $0["name"] as? String == "cache" }?["mountPath"] as? String)
+                    #expect(cacheDirs.contains(cache), "\(file): the cache volume is not where the config keeps the cache")
+                }
+                let volumes = (spec["volumes"] as? [[String: Any]]) ?? []
+                if volumes.contains(where: { $0["hostPath"] != nil }) {
+                    let chown = ((spec["initContainers"] as? [[String: Any]]) ?? []).compactMap { $0["command"] as? [String] }
+                    #expect(chown.contains { $0.first == "chown" && $0.contains("10001:10001") }, "\(file): a hostPath owned by root")
+                }
+            }
+        }
     }
 
     @Test func dockerfileCopiesWhatExists() throws {
