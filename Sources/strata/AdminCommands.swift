@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import StrataAdminModel
+import StrataCore
 
 /// `strata status`: tiers, hit ratio and cache size, from the admin API.
 struct Status: AsyncParsableCommand {
@@ -53,12 +54,25 @@ struct List: AsyncParsableCommand {
     @OptionGroup var options: AdminOptions
     @Flag(name: .long, help: "Print JSON for scripts.") var json = false
     @Option(name: .long, help: "Only this registry (docker.io, ghcr.io, ...).") var registry: String?
-    @Argument(help: "A repository, e.g. library/alpine.") var repository: String?
+    @Argument(help: "A repository as pulled: alpine, library/alpine, docker.io/library/alpine, ghcr.io/org/app.") var repository: String?
 
     func run() async throws {
         try await runReporting {
             let client = AdminClient(options: options)
-            var path = repository.map { "/api/cache/\($0)" } ?? "/api/cache"
+            var registry = self.registry
+            var path = "/api/cache"
+            if let repository {
+                // Named as a client pulls it (or as `strata ls` prints it): the registry, if the
+                // name has one, and Docker Hub's `library/`.
+                guard let parsed = ImageReference(parsing: repository, defaultRegistry: registry ?? "docker.io") else {
+                    throw CommandFailure("\(repository) is not a repository name")
+                }
+                let first = repository.split(separator: "/", maxSplits: 1).first ?? ""
+                if repository.contains("/") && (first.contains(".") || first.contains(":") || first == "localhost") {
+                    registry = parsed.registry
+                }
+                path += "/\(parsed.repository.value)"
+            }
             if let registry { path += "?registry=\(registry)" }
             let cache = try await client.decode(CacheSummary.self, path)
             if json {

@@ -207,6 +207,11 @@ extension Integration {
             #expect(requests.status == 0)
             let lines = requests.output.split(separator: "\n")
             #expect(!lines.isEmpty && lines.allSatisfy { $0.hasSuffix("canonical") || $0.contains("  canonical  [") })
+            // The name as a client pulls it, or as `strata ls` prints it, lists the same.
+            for name in ["small", "docker.io/library/small", "library/small:1"] {
+                let named = try runCommand(binary, ["ls", name, "--admin", strata.adminURL])
+                #expect(named.status == 0 && named.output.contains("docker.io/library/small") && named.output.contains("  1  "), "\(name): \(named.output)")
+            }
             let missing = try runCommand(binary, ["ls", "library/none", "--admin", strata.adminURL])
             #expect(missing.status == 1)
             #expect(missing.output == "strata: repository library/none is not cached\n")
