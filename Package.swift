@@ -91,6 +91,7 @@ let package = Package(
         .executableTarget(name: "strata-fuzz", dependencies: ["StrataFuzzTargets"]),
         .target(name: "StrataServer", dependencies: [
             "StrataCore", "StrataConfig", "StrataStore", "StrataUpstream", "StrataMirror", "StrataRegistryAPI", "StrataAdminAPI", "StrataObjectStore",
+            "StrataAdminModel",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "UnixSignals", package: "swift-service-lifecycle"),

@@ -14,7 +14,7 @@ Tests/ensure-packages.sh pkg-config libzstd-dev libssl-dev libsqlite3-dev openss
 # A real S3 endpoint (Ceph RGW on loopback) for the object-store tests, for the whole run.
 store_dir=$(mktemp -d /tmp/strata-object-store.XXXXXX)
 trap 'Tests/object-store.sh stop "$store_dir" >/dev/null 2>&1 || true; rm -rf "$store_dir"' EXIT
-Tests/object-store.sh start "$store_dir" "$(shuf -i 20000-40000 -n 1)"
+Tests/object-store.sh start "$store_dir" "$(shuf -i 20000-32000 -n 1)"
 # shellcheck disable=SC1091
 . "$store_dir/env"
 

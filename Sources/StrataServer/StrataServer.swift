@@ -172,6 +172,9 @@ public final class StrataServer: Sendable {
         onPrefetchRound: @escaping @Sendable (Prefetcher.Summary) -> Void
     ) throws(StartupError) -> [any Service] {
         let address = listeners.registryAddress
+        // Hummingbird's own "Server started" lines repeat the start-up summary: at notice and above only.
+        var serverLogger = logger
+        serverLogger.logLevel = max(logger.logLevel, .notice)
         var services: [any Service] = [
             FillService(work: engine.background),
             Application(
@@ -182,7 +185,7 @@ public final class StrataServer: Sendable {
                 server: listeners.registryServer,
                 configuration: .init(address: .hostname(address.host, port: address.port), serverName: nil),
                 onServerRunning: { channel in onListening(channel.localAddress?.port ?? address.port) },
-                logger: logger),
+                logger: serverLogger),
             AccessFlushService(recorder: disk.access, interval: .seconds(5), logger: logger),
             eviction,
         ]
@@ -204,7 +207,7 @@ public final class StrataServer: Sendable {
                 server: listeners.adminServer,
                 configuration: .init(address: .hostname(adminAddress.host, port: adminAddress.port), serverName: nil),
                 onServerRunning: { channel in onAdminListening(channel.localAddress?.port ?? adminAddress.port) },
-                logger: logger))
+                logger: serverLogger))
         }
         if let path = configuration.adminAccessLog {
             do {

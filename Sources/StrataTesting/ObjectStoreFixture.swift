@@ -54,18 +54,33 @@ public actor ObjectStoreFixture {
                  secretKey: "stratatestsecretkey0000000000000000000000", region: "us-east-1")
     }
 
+    /// Starts the store on a port below the kernel's ephemeral range (32768 and up), where
+    /// other tests' servers and every outgoing connection take theirs: the gateway, the
+    /// monitor and the OSD bind PORT to PORT+40. A port found in use is tried again elsewhere.
     private static func launch(_ directory: String, environment: [String: String] = [:]) throws -> Int {
-        let port = Int.random(in: 20_000...40_000)
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/bin/bash")
-        if !environment.isEmpty { process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
-        process.arguments = [script, "start", directory, "\(port)"]
-        try process.run()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            throw TestSupportError("Tests/object-store.sh could not start Ceph RGW (apt-get install radosgw ceph-mon ceph-osd); logs in \(directory)/log")
+        var failure = ""
+        for _ in 0..<3 {
+            let port = Int.random(in: 20_000...32_000)
+            let errors = "\(NSTemporaryDirectory())/object-store-start-\(UUID().uuidString).err"
+            _ = FileManager.default.createFile(atPath: errors, contents: nil)
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: "/bin/bash")
+            if !environment.isEmpty { process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
+            process.arguments = [script, "start", directory, "\(port)"]
+            // A file, not a pipe: the daemons keep standard error, and a pipe would not end.
+            process.standardError = FileHandle(forWritingAtPath: errors)
+            try process.run()
+            process.waitUntilExit()
+            failure = (try? String(contentsOfFile: errors, encoding: .utf8)) ?? ""
+            try? FileManager.default.removeItem(atPath: errors)
+            if process.terminationStatus == 0 { return port }
+            guard failure.contains("is in use") else { break }
         }
-        return port
+        let logs = ((try? FileManager.default.contentsOfDirectory(atPath: "\(directory)/log")) ?? []).sorted().map { name in
+            let text = (try? String(contentsOfFile: "\(directory)/log/\(name)", encoding: .utf8)) ?? ""
+            return "--- \(name):\n" + text.split(separator: "\n").suffix(8).joined(separator: "\n")
+        }.joined(separator: "\n")
+        throw TestSupportError("Tests/object-store.sh could not start Ceph RGW (apt-get install radosgw ceph-mon ceph-osd): \(failure)\(logs)")
     }
 
     private func start() throws -> Endpoint {

@@ -85,18 +85,61 @@ struct Serve: AsyncParsableCommand {
             guard let level = Logger.Level(rawValue: settings.logLevel) else { exitWithError("unknown log level \(settings.logLevel)") }
             LoggingSystem.bootstrap { label in LazyStreamLogHandler(label: label, level: level) }
             let logger = Logger(label: "strata")
-            let listenAddress = settings.listen
-            let adminAddress = settings.adminListen ?? "off"
+            let ports = ListeningPorts(adminExpected: settings.adminListen != nil)
+            let summary: @Sendable (StrataServer, Int, Int?) -> Void = { server, registry, admin in
+                for line in StartupSummary.lines(server.configuration, instanceID: server.instanceID, registryPort: registry, adminPort: admin) {
+                    logger.notice("\(line)")
+                }
+            }
+            let holder = ServerHolder()
             let server = try StrataServer(configuration: settings, logger: logger, onListening: { port in
-                logger.notice("strata listening", metadata: ["listen": "\(listenAddress)", "port": "\(port)"])
+                if let (registry, admin) = ports.registry(port), let server = holder.server { summary(server, registry, admin) }
             }, onAdminListening: { port in
-                logger.notice("strata admin listening", metadata: ["listen": "\(adminAddress)", "port": "\(port)"])
+                if let (registry, admin) = ports.admin(port), let server = holder.server { summary(server, registry, admin) }
             })
+            holder.server = server
+            let started = Date()
             try await server.runUntilSignalled()
+            let served = server.ledger.stats().total.requests
+            logger.notice("strata stopped after \(StartupSummary.uptime(Date().timeIntervalSince(started))), \(served) requests served")
         } catch let error as StrataConfiguration.Error {
             exitWithError(error.description)
         } catch let error as StrataServer.StartupError {
             exitWithError(error.description)
         }
+    }
+}
+
+/// The ports as they open: the summary is printed once both (or the registry port alone,
+/// with the admin port off) listen.
+final class ListeningPorts: @unchecked Sendable {
+    private let lock = NSLock()
+    private let adminExpected: Bool
+    private var registryPort: Int?
+    private var adminPort: Int?
+    private var told = false
+
+    init(adminExpected: Bool) { self.adminExpected = adminExpected }
+
+    func registry(_ port: Int) -> (Int, Int?)? { record { $0.registryPort = port } }
+    func admin(_ port: Int) -> (Int, Int?)? { record { $0.adminPort = port } }
+
+    private func record(_ change: (ListeningPorts) -> Void) -> (Int, Int?)? {
+        lock.lock()
+        defer { lock.unlock() }
+        change(self)
+        guard !told, let registryPort, !adminExpected || adminPort != nil else { return nil }
+        told = true
+        return (registryPort, adminPort)
+    }
+}
+
+/// The server, for callbacks that run once it listens (after it was made).
+final class ServerHolder: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value: StrataServer?
+    var server: StrataServer? {
+        get { lock.lock(); defer { lock.unlock() }; return value }
+        set { lock.lock(); value = newValue; lock.unlock() }
     }
 }

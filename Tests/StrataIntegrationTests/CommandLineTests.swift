@@ -75,7 +75,8 @@ extension Integration {
             #expect(ping.status == 200)
             child.stop(signal: SIGTERM)
             #expect(child.process.terminationStatus == 0)
-            #expect(child.log().contains("strata listening"))
+            #expect(child.log().contains("  registry   http://127.0.0.1:\(port) (plain HTTP, no login)"))
+            #expect(child.log().contains("strata stopped after "))
         }
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import StrataCore
 import StrataServer
 import StrataTesting
 import Testing
@@ -54,5 +55,41 @@ extension Integration.CommandLine {
         }
         let upstream = try runCommand(binary, ["configure", "containerd", "--upstream", "ftp://x"])
         #expect(upstream.status == 1 && upstream.output.contains("--upstream must be a URL"))
+    }
+}
+
+extension Integration.CommandLine {
+    /// Started, `strata serve` says in a few lines where it listens and how, the cache and
+    /// its bounds, the mode and each registry's tiers in order; stopped, it says so.
+    @Test func serveSummarisesItsSetUpAndItsEnd() throws {
+        let binary = try #require(Self.binary)
+        let dir = makeTempDirectory("summary")
+        try """
+            listen: 127.0.0.1:0
+            admin_listen: 127.0.0.1:0
+            cache: { max_size: 2GiB, tag_ttl: 5m }
+            tiers:
+              - { name: central, url: "http://127.0.0.1:9" }
+              - { name: quay-only, url: "http://127.0.0.1:10", registries: [quay.io] }
+            canonical: { docker.io: "http://127.0.0.1:11", quay.io: "http://127.0.0.1:12" }
+            """.write(toFile: "\(dir)/strata.yml", atomically: true, encoding: .utf8)
+        let script = """
+            '\(binary)' serve --config '\(dir)/strata.yml' --cache-dir '\(dir)/cache' --cache-only >'\(dir)/log' 2>&1 &
+            for _ in $(seq 1 200); do grep -q 'quay.io:' '\(dir)/log' && break; sleep 0.05; done
+            kill -INT %1; wait
+            cat '\(dir)/log'
+            """
+        let output = try runCommand("/bin/bash", ["-c", script]).output
+        let lines = output.split(separator: "\n").map { String($0.split(separator: "[strata] ", maxSplits: 1).last ?? "") }
+        #expect(lines.first == "strata \(StrataVersion.current) (instance \(lines.first?.split(separator: " ")[3].dropLast() ?? "")) serving", "\(output)")
+        #expect(lines.contains { $0.hasPrefix("  registry   http://127.0.0.1:") && $0.hasSuffix("(plain HTTP, no login)") })
+        #expect(lines.contains { $0.hasPrefix("  dashboard  http://127.0.0.1:") && $0.hasSuffix("/ (no token)") })
+        #expect(lines.contains("  cache      \(dir)/cache, up to 2.0 GiB, idle after 30d, tags fresh for 5m"))
+        #expect(lines.contains("  mode       cache-only: serves what is cached, never contacts a tier"))
+        #expect(lines.contains("  docker.io: mirror/central http://127.0.0.1:9 -> canonical http://127.0.0.1:11"))
+        #expect(lines.contains("  quay.io: mirror/central http://127.0.0.1:9 -> mirror/quay-only http://127.0.0.1:10 -> canonical http://127.0.0.1:12"))
+        #expect(lines.last?.hasPrefix("strata stopped after ") == true && lines.last?.hasSuffix(", 0 requests served") == true)
+        // Hummingbird's own lines would repeat the addresses.
+        #expect(!output.contains("Server started"))
     }
 }
