@@ -118,14 +118,25 @@ struct Requests: AsyncParsableCommand {
         try await runReporting {
             let client = AdminClient(options: options)
             var since: Date? = nil
+            // `since` includes its own moment: the records already printed from that moment on,
+            // so that a record is printed once however often it comes back.
+            var printed: [(time: Date, key: String)] = []
             while true {
                 var path = "/api/requests?limit=\(follow && since != nil ? 1000 : limit)"
                 if let tier { path += "&tier=\(tier.addingPercentEncoding(withAllowedCharacters: .urlQueryAllowed) ?? tier)" }
                 if let since { path += "&since=\(since.timeIntervalSince1970)" }
                 let records = try await client.decode(Answer.self, path).requests.reversed()
-                for record in records { print(json ? try jsonLine(record) : Self.line(record)) }
+                for record in records {
+                    let key = try jsonLine(record)
+                    guard !printed.contains(where: { $0.key == key }) else { continue }
+                    printed.append((record.time, key))
+                    // Written at once: through a pipe, print's buffer would hold the lines back.
+                    FileHandle.standardOutput.write(Data(((json ? key : Self.line(record)) + "\n").utf8))
+                }
                 if let last = records.last?.time { since = last } else if since == nil { since = Date(timeIntervalSince1970: 0) }
                 guard follow else { return }
+                // Only what `since` still returns can come back (a second of slack for rounding).
+                if let since { printed.removeAll { $0.time < since.addingTimeInterval(-1) } }
                 try await Task.sleep(for: .seconds(1))
             }
         }

@@ -93,3 +93,35 @@ extension Integration.CommandLine {
         #expect(!output.contains("Server started"))
     }
 }
+
+extension Integration.CommandLine {
+    /// `strata requests --follow` into a file (not a terminal): every request printed once,
+    /// as it comes, and nothing printed again while nothing happens.
+    @Test func requestsFollowPrintsEachRequestOnceAsItComes() async throws {
+        let (upstream, _) = try await SharedUpstream.shared.get()
+        let strata = try await StrataInstance.start(canonical: upstream.url)
+        defer { Task { await strata.stop() } }
+        let binary = try #require(Self.binary)
+        for path in ["/v2/", "/v2/library/small/manifests/1", "/v2/library/small/tags/list"] { _ = try await fetch(strata.url + path) }
+        let dir = makeTempDirectory("follow")
+        let follow = try ChildProcess(name: "strata-requests", executable: binary, arguments: ["requests", "--follow", "--admin", strata.adminURL],
+                                      logPath: "\(dir)/follow.log")
+        defer { follow.stop(signal: SIGTERM) }
+        func lines() -> [String] { follow.log().split(separator: "\n").map(String.init) }
+        func until(_ count: Int) async throws {
+            let deadline = ContinuousClock.now + .seconds(20)
+            while lines().count < count && ContinuousClock.now < deadline { await Task.yield() }
+        }
+        try await until(3)
+        #expect(lines().count == 3, "\(lines())")
+        // Each new request comes out on the next poll; by the second one, two polls have
+        // passed over the older records.
+        _ = try await fetch(strata.url + "/v2/library/small/manifests/latest")
+        try await until(4)
+        _ = try await fetch(strata.url + "/v2/library/none/manifests/1")
+        try await until(5)
+        let printed = lines()
+        #expect(printed.count == 5 && Set(printed).count == 5, "\(printed)")
+        #expect(printed.last?.contains("/v2/library/none/manifests/1") == true)
+    }
+}
