@@ -45,7 +45,9 @@ public struct AdminRoutes: Sendable {
             return try Self.json(RequestsAnswer(requests: records))
         }
         router.get("/api/stats") { _, _ in try Self.json(ledger.stats()) }
-        router.get("/api/tiers") { _, _ in try Self.json(TiersAnswer(instanceID: instanceID, tiers: engine.tierStatus())) }
+        router.get("/api/tiers") { _, _ in
+            try Self.json(TiersAnswer(instanceID: instanceID, mode: engine.configuration.cacheOnly ? "cache-only" : "normal", tiers: engine.tierStatus()))
+        }
         router.get("/api/cache") { request, _ in
             try Self.json(try await inventory.cacheListing(registry: request.uri.queryParameters["registry"].map(String.init), repository: nil))
         }
@@ -105,14 +107,15 @@ public struct AdminRoutes: Sendable {
     /// `GET /`: the dashboard page.
     private func dashboard() async throws -> Response {
         let page = DashboardPage(stats: ledger.stats(), tiers: engine.tierStatus(), recent: ledger.recent(limit: 25),
-                                 cache: try? await inventory.cacheListing(registry: nil, repository: nil), instanceID: instanceID).render()
+                                 cache: try? await inventory.cacheListing(registry: nil, repository: nil), instanceID: instanceID,
+                                 cacheOnly: engine.configuration.cacheOnly).render()
         var headers = HTTPFields()
         headers[.contentType] = "text/html; charset=utf-8"
         return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: page)))
     }
 
     struct RequestsAnswer: Encodable { let requests: [LedgerRecord] }
-    struct TiersAnswer: Encodable { let instanceID: String; let tiers: [MirrorEngine.TierStatus] }
+    struct TiersAnswer: Encodable { let instanceID: String; let mode: String; let tiers: [MirrorEngine.TierStatus] }
     struct ErrorAnswer: Encodable { let error: String }
 
     static func json(_ value: some Encodable, status: HTTPResponse.Status = .ok) throws -> Response {

@@ -1,4 +1,5 @@
 import Foundation
+import StrataCore
 import StrataMirror
 
 /// The admin dashboard: one server-rendered HTML page that refreshes itself.
@@ -8,6 +9,7 @@ struct DashboardPage {
     let recent: [LedgerRecord]
     let cache: MirrorEngine.CacheSummary?
     let instanceID: String
+    var cacheOnly = false
 
     func render() -> String {
         var html = """
@@ -21,7 +23,8 @@ struct DashboardPage {
             th{background:#f3f3f3}td.n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}td.t{white-space:nowrap}
             .open{color:#b00;font-weight:bold}.ok{color:#070}.muted{color:#777}
             </style></head><body>
-            <h1>Strata <span class="muted">strata-\(esc(instanceID))</span></h1>
+            <h1>Strata <span class="muted">strata-\(esc(instanceID)) \(esc(StrataVersion.current))</span></h1>
+            <p id="mode">Mode: <b>\(cacheOnly ? "cache-only</b>: serves what is cached, never contacts a tier" : "normal</b>")</p>
             <p>Hit ratio (since start): <b id="hit-ratio">\(percent(stats.total.hitRatio))</b>,
             last 5 minutes: <b>\(percent(stats.last5m.hitRatio))</b>.
             Upstream bytes saved: <b>\(bytes(stats.total.upstreamBytesSaved))</b>.

@@ -11,7 +11,9 @@ extension MirrorEngine {
             (configuration.chains[registry]?.tiers ?? []).map { tier in
                 let health = tier.health.snapshot
                 return TierStatus(
-                    name: tier.name.description, registry: registry, url: tier.client.location, breaker: health.breaker,
+                    name: tier.name.description, registry: registry, url: tier.client.location,
+                    // In cache-only mode no tier is asked: its breaker says nothing.
+                    breaker: configuration.cacheOnly ? "off (cache-only)" : health.breaker,
                     lastError: health.lastError, lastErrorAt: health.lastErrorAt, misconfigured: health.misconfigured,
                     latencySeconds: health.latency, rateLimitRemaining: health.rateLimitRemaining,
                     successes: health.successes, failures: health.failures)

@@ -10,7 +10,7 @@ struct Status: AsyncParsableCommand {
     @OptionGroup var options: AdminOptions
     @Flag(name: .long, help: "Print JSON for scripts.") var json = false
 
-    struct Tiers: Codable { let instanceID: String; let tiers: [TierStatus] }
+    struct Tiers: Codable { let instanceID: String; let mode: String?; let tiers: [TierStatus] }
     struct Combined: Codable { let stats: LedgerStats; let tiers: Tiers; let cache: CacheSummary }
 
     func run() async throws {
@@ -24,6 +24,7 @@ struct Status: AsyncParsableCommand {
                 return
             }
             var out = "Strata strata-\(tiers.instanceID) at \(options.admin), up since \(ISO8601DateFormatter().string(from: stats.since))\n"
+            if tiers.mode == "cache-only" { out += "Mode: cache-only: serves what is cached, never contacts a tier\n" }
             out += "Requests: \(stats.total.requests), hit ratio \(Format.percent(stats.total.hitRatio)) "
             out += "(last 5 min: \(stats.last5m.requests) requests, \(Format.percent(stats.last5m.hitRatio)))\n"
             out += "Served \(Format.bytes(stats.total.bytes)); upstream bytes saved \(Format.bytes(stats.total.upstreamBytesSaved))\n"

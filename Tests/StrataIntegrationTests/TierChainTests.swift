@@ -129,6 +129,15 @@ extension Integration {
             #expect(blobMiss.status == 404)
             #expect(String(decoding: blobMiss.body, as: UTF8.self).contains("cache-only mode"))
             #expect((try await registry.settledRequests()).filter { $0.userAgent.hasPrefix("strata/") }.count == before)
+            // And it says so: the tiers API, strata status and the dashboard.
+            let tiers = String(decoding: try await fetch("\(strata.adminURL)/api/tiers").body, as: UTF8.self)
+            #expect(tiers.contains(#""mode":"cache-only""#) && tiers.contains(#""breaker":"off (cache-only)""#) && !tiers.contains(#""breaker":"closed""#))
+            let binary = try #require(Integration.CommandLine.binary)
+            let status = try runCommand(binary, ["status", "--admin", strata.adminURL])
+            #expect(status.output.contains("Mode: cache-only: serves what is cached, never contacts a tier\n"))
+            #expect(status.output.contains("off (cache-only)"))
+            let dashboard = String(decoding: try await fetch("\(strata.adminURL)/").body, as: UTF8.self)
+            #expect(dashboard.contains("Mode: <b>cache-only</b>"))
         }
 
         /// A short negative cache: a storm of misses reaches upstream once.
