@@ -7,12 +7,15 @@ public struct LedgerRecord: Sendable, Codable, Equatable {
         public let outcome: String
         public let status: Int?
         public let seconds: Double
+        /// What went wrong, in words (`GET http://...: connection refused`), for a failed try.
+        public let message: String?
 
-        public init(tier: String, outcome: String, status: Int?, seconds: Double) {
+        public init(tier: String, outcome: String, status: Int?, seconds: Double, message: String? = nil) {
             self.tier = tier
             self.outcome = outcome
             self.status = status
             self.seconds = seconds
+            self.message = message
         }
     }
 

@@ -156,7 +156,7 @@ public struct StrataConfiguration: Sendable, Equatable {
         do {
             guard try Yams.compose(yaml: text) != nil else { return config }
         } catch {
-            throw Error("config is not valid YAML: \(error)")
+            throw Error("config is not valid YAML: \(Self.oneLine(error))")
         }
         let file: ConfigFile
         do {
@@ -169,10 +169,25 @@ public struct StrataConfiguration: Sendable, Equatable {
             }
             throw Error(Self.explain(error))
         } catch {
-            throw Error("config is not valid YAML: \(error)")
+            throw Error("config is not valid YAML: \(Self.oneLine(error))")
         }
         try config.apply(file)
         return config
+    }
+
+    /// A YAML error in one line: the scanner's position and its words, without the
+    /// quoted source and caret it adds below them.
+    static func oneLine(_ error: any Swift.Error) -> String {
+        if let yaml = error as? YamlError {
+            switch yaml {
+            case .scanner(let context, let problem, let mark, _), .parser(let context, let problem, let mark, _):
+                let what = [context?.text, problem].compactMap { $0 }.filter { !$0.isEmpty }.joined(separator: ": ")
+                return "line \(mark.line), column \(mark.column): \(what)"
+            default:
+                break
+            }
+        }
+        return "\(error)".split(separator: "\n").first.map(String.init) ?? "\(error)"
     }
 
     /// A value of the wrong shape, in the file's terms.
@@ -192,9 +207,13 @@ public struct StrataConfiguration: Sendable, Equatable {
     }
 
     public static func load(path: String) throws(Error) -> StrataConfiguration {
-        guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
-            throw Error("cannot read config file \(path)")
+        guard let data = FileManager.default.contents(atPath: path) else {
+            var isDirectory: ObjCBool = false
+            let why = !FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) ? "no such file"
+                : isDirectory.boolValue ? "it is a directory" : "permission denied"
+            throw Error("cannot read config file \(path): \(why)")
         }
+        guard let text = String(data: data, encoding: .utf8) else { throw Error("config file \(path) is not UTF-8 text") }
         return try parse(yaml: text)
     }
 }

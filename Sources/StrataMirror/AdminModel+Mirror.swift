@@ -7,7 +7,8 @@ import StrataUpstream
 extension LedgerRecord.Attempt {
     /// A tier attempt, as the ledger reports it.
     public init(_ attempt: TierAttempt) {
-        self.init(tier: attempt.tier.description, outcome: attempt.outcome.description, status: attempt.status, seconds: attempt.seconds)
+        self.init(tier: attempt.tier.description, outcome: attempt.outcome.description, status: attempt.status, seconds: attempt.seconds,
+                  message: attempt.outcome == .ok ? nil : attempt.message)
     }
 }
 

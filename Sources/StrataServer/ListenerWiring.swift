@@ -30,9 +30,25 @@ struct ListenerWiring {
             idleTimeout: .milliseconds(Int64(configuration.limits.idleTimeout * 1000)),
             maxConnections: configuration.limits.maxConnections)
         if let certificate = configuration.tlsCertificate, let key = configuration.tlsKey {
+            for (name, path) in [("tls.cert", certificate), ("tls.key", key)] where !FileManager.default.isReadableFile(atPath: path) {
+                let why = FileManager.default.fileExists(atPath: path) ? "permission denied" : "no such file"
+                throw .init(description: "cannot read \(name) \(path): \(why)")
+            }
+            let chain: [NIOSSLCertificateSource]
+            let privateKey: NIOSSLPrivateKey
             do {
-                let chain = try NIOSSLCertificate.fromPEMFile(certificate).map { NIOSSLCertificateSource.certificate($0) }
-                let tls = TLSConfiguration.makeServerConfiguration(certificateChain: chain, privateKey: .privateKey(try NIOSSLPrivateKey(file: key, format: .pem)))
+                chain = try NIOSSLCertificate.fromPEMFile(certificate).map { NIOSSLCertificateSource.certificate($0) }
+            } catch {
+                throw .init(description: "tls.cert \(certificate) is not a PEM certificate")
+            }
+            do {
+                privateKey = try NIOSSLPrivateKey(file: key, format: .pem)
+            } catch {
+                throw .init(description: "tls.key \(key) is not a PEM private key (an encrypted key is not supported)")
+            }
+            guard !chain.isEmpty else { throw .init(description: "tls.cert \(certificate) holds no certificate") }
+            do {
+                let tls = TLSConfiguration.makeServerConfiguration(certificateChain: chain, privateKey: .privateKey(privateKey))
                 adminServer = try .tls(.http1(), tlsConfiguration: tls)
                 registryServer = try .tls(.http1(configuration: .init(additionalChannelHandlers: [ConnectionGuard.make(limits: limits, counter: counter)])),
                                           tlsConfiguration: tls)

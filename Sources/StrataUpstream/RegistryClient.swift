@@ -206,7 +206,7 @@ public final class RegistryClient: Sendable {
                                                  headers: requestHeaders(accept: accept, headers: headers, authorization: authorization))
             return try await StreamedReply.execute(request, on: http, deadline: .now() + .hours(24), minimumRate: minimumRate)
         } catch {
-            throw UpstreamError(.transport, "\(method) \(url): \(error)", cause: error as? HTTPClientError)
+            throw UpstreamError(.transport, "\(method) \(url): \(TransportErrorText.describe(error))", cause: error as? HTTPClientError)
         }
     }
 
@@ -220,7 +220,7 @@ public final class RegistryClient: Sendable {
             // Manifests, HEADs and redirects are small: two minutes is plenty, and bounds a drip.
             return try await http.execute(request, timeout: .seconds(120), logger: logger)
         } catch {
-            throw UpstreamError(.transport, "\(method) \(url): \(error)", cause: error as? HTTPClientError)
+            throw UpstreamError(.transport, "\(method) \(url): \(TransportErrorText.describe(error))", cause: error as? HTTPClientError)
         }
     }
 
@@ -304,7 +304,7 @@ public final class RegistryClient: Sendable {
             status = response.status
             body = try await response.body.collect(upTo: maxTokenSize)
         } catch {
-            throw UpstreamError(.transport, "token realm \(realm): \(error)", cause: error as? HTTPClientError)
+            throw UpstreamError(.transport, "token realm \(realm): \(TransportErrorText.describe(error))", cause: error as? HTTPClientError)
         }
         guard status == .ok else {
             throw UpstreamError(.unauthorized, status: Int(status.code), "token realm \(realm) answered \(status.code)")

@@ -17,8 +17,9 @@ public struct UpstreamTier: Sendable {
     public func run<T: Sendable>(_ operation: (UpstreamTier) async throws(UpstreamError) -> T) async -> (Result<T, UpstreamError>, TierAttempt) {
         let start = ContinuousClock.now
         if health.decide() == .skip {
-            let error = UpstreamError(.skipped, "\(name) skipped: circuit breaker open")
-            return (.failure(error), TierAttempt(tier: name, outcome: .failed(error.kind), status: nil, seconds: 0))
+            let last = health.snapshot.lastError.map { "; last error: \($0)" } ?? ""
+            let error = UpstreamError(.skipped, "\(name) skipped: its circuit breaker is open after repeated failures\(last)")
+            return (.failure(error), TierAttempt(tier: name, outcome: .failed(error.kind), status: nil, seconds: 0, message: error.message))
         }
         do {
             let value = try await operation(self)
@@ -68,7 +69,8 @@ public struct TierAttempt: Sendable, CustomStringConvertible {
     }
 
     public var description: String {
-        "\(tier)=\(outcome)" + (status.map { "(\($0))" } ?? "")
+        let why = outcome == .failed(.skipped) ? " (circuit breaker open after repeated failures)" : ""
+        return "\(tier)=\(outcome)" + (status.map { "(\($0))" } ?? "") + why
     }
 }
 

@@ -40,7 +40,7 @@ extension Integration {
             #expect(output.split(separator: "\n").count == 1)
             let missing = try run(["serve", "--config", "\(dir)/nope.yml"])
             #expect(missing.status == 1)
-            #expect(missing.output == "strata: cannot read config file \(dir)/nope.yml\n")
+            #expect(missing.output == "strata: cannot read config file \(dir)/nope.yml: no such file\n")
         }
 
         @Test func portInUseIsOneLineAndExit1() async throws {
@@ -78,5 +78,55 @@ extension Integration {
             #expect(child.log().contains("  registry   http://127.0.0.1:\(port) (plain HTTP, no login)"))
             #expect(child.log().contains("strata stopped after "))
         }
+    }
+}
+
+extension Integration.CommandLine {
+    /// Errors a person can read: one line, with the reason.
+    @Test func startupErrorsSayWhyInOneLine() throws {
+        let binary = try #require(Self.binary)
+        let dir = makeTempDirectory("errors")
+        let missing = try runCommand(binary, ["serve", "--config", "\(dir)/none.yml"])
+        #expect(missing.status == 1 && missing.output == "strata: cannot read config file \(dir)/none.yml: no such file\n")
+        try "cache:\n  max_size: [1,\n".write(toFile: "\(dir)/bad.yml", atomically: true, encoding: .utf8)
+        let yaml = try runCommand(binary, ["serve", "--config", "\(dir)/bad.yml"])
+        #expect(yaml.status == 1)
+        #expect(yaml.output == "strata: config is not valid YAML: line 3, column 1: while parsing a flow node: did not find expected node content\n")
+        try "not a certificate\n".write(toFile: "\(dir)/cert.pem", atomically: true, encoding: .utf8)
+        try "tls: { cert: \(dir)/cert.pem, key: \(dir)/cert.pem }\n".write(toFile: "\(dir)/tls.yml", atomically: true, encoding: .utf8)
+        let tls = try runCommand(binary, ["serve", "--config", "\(dir)/tls.yml", "--listen", "127.0.0.1:0", "--admin-listen", "off",
+                                          "--cache-dir", "\(dir)/cache", "--canonical", "http://127.0.0.1:9"])
+        #expect(tls.status == 1 && tls.output == "strata: tls.cert \(dir)/cert.pem is not a PEM certificate\n", "\(tls.output)")
+    }
+}
+
+extension Integration.TierChain {
+    /// A tier that refuses connections: the ledger says "connection refused" (not the
+    /// errno layers), and once its breaker opens the client's 503 says why it was skipped.
+    @Test func failuresAreSaidInWords() async throws {
+        let strata = try await StrataInstance.start(canonical: "http://127.0.0.1:9", configure: { config in
+            config.breakerFailures = 2
+            config.breakerCoolOff = 600
+            config.negativeTTL = 0
+        })
+        defer { Task { await strata.stop() } }
+        var last = (status: 0, body: "")
+        for n in 0..<3 {
+            let answer = try await fetch("\(strata.url)/v2/library/words/manifests/\(n)")
+            last = (answer.status, String(decoding: answer.body, as: UTF8.self))
+        }
+        #expect(last.status == 503)
+        #expect(last.body.contains("canonical=skipped (circuit breaker open after repeated failures)"), "\(last.body)")
+        struct Requests: Decodable {
+            struct Attempt: Decodable { let outcome: String; let message: String? }
+            struct R: Decodable { let reference: String?; let attempts: [Attempt]? }
+            let requests: [R]
+        }
+        let ledger = try JSONDecoder().decode(Requests.self, from: Data(try await fetch("\(strata.adminURL)/api/requests").body)).requests
+        let first = try #require(ledger.first { $0.reference == "0" }?.attempts?.first)
+        #expect(first.outcome == "transport" && first.message?.hasSuffix(": connection refused") == true, "\(String(describing: first.message))")
+        #expect(first.message?.contains("errno") == false)
+        let skipped = try #require(ledger.first { $0.reference == "2" }?.attempts?.first)
+        #expect(skipped.outcome == "skipped" && skipped.message?.contains("last error: ") == true && skipped.message?.contains("connection refused") == true)
     }
 }
