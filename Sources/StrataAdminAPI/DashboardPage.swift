@@ -51,7 +51,7 @@ struct DashboardPage {
         time.timeZone = TimeZone(identifier: "UTC")
         for record in recent {
             let attempts = record.attempts.map { "\($0.tier)=\($0.outcome)" }.joined(separator: " ")
-            html += "<tr><td class=t>\(time.string(from: record.time))</td><td>\(esc(record.client))</td><td>\(esc(record.method)) \(esc(record.path))</td>"
+            html += "<tr><td class=t>\(time.string(from: record.time))</td><td>\(esc(record.client))\(record.via.map { " <span class=muted>via \(esc($0))</span>" } ?? "")</td><td>\(esc(record.method)) \(esc(record.path))</td>"
             html += "<td class=n>\(record.status)</td><td class=n>\(bytes(record.bytes))</td><td class=n>\(String(format: "%.1f", record.seconds * 1000))</td>"
             html += "<td>\(esc(record.tierPath.isEmpty ? record.tier : record.tierPath.joined(separator: " → ")))</td><td>\(esc(attempts))</td></tr>\n"
         }

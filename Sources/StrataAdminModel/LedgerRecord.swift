@@ -36,13 +36,16 @@ public struct LedgerRecord: Sendable, Codable, Equatable {
     /// Body bytes sent to the client.
     public var bytes: Int64
     public var seconds: Double
-    /// `cache`, `mirror/<name>`, `canonical`, `stale` or `none`.
+    /// `local`, `shared`, `mirror/<name>`, `canonical`, `stale` or `none`.
     public var tier: String
     /// The tiers end to end, when a Strata upstream reported its own.
     public var tierPath: [String]
     public var attempts: [Attempt]
     /// The error code, for answers that are errors.
     public var error: String?
+    /// The Strata instances the request came through (`strata-edge1`), from its `Via`:
+    /// which edge asked, when the client address is only a load balancer's or a proxy's.
+    public var via: String?
 
     public init(
         time: Date, client: String, userAgent: String, method: String, path: String, kind: Kind,

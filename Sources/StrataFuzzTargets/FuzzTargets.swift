@@ -24,6 +24,7 @@ public enum FuzzTargets {
         "ip-address": ipAddress,
         "s3-xml": s3XML,
         "peer-token": peerToken,
+        "via": via,
     ]
 
     static func text(_ bytes: [UInt8]) -> String { String(decoding: bytes, as: UTF8.self) }
@@ -51,6 +52,15 @@ public enum FuzzTargets {
         }
         precondition(!PeerToken(secret: "fuzz").verify(value, path: "/v2/a/blobs/sha256:0", now: Date(timeIntervalSince1970: 1_800_000_000)),
                      "a value made without the key verified")
+    }
+
+    /// `Via` values: at most 8 hops, each a bounded `strata-` word found in the input.
+    static func via(_ bytes: [UInt8]) {
+        let value = text(bytes)
+        let hops = ViaHeader.stratas(value)
+        precondition(hops.count <= 8, "more than 8 hops")
+        precondition(hops.allSatisfy { $0.hasPrefix("strata-") && $0.count <= 64 && value.contains($0) }, "a hop not in the value")
+        _ = ViaHeader.names(value, instanceID: "fuzz")
     }
 
     /// Request paths: a parsed path names a valid repository and reference.

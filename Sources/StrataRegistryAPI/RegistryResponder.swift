@@ -74,10 +74,13 @@ public struct RegistryResponder: HTTPResponder {
         response.headers[Self.tierHeader] = response.headers[Self.tierHeader] ?? exchange.info.tier
         guard let ledger else { return response }
         // Record once the body is written (or cut off), with the bytes that went out.
-        let base = LedgerRecord(
+        var record = LedgerRecord(
             time: started, client: Self.clientAddress(context), userAgent: request.headers[.userAgent] ?? "",
             method: request.method.rawValue, path: request.uri.description, kind: .other,
             status: Int(response.status.code), bytes: 0, seconds: 0, tier: "none")
+        let hops = ViaHeader.stratas(request.headers[values: .via].joined(separator: ", "))
+        record.via = hops.isEmpty ? nil : hops.joined(separator: ",")
+        let base = record
         let body = response.body
         // A body sent from a file writes instructions, not bytes: the route counts those.
         let countsBuffers = response.headers[Self.fileRegionHeader] == nil
@@ -144,7 +147,7 @@ public struct RegistryResponder: HTTPResponder {
             throw RegistryError(.unsupported, "this registry is a read-only mirror: \(method.rawValue) is not supported")
         }
         let via = request.headers[values: .via].joined(separator: ", ")
-        if Self.viaNames(via, instanceID) {
+        if ViaHeader.names(via, instanceID: instanceID) {
             throw RegistryError(.loopDetected, "mirror loop: this request already passed through strata-\(instanceID)")
         }
         var registry = try registryName(request)
@@ -173,12 +176,6 @@ public struct RegistryResponder: HTTPResponder {
     }
 
     /// Whether a `Via` value names `strata-<id>` as one of its hops.
-    static func viaNames(_ via: String, _ id: String) -> Bool {
-        via.split(separator: ",").contains { hop in
-            hop.split(separator: " ").contains { $0 == "strata-\(id)" }
-        }
-    }
-
     /// Maps a configured first path component to its registry: `/v2/ghcr/org/x/...`
     /// with `prefixes: {ghcr: ghcr.io}` is `org/x` of `ghcr.io`.
     private func unprefixed(_ path: RegistryPath) -> (RegistryPath, String)? {

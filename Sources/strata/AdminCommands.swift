@@ -147,7 +147,8 @@ struct Requests: AsyncParsableCommand {
         let time = ISO8601DateFormatter().string(from: r.time)
         let tierText = r.tierPath.count > 1 ? r.tierPath.joined(separator: ">") : r.tier
         let attempts = r.attempts.isEmpty ? "" : "  [" + r.attempts.map { "\($0.tier)=\($0.outcome)" }.joined(separator: " ") + "]"
-        return "\(time)  \(r.client)  \(r.method) \(r.path)  \(r.status)  \(Format.bytes(r.bytes))  \(String(format: "%.1f ms", r.seconds * 1000))  \(tierText)\(attempts)"
+        let client = r.via.map { "\(r.client) (via \($0))" } ?? r.client
+        return "\(time)  \(client)  \(r.method) \(r.path)  \(r.status)  \(Format.bytes(r.bytes))  \(String(format: "%.1f ms", r.seconds * 1000))  \(tierText)\(attempts)"
     }
 }
 

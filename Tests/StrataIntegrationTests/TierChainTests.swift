@@ -221,6 +221,14 @@ extension Integration {
             defer { Task { await edge2.stop() } }
             let second = try await fetch("\(edge2.url)/v2/library/small/blobs/\(layer)")
             #expect(second.headers.first(name: "X-Strata-Path") == "mirror/central,local")
+            // The central's ledger says which edge asked (both come from 127.0.0.1).
+            struct Requests: Decodable { struct R: Decodable { let path: String; let client: String; let via: String? }; let requests: [R] }
+            let centralLedger = try JSONDecoder().decode(Requests.self, from: Data(try await fetch("\(central.adminURL)/api/requests").body)).requests
+            let askers = Set(centralLedger.filter { $0.path.contains("/blobs/\(layer)") }.compactMap(\.via))
+            #expect(askers == ["strata-\(edge.server.instanceID)", "strata-\(edge2.server.instanceID)"], "\(askers)")
+            let binary = try #require(Integration.CommandLine.binary)
+            let lines = try runCommand(binary, ["requests", "--admin", central.adminURL]).output
+            #expect(lines.contains("127.0.0.1 (via strata-\(edge2.server.instanceID))  GET /v2/library/small/blobs/\(layer)"), "\(lines)")
 
             // A request that already passed through a Strata is refused by it.
             let looped = try await fetch("\(edge.url)/v2/library/small/manifests/1", headers: [("Via", "1.1 strata-\(edge.server.instanceID)")])
