@@ -69,7 +69,12 @@ public final class StrataMetrics: Sendable {
         registry.makeGauge(name: "strata_fills_in_flight", help: "Blob fills running now.").set(to: Double(engine.fillsInFlight))
         for tier in engine.tierStatus() {
             registry.makeGauge(name: "strata_tier_breaker_open", labels: [("tier", tier.name), ("registry", tier.registry)],
-                               help: "1 when the tier's circuit breaker is open or half-open.").set(to: tier.breaker == "closed" ? 0.0 : 1.0)
+                               help: "1 when the tier's circuit breaker is open or half-open.").set(to: ["open", "half-open"].contains(tier.breaker) ? 1.0 : 0.0)
+            // Docker Hub's `ratelimit-remaining: 76;w=21600`: the pulls left in the window.
+            if let text = tier.rateLimitRemaining, let remaining = Int(text.prefix { $0.isNumber }.prefix(12)) {
+                registry.makeGauge(name: "strata_tier_ratelimit_remaining", labels: [("tier", tier.name), ("registry", tier.registry)],
+                                   help: "Pulls left in the tier's rate-limit window, as its last answer said.").set(to: Double(remaining))
+            }
         }
         if let summary = try? inventory.storedBytes() {
             registry.makeGauge(name: "strata_cache_stored_bytes", help: "Bytes of blobs on disk.").set(to: Double(summary.stored))

@@ -58,6 +58,10 @@ public struct RegistryResponder: HTTPResponder {
             if let cause = error.cause { logger.error("request failed", metadata: ["path": "\(request.uri.path)", "cause": "\(cause)"]) }
             exchange.update { $0.error = mapped.code.rawValue; $0.attempts = error.attempts.map(LedgerRecord.Attempt.init) }
             response = Self.errorResponse(mapped, head: request.method == .head)
+            // Every tier failed and some are cooling off (a 429, or repeated failures): when to come back.
+            if mapped.status == 503, let wait = error.attempts.compactMap(\.retryAfter).min() {
+                response.headers[.retryAfter] = String(Int(min(wait, 86400).rounded(.up)))
+            }
         } catch let error as RegistryError {
             exchange.update { $0.error = error.code.rawValue }
             response = Self.errorResponse(error, head: request.method == .head)

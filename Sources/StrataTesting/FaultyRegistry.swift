@@ -19,7 +19,8 @@ public final class FaultyRegistry: @unchecked Sendable {
         case none
         /// Answer blob requests with 307 to the same path on `url` (a CDN).
         case redirect(to: String)
-        /// Answer every request but `/v2/` with this status (429 with `Retry-After`, 500, ...).
+        /// Answer every request but `/v2/` with this status (429 with `Retry-After`, 500, ...);
+        /// a 429 says `ratelimit-remaining: 0;w=21600`.
         case status(Int, retryAfter: String?)
         /// Announce `Content-Length: length` for blobs, send the real bytes, then cut the connection.
         case lyingLength(Int64)
@@ -89,6 +90,8 @@ public final class FaultyRegistry: @unchecked Sendable {
         if case .status(let code, let retryAfter) = fault, path != "/v2/" {
             var headers = HTTPFields()
             if let retryAfter { headers[.retryAfter] = retryAfter }
+            // As Docker Hub answers a pull over its limit: none left in the window.
+            if code == 429 { headers[HTTPField.Name("ratelimit-remaining")!] = "0;w=21600" }
             return Response(status: .init(code: code), headers: headers)
         }
         if let range = path.range(of: "/manifests/"), let manifest = manifests[String(path[range.upperBound...])] {

@@ -37,6 +37,16 @@ public final class TierHealth: Sendable {
         self.now = now
     }
 
+    /// Seconds until an open breaker lets a request through again (at least 1); nil when
+    /// it is not open.
+    public var secondsUntilReopen: Double? {
+        let time = now()
+        return state.withLockedValue { state in
+            if case .open(let until) = state.breaker.state { return max(1, until.timeIntervalSince(time)) }
+            return nil
+        }
+    }
+
     public var snapshot: Snapshot {
         state.withLockedValue {
             Snapshot(breaker: $0.breaker.label, lastError: $0.lastError, lastErrorAt: $0.lastErrorAt, misconfigured: $0.misconfigured,

@@ -19,7 +19,8 @@ public struct UpstreamTier: Sendable {
         if health.decide() == .skip {
             let last = health.snapshot.lastError.map { "; last error: \($0)" } ?? ""
             let error = UpstreamError(.skipped, "\(name) skipped: its circuit breaker is open after repeated failures\(last)")
-            return (.failure(error), TierAttempt(tier: name, outcome: .failed(error.kind), status: nil, seconds: 0, message: error.message))
+            let wait = health.secondsUntilReopen
+            return (.failure(error), TierAttempt(tier: name, outcome: .failed(error.kind), status: nil, seconds: 0, message: error.message, retryAfter: wait))
         }
         do {
             let value = try await operation(self)
@@ -45,6 +46,8 @@ public struct TierAttempt: Sendable, CustomStringConvertible {
     public let status: Int?
     public let seconds: Double
     public let message: String?
+    /// For a tier skipped while its breaker is open: seconds until it is asked again.
+    public let retryAfter: Double?
 
     /// How one try of one tier ended.
     public enum Outcome: Sendable, Hashable, CustomStringConvertible {
@@ -60,12 +63,13 @@ public struct TierAttempt: Sendable, CustomStringConvertible {
         }
     }
 
-    public init(tier: TierName, outcome: Outcome, status: Int?, seconds: Double, message: String? = nil) {
+    public init(tier: TierName, outcome: Outcome, status: Int?, seconds: Double, message: String? = nil, retryAfter: Double? = nil) {
         self.tier = tier
         self.outcome = outcome
         self.status = status
         self.seconds = seconds
         self.message = message
+        self.retryAfter = retryAfter
     }
 
     public var description: String {

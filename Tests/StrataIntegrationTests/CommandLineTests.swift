@@ -110,12 +110,13 @@ extension Integration.TierChain {
             config.negativeTTL = 0
         })
         defer { Task { await strata.stop() } }
-        var last = (status: 0, body: "")
+        var last = (status: 0, body: "", retryAfter: String?.none)
         for n in 0..<3 {
             let answer = try await fetch("\(strata.url)/v2/library/words/manifests/\(n)")
-            last = (answer.status, String(decoding: answer.body, as: UTF8.self))
+            last = (answer.status, String(decoding: answer.body, as: UTF8.self), answer.headers.first(name: "Retry-After"))
         }
         #expect(last.status == 503)
+        #expect(last.retryAfter.flatMap { Int($0) }.map { (1...600).contains($0) } == true, "\(String(describing: last.retryAfter))")
         #expect(last.body.contains("canonical=skipped (circuit breaker open after repeated failures)"), "\(last.body)")
         struct Requests: Decodable {
             struct Attempt: Decodable { let outcome: String; let message: String? }
@@ -128,5 +129,25 @@ extension Integration.TierChain {
         #expect(first.message?.contains("errno") == false)
         let skipped = try #require(ledger.first { $0.reference == "2" }?.attempts?.first)
         #expect(skipped.outcome == "skipped" && skipped.message?.contains("last error: ") == true && skipped.message?.contains("connection refused") == true)
+    }
+}
+
+extension Integration.TierChain {
+    /// Over the rate limit: the budget shows in /metrics, and while the tier cools off
+    /// the 503 says when to come back (`Retry-After`).
+    @Test func aRateLimitShowsInMetricsAndRetryAfter() async throws {
+        let upstream = FaultyRegistry(fault: .status(429, retryAfter: "120"))
+        try await upstream.start()
+        defer { upstream.stop() }
+        let strata = try await StrataInstance.start(canonical: upstream.url, configure: { $0.negativeTTL = 0 })
+        defer { Task { await strata.stop() } }
+        let limited = try await fetch("\(strata.url)/v2/library/limited/manifests/1")
+        #expect(limited.status == 503 || limited.status == 429, "\(limited.status)")
+        let cooling = try await fetch("\(strata.url)/v2/library/limited/manifests/2")
+        #expect(cooling.status == 503)
+        let wait = try #require(cooling.headers.first(name: "Retry-After").flatMap { Int($0) }, "\(cooling.headers)")
+        #expect((1...120).contains(wait))
+        let metrics = String(decoding: try await fetch("\(strata.adminURL)/metrics").body, as: UTF8.self)
+        #expect(metrics.contains(#"strata_tier_ratelimit_remaining{tier="canonical",registry="docker.io"} 0"#), "\(metrics)")
     }
 }
