@@ -146,8 +146,10 @@ let package = Package(
         ]),
         .testTarget(name: "StrataConfigTests", dependencies: ["StrataConfig"]),
         .testTarget(name: "StrataObjectStoreTests", dependencies: [
-            "StrataObjectStore", "StrataCore", "StrataStore", "StrataTesting",
+            "StrataObjectStore", "StrataCore", "StrataStore", "StrataUpstream", "StrataTesting",
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             .product(name: "NIOCore", package: "swift-nio"),
         ]),
         .testTarget(name: "StrataAdminAPITests", dependencies: ["StrataAdminAPI", "StrataCore"]),

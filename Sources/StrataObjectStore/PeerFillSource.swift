@@ -71,7 +71,7 @@ public final class PeerFillSource: ContentSource {
                 // The store is failing: fill here, without a lease.
                 throw UpstreamError(.notFound, "no lease (the shared store failed: \(error)); filling here")
             }
-            guard let held, held.owner != me else { throw UpstreamError(.notFound, "this replica fills \(digest)") }
+            guard let held, held.owner != me else { return try await fillHere(digest, from: offset, "this replica fills \(digest)") }
             var why = "its lease expired"
             if held.expires > now().timeIntervalSince1970 {
                 if let refusal = await refusal(of: held.owner) {
@@ -89,10 +89,31 @@ public final class PeerFillSource: ContentSource {
                 }
             }
             if (try? await store.takeOverLease(digest, from: held, owner: me, seconds: leaseSeconds, now: now())) == true {
-                throw UpstreamError(.notFound, "took over the lease of \(digest) from \(held.owner): \(why)")
+                return try await fillHere(digest, from: offset, "took over the lease of \(digest) from \(held.owner): \(why)")
             }
         }
         throw UpstreamError(.notFound, "the lease of \(digest) kept changing hands; filling here")
+    }
+
+    /// This replica holds the lease: it fills ("not found" here, so the walk goes on to the
+    /// upstream tiers), unless the blob reached the bucket since the shared tier looked. A
+    /// holder writes the blob back before it releases the lease, so a lease found free may
+    /// mean the blob just arrived: then it comes from the bucket, and the lease goes again.
+    private func fillHere(_ digest: Digest, from offset: Int64, _ why: String) async throws(UpstreamError) -> UpstreamBlob {
+        guard let stored = await store.blob(digest), offset < stored.blob.size else { throw UpstreamError(.notFound, why) }
+        await store.releaseLease(digest)
+        let size = stored.blob.size
+        let body: any BlobStream
+        if let source = stored as? any BlobStreamSource {
+            do {
+                body = try await source.stream(from: offset, to: size)
+            } catch {
+                throw UpstreamError(.transport, "the bucket's copy of \(digest): \(error)")
+            }
+        } else {
+            body = PushedBlobStream { emit in try await stored.read(offset, size) { try await emit($0) } }
+        }
+        return UpstreamBlob(totalSize: size, offset: offset, body: body, remotePath: ["shared"])
     }
 
     /// A lease's owner is read from the bucket, which anyone holding its keys can write:

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import NIOConcurrencyHelpers
 import NIOCore
 import StrataCore
 import StrataStore
@@ -127,5 +128,30 @@ import Testing
         let content = VerifiedContent(blob: StoredBlob(digest: digest, size: 1000, storedSize: 1000, compressed: false), bytes: bytes)
         #expect(try await store.writeBack(digest, from: content))
         #expect(try await store.writeBack(digest, from: content) == false)
+    }
+}
+
+extension PeerFillSourceTests {
+    /// The shared tier found no blob, then its filler wrote it back and released the
+    /// lease: the next replica to take the free lease gets the blob from the bucket
+    /// instead of fetching it from upstream again.
+    @Test func aLeaseFoundFreeAfterTheBlobArrivedServesTheBucketsCopy() async throws {
+        let store = try await S3ContentStoreTests.store()
+        let bytes = ImageFixture.randomBytes(300 << 10)
+        let digest = ContentHasher.digest(of: bytes)
+        let content = VerifiedContent(blob: StoredBlob(digest: digest, size: Int64(bytes.count), storedSize: Int64(bytes.count), compressed: false),
+                                      bytes: bytes)
+        #expect(try await store.writeBack(digest, from: content))
+        let source = Self.source(store, me: "http://10.0.0.1:5000")
+        let blob = try await source.getBlob(try RepositoryName("library/late"), digest, from: 1000, via: nil)
+        #expect(blob.totalSize == Int64(bytes.count) && blob.offset == 1000)
+        let received = NIOLockedValueBox<[UInt8]>([])
+        try await blob.body.stream { part in
+            received.withLockedValue { $0 += Array(part.readableBytesView) }
+            return nil
+        }
+        #expect(received.withLockedValue { $0 } == Array(bytes[1000...]))
+        // The lease taken on the way was let go.
+        #expect(try await store.acquireLease(digest, owner: "http://10.0.0.2:5000", seconds: 600, now: Date()) == nil)
     }
 }
