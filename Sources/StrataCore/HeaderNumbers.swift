@@ -64,15 +64,8 @@ public enum HeaderNumbers {
               let minute = number(20..<22), let second = number(23..<25),
               let monthIndex = months.firstIndex(where: { Array($0.utf8) == Array(b[8..<11]) }),
               (1...31).contains(day), hour < 24, minute < 60, second < 61 else { return nil }
-        // Days from 1970-01-01 to the civil date (Howard Hinnant's algorithm).
-        let m = monthIndex + 1
-        let y = m <= 2 ? year - 1 : year
-        let era = y / 400
-        let yoe = y - era * 400
-        let doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + day - 1
-        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
-        let days = era * 146097 + doe - 719468
-        return Date(timeIntervalSince1970: TimeInterval(days * 86400 + hour * 3600 + minute * 60 + second))
+        let seconds = CivilTime.secondsSince1970(year: year, month: monthIndex + 1, day: day, hour: hour, minute: minute, second: second)
+        return Date(timeIntervalSince1970: TimeInterval(seconds))
     }
 }
 

@@ -101,14 +101,7 @@ public enum S3XML {
         } else if bytes.count != 20 {
             return nil
         }
-        // Days from the civil date (Howard Hinnant's algorithm), no calendar needed.
-        let y = month <= 2 ? year - 1 : year
-        let era = y / 400
-        let yoe = y - era * 400
-        let doy = (153 * (month + (month > 2 ? -3 : 9)) + 2) / 5 + day - 1
-        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
-        let days = era * 146097 + doe - 719468
-        return Double(days * 86400 + hour * 3600 + minute * 60 + second) + fraction
+        return Double(CivilTime.secondsSince1970(year: year, month: month, day: day, hour: hour, minute: minute, second: second)) + fraction
     }
 
     private static func pow10(_ n: Int) -> Double {

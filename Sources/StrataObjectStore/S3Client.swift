@@ -126,7 +126,7 @@ public final class S3Client: Sendable {
 
     /// `GET` of bytes `range` of an object, its body handed part by part to a sink on the
     /// event loop that receives it (``StreamedReply``: no task hop per part, which the
-    /// async body of ``getRange(_:_:)`` costs). nil when there is no such object.
+    /// async body of ``getRange(_:_:)`` costs). Throws when there is no such object.
     public func getStreamed(_ key: String, _ range: Range<Int64>) async throws(ObjectStoreError) -> StreamedReply {
         guard !range.isEmpty else { throw .invalidResponse(status: nil, "GET \(key): empty range") }
         let (url, path, signed) = sign(.GET, key: key, query: [], headers: [("Range", "bytes=\(range.lowerBound)-\(range.upperBound - 1)")], body: nil)

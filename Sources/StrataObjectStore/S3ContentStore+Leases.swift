@@ -28,16 +28,12 @@ extension S3ContentStore {
     /// now holds it, else the lease held.
     public func acquireLease(_ digest: Digest, owner: String, seconds: Double, now: Date) async throws -> Lease? {
         let lease = Lease(owner: owner, expires: now.timeIntervalSince1970 + seconds)
-        do {
-            let etag = try await client.put(leaseKey(digest), try Self.body(lease), contentType: "application/json", createOnly: true)
+        switch try await claim(leaseKey(digest), lease) {
+        case .created(let etag):
             hold(digest, lease, etag: etag)
             return nil
-        } catch let error as ObjectStoreError where error.isPreconditionFailed {
-            if let found = try await readLease(leaseKey(digest)) { return found }
-            // Released between the two calls: try once more.
-            let etag = try await client.put(leaseKey(digest), try Self.body(lease), contentType: "application/json", createOnly: true)
-            hold(digest, lease, etag: etag)
-            return nil
+        case .held(let other):
+            return other
         }
     }
 
@@ -86,14 +82,26 @@ extension S3ContentStore {
     /// Creates the lease at `key` for `owner` unless one exists: nil when created, else
     /// the lease held.
     func acquireLease(key: String, owner: String, seconds: Double, now: Date) async throws -> Lease? {
-        let lease = Lease(owner: owner, expires: now.timeIntervalSince1970 + seconds)
+        switch try await claim(key, Lease(owner: owner, expires: now.timeIntervalSince1970 + seconds)) {
+        case .created: return nil
+        case .held(let other): return other
+        }
+    }
+
+    private enum Claim {
+        case created(etag: String?)
+        case held(Lease)
+    }
+
+    /// A create-only `PUT` of `lease` at `key` (atomic across gateways), or the lease
+    /// found there.
+    private func claim(_ key: String, _ lease: Lease) async throws -> Claim {
         do {
-            try await client.put(key, try Self.body(lease), contentType: "application/json", createOnly: true)
-            return nil
+            return .created(etag: try await client.put(key, try Self.body(lease), contentType: "application/json", createOnly: true))
         } catch let error as ObjectStoreError where error.isPreconditionFailed {
-            if let found = try await readLease(key) { return found }
-            try await client.put(key, try Self.body(lease), contentType: "application/json", createOnly: true)
-            return nil
+            if let found = try await readLease(key) { return .held(found) }
+            // Released between the two calls: try once more.
+            return .created(etag: try await client.put(key, try Self.body(lease), contentType: "application/json", createOnly: true))
         }
     }
 
@@ -102,7 +110,7 @@ extension S3ContentStore {
     }
 
     /// The lease at `key` with its ETag; nil when there is none (or it is not a lease).
-    private func readLease(_ key: String) async throws -> Lease? {
+    func readLease(_ key: String) async throws -> Lease? {
         guard let found = try await client.get(key, maxSize: 64 << 10),
               var lease = try? JSONDecoder().decode(Lease.self, from: Data(found.bytes)) else { return nil }
         lease.etag = found.object.etag

@@ -157,8 +157,7 @@ public final class S3ContentStore: ContentStore {
             if mine { await releaseLease(digest) }
             return false
         }
-        if !mine, let found = try await client.get(leaseKey(digest), maxSize: 64 << 10),
-           let lease = try? JSONDecoder().decode(Lease.self, from: Data(found.bytes)), lease.expires > Date().timeIntervalSince1970 {
+        if !mine, let lease = try await readLease(leaseKey(digest)), lease.expires > Date().timeIntervalSince1970 {
             return false
         }
         try await upload(size: size, key: blobKey(digest)) { offset, count in
@@ -228,7 +227,6 @@ public final class S3ContentStore: ContentStore {
 
 /// A blob in the bucket, read with ranged `GET`s.
 struct ObjectContent: StoredContent, BlobStreamSource {
-    static let batch = 1 << 20
     let client: S3Client
     let key: String
     let blob: StoredBlob
@@ -245,24 +243,14 @@ struct ObjectContent: StoredContent, BlobStreamSource {
     func read(_ lower: Int64, _ upper: Int64, body: (ByteBuffer) async throws -> Void) async throws {
         guard lower < upper else { return }
         guard let response = try await client.getRange(key, lower..<upper) else { throw StoreError.notFound(blob.digest) }
+        // Fills read the bucket through `stream(from:to:)`; this path is for the few
+        // readers that need the store's own interface, part by part.
         var received: Int64 = 0
-        // The socket's parts are small (16-64 KiB): handed on in 1 MiB pieces, so that
-        // each hop to the consumer carries a useful amount.
-        var batch = ByteBufferAllocator().buffer(capacity: Self.batch)
         for try await part in response.body {
             received += Int64(part.readableBytes)
             guard received <= upper - lower else { throw StoreError.corrupt("\(key): more bytes than asked for") }
-            if batch.readableBytes == 0 && part.readableBytes >= Self.batch {
-                try await body(part)
-                continue
-            }
-            batch.writeImmutableBuffer(part)
-            if batch.readableBytes >= Self.batch {
-                try await body(batch)
-                batch = ByteBufferAllocator().buffer(capacity: Self.batch)
-            }
+            try await body(part)
         }
-        if batch.readableBytes > 0 { try await body(batch) }
         guard received == upper - lower else { throw StoreError.corrupt("\(key): \(received) of \(upper - lower) bytes") }
     }
 }

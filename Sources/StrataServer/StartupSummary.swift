@@ -2,12 +2,14 @@ import Foundation
 import StrataAdminModel
 import StrataConfig
 import StrataCore
+import StrataMirror
 
 /// What a person who just started Strata wants to read once it serves: where it
 /// listens and how (TLS, logins), the dashboard's URL, the cache and its bounds, the
 /// mode, and the tiers each registry's misses go to, in order.
 public enum StartupSummary {
-    public static func lines(_ configuration: StrataConfiguration, instanceID: String, registryPort: Int, adminPort: Int?) -> [String] {
+    /// `tiers`: every registry's chain as the engine walks it (its tier status).
+    static func lines(_ configuration: StrataConfiguration, tiers: [TierStatus], instanceID: String, registryPort: Int, adminPort: Int?) -> [String] {
         let scheme = configuration.tlsCertificate == nil ? "http" : "https"
         let host = ConfigValues.address(configuration.listen)?.host ?? configuration.listen
         var lines = ["strata \(StrataVersion.current) (instance \(instanceID)) serving"]
@@ -23,14 +25,11 @@ public enum StartupSummary {
         let bound = configuration.maxSize.map { "up to \(ByteFormat.format($0))" } ?? "no size bound"
         lines.append("  cache      \(configuration.cacheDirectory), \(bound), idle after \(Self.duration(configuration.maxIdle)), tags fresh for \(Self.duration(configuration.tagTTL))")
         lines.append("  mode       " + (configuration.cacheOnly ? "cache-only: serves what is cached, never contacts a tier" : "normal"))
-        if let shared = configuration.sharedStore {
-            lines.append("  shared     \(shared.endpoint)/\(shared.bucket)\(shared.prefix.isEmpty ? "" : "/\(shared.prefix)") (every registry asks it first)")
-        }
-        let registries = Set(configuration.canonical.keys).union(configuration.tiers.flatMap(\.registries))
-        for registry in registries.sorted(by: { ($0 == configuration.defaultRegistry ? "" : $0) < ($1 == configuration.defaultRegistry ? "" : $1) }) {
-            var chain = configuration.tiers.filter { $0.registries.isEmpty || $0.registries.contains(registry) }.map { "mirror/\($0.name) \($0.url)" }
-            if let canonical = configuration.canonical[registry] { chain.append("canonical \(canonical)") }
-            lines.append("  \(registry): " + (chain.isEmpty ? "no tier" : chain.joined(separator: " -> ")))
+        // The default registry first, then the others by name; each chain in walk order.
+        let registries = Set(tiers.map(\.registry)).sorted { ($0 == configuration.defaultRegistry ? "" : $0) < ($1 == configuration.defaultRegistry ? "" : $1) }
+        for registry in registries {
+            let chain = tiers.filter { $0.registry == registry }.map { "\($0.name) \($0.url)" }
+            lines.append("  \(registry): " + chain.joined(separator: " -> "))
         }
         return lines
     }

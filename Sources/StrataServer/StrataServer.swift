@@ -266,6 +266,11 @@ public final class StrataServer: Sendable {
         }
     }
 
+    /// What `strata serve` says once its ports listen (``StartupSummary``).
+    public func startupSummary(registryPort: Int, adminPort: Int?) -> [String] {
+        StartupSummary.lines(configuration, tiers: engine.tierStatus(), instanceID: instanceID, registryPort: registryPort, adminPort: adminPort)
+    }
+
     /// Serves until SIGTERM or SIGINT, then shuts down gracefully.
     public func runUntilSignalled() async throws(StartupError) {
         try await run(gracefulShutdownSignals: [.sigterm, .sigint])

@@ -87,7 +87,7 @@ struct Serve: AsyncParsableCommand {
             let logger = Logger(label: "strata")
             let ports = ListeningPorts(adminExpected: settings.adminListen != nil)
             let summary: @Sendable (StrataServer, Int, Int?) -> Void = { server, registry, admin in
-                for line in StartupSummary.lines(server.configuration, instanceID: server.instanceID, registryPort: registry, adminPort: admin) {
+                for line in server.startupSummary(registryPort: registry, adminPort: admin) {
                     logger.notice("\(line)")
                 }
             }

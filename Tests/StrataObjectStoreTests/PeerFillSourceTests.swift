@@ -100,12 +100,17 @@ import Testing
 /// replica holding its lease (or by anyone when no lease exists), never over a blob the
 /// bucket has.
 @Suite struct WriteBackTests {
+    /// Verified bytes, as a replica's disk hands them to the write-back.
+    static func content(_ bytes: [UInt8]) -> VerifiedContent {
+        VerifiedContent(blob: StoredBlob(digest: ContentHasher.digest(of: bytes), size: Int64(bytes.count), storedSize: Int64(bytes.count),
+                                         compressed: false), bytes: bytes)
+    }
+
     @Test func theLeaseHolderWritesBackAndReleases() async throws {
         let store = try await S3ContentStoreTests.store()
         let bytes = ImageFixture.randomBytes(6 << 20)
         let digest = ContentHasher.digest(of: bytes)
-        let content = VerifiedContent(blob: StoredBlob(digest: digest, size: Int64(bytes.count), storedSize: Int64(bytes.count), compressed: false),
-                                      bytes: bytes)
+        let content = WriteBackTests.content(bytes)
         let other = try await S3ContentStoreTests.store(bucket: store.client.configuration.bucket)
         #expect(try await store.acquireLease(digest, owner: "http://10.0.0.1:5000", seconds: 600, now: Date()) == nil)
         // Another replica that fetched the blob from the lease holder leaves it to the holder.
@@ -125,7 +130,7 @@ import Testing
         let store = try await S3ContentStoreTests.store()
         let bytes = ImageFixture.randomBytes(1000)
         let digest = ContentHasher.digest(of: bytes)
-        let content = VerifiedContent(blob: StoredBlob(digest: digest, size: 1000, storedSize: 1000, compressed: false), bytes: bytes)
+        let content = WriteBackTests.content(bytes)
         #expect(try await store.writeBack(digest, from: content))
         #expect(try await store.writeBack(digest, from: content) == false)
     }
@@ -139,8 +144,7 @@ extension PeerFillSourceTests {
         let store = try await S3ContentStoreTests.store()
         let bytes = ImageFixture.randomBytes(300 << 10)
         let digest = ContentHasher.digest(of: bytes)
-        let content = VerifiedContent(blob: StoredBlob(digest: digest, size: Int64(bytes.count), storedSize: Int64(bytes.count), compressed: false),
-                                      bytes: bytes)
+        let content = WriteBackTests.content(bytes)
         #expect(try await store.writeBack(digest, from: content))
         let source = Self.source(store, me: "http://10.0.0.1:5000")
         let blob = try await source.getBlob(try RepositoryName("library/late"), digest, from: 1000, via: nil)

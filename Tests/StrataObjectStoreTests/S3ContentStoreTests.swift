@@ -28,12 +28,7 @@ import Testing
     @Test func largeBlobsGoUpInParts() async throws {
         let store = try await Self.store(partSize: 5 << 20)
         let bytes = ImageFixture.randomBytes(12 << 20)
-        let digest = ContentHasher.digest(of: bytes)
-        let sink = try store.makeSink(for: digest)
-        try sink.append(ByteBuffer(bytes: bytes))
-        _ = try await store.commit(sink, digest: digest, expectedSize: nil)
-        try await store.makeDurable(digest)
-        sink.discard()
+        let digest = try await SharedJanitorTests.blob(store, bytes)
         let blob = try #require(await store.blob(digest))
         var out: [UInt8] = []
         try await blob.read(0, blob.blob.size) { out += $0.readableBytesView }
