@@ -120,8 +120,9 @@ struct CacheSection: ConfigSection {
     var evictionInterval: String?
     var scrubInterval: String?
     var scrubRate: String?
+    var deletedTags: String?
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case dir, pins
+        case dir, pins, deletedTags = "deleted_tags"
         case tagTTL = "tag_ttl", negativeTTL = "negative_ttl", maxSize = "max_size", maxIdle = "max_idle"
         case evictionInterval = "eviction_interval", scrubInterval = "scrub_interval", scrubRate = "scrub_rate"
     }

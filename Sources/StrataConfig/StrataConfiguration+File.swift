@@ -77,6 +77,13 @@ extension StrataConfiguration {
         if let text = cache.evictionInterval { evictionInterval = try Check.duration(text, "cache.eviction_interval") }
         if let list = cache.pins { pins = try Check.images(list, "cache.pins") }
         if let text = cache.scrubInterval { scrubInterval = try Check.duration(text, "cache.scrub_interval") }
+        if let text = cache.deletedTags {
+            switch text {
+            case "remove": keepDeletedTags = false
+            case "keep": keepDeletedTags = true
+            default: throw Error("config: cache.deleted_tags must be remove or keep, not \"\(text.prefix(64))\"")
+            }
+        }
         if let text = cache.scrubRate { scrubRate = try Check.size(text, "cache.scrub_rate", minimum: 1) }
     }
 

@@ -52,6 +52,9 @@ public struct StrataConfiguration: Sendable, Equatable {
     public var firstByteTimeout: TimeInterval = 60
     /// How long "not found in any tier" is remembered.
     public var negativeTTL: TimeInterval = 30
+    /// A tag deleted upstream (every tier says "not found") is still served, as stale,
+    /// instead of answering `404` (`cache.deleted_tags: keep`).
+    public var keepDeletedTags = false
     /// This instance's id in `Via` (loop detection); random at each start when unset.
     public var instanceID: String?
     /// Repository-name prefixes that select a registry, e.g. `ghcr: ghcr.io`.

@@ -25,6 +25,7 @@ public enum FuzzTargets {
         "s3-xml": s3XML,
         "peer-token": peerToken,
         "via": via,
+        "tag-list": tagList,
     ]
 
     static func text(_ bytes: [UInt8]) -> String { String(decoding: bytes, as: UTF8.self) }
@@ -41,6 +42,20 @@ public enum FuzzTargets {
         }
         _ = S3XML.value(of: "UploadId", in: bytes)
         _ = S3XML.value(of: "Code", in: bytes)
+    }
+
+    /// Upstream `tags/list` pages and their `Link` header: every tag listed is a valid tag
+    /// found in the input, and a next page stays on the repository's own listing path.
+    static func tagList(_ bytes: [UInt8]) {
+        if let page = TagListPage(parsing: bytes) {
+            precondition(page.tags.allSatisfy { (try? Tag($0.value)) != nil }, "an invalid tag listed")
+            precondition(page.tags.count <= bytes.count / 3, "more tags than strings fit")
+        }
+        let repository = try! RepositoryName("library/fuzz")
+        if let next = TagListPage.nextPage(link: text(bytes), repository: repository) {
+            precondition(next.hasPrefix("/v2/library/fuzz/tags/list"), "a next page off the listing path")
+            precondition(!next.contains("#") && !next.contains(" "), "a next page with a fragment or a space")
+        }
     }
 
     /// `X-Strata-Peer` values: what parses is an expiry and a 32-byte MAC, and no value

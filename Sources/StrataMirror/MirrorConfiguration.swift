@@ -13,9 +13,12 @@ public struct MirrorConfiguration: Sendable {
     public var chains: [String: TierChain]
     /// How long "not found in any tier" is remembered.
     public var negativeTTL: TimeInterval
+    /// A tag every tier says is gone keeps being served (as stale) instead of answering `404`.
+    public var keepDeletedTags: Bool
 
     public init(tagTTL: TimeInterval = 600, cacheOnly: Bool = false, defaultRegistry: String = "docker.io",
-                chains: [String: TierChain], negativeTTL: TimeInterval = 30) {
+                chains: [String: TierChain], negativeTTL: TimeInterval = 30, keepDeletedTags: Bool = false) {
+        self.keepDeletedTags = keepDeletedTags
         self.tagTTL = tagTTL
         self.cacheOnly = cacheOnly
         self.defaultRegistry = defaultRegistry

@@ -19,8 +19,11 @@ public final class MirrorEngine: Sendable {
     let logger: Logger
     let now: @Sendable () -> Date
     private let threadPool: NIOThreadPool
-    private let freshness: TagFreshness
+    let freshness: TagFreshness
     let negative: NegativeCache
+    /// Tag lists the tiers answered, by repository.
+    let tagLists = TagListMemo()
+    let tagListFlights = SingleFlight<String, TagListResult>()
 
     let fills = FillTable()
     /// Where fills run: the server's service group waits for them at shutdown.
@@ -64,7 +67,7 @@ public final class MirrorEngine: Sendable {
     /// Whether a fill of `digest` runs now (until its blob is durable in the store).
     public func isFilling(_ digest: Digest) -> Bool { fills.contains(digest) }
 
-    private func chain(for registry: String) throws(MirrorError) -> TierChain {
+    func chain(for registry: String) throws(MirrorError) -> TierChain {
         if configuration.cacheOnly { return TierChain([]) }
         guard let chain = configuration.chains[registry] else {
             throw MirrorError.registryNotConfigured.saying("no upstream is configured for registry \(registry)")
@@ -73,7 +76,7 @@ public final class MirrorEngine: Sendable {
     }
 
     /// The error for content no tier delivered, from how the walk went.
-    private func exhausted(_ error: TierChain.Exhausted, what: String, unknown: MirrorError) -> MirrorError {
+    func exhausted(_ error: TierChain.Exhausted, what: String, unknown: MirrorError) -> MirrorError {
         if configuration.cacheOnly {
             return unknown.saying("\(what) is not cached, and this mirror is in cache-only mode")
         }
@@ -122,7 +125,14 @@ public final class MirrorEngine: Sendable {
             }
             let flightKey = "\(registry)/\(repository):\(tag)|\(accept.types.joined(separator: ","))"
             if entry == nil && negative.contains(flightKey) {
-                throw MirrorError.manifestNotFound.saying("manifest \(repository):\(tag) not found in any tier (remembered for \(Int(negative.ttl))s)")
+                throw MirrorError.manifestNotFound.saying("manifest \(repository):\(tag) not found in any tier (remembered for a while)")
+            }
+            // Deleted upstream, and this mirror keeps serving such tags: no upstream request until tag_ttl passed.
+            if let entry, accept.accepts(entry.mediaType), negative.contains(Self.deletedKey(flightKey)),
+               let cached = await local.manifest(entry.digest) {
+                local.recordAccess(entry.digest, at: now())
+                return ManifestResult(bytes: cached.bytes, mediaType: cached.mediaType, digest: entry.digest, tier: .stale, stale: true,
+                                      attempts: [], path: ["stale"])
             }
             let chain = try chain(for: registry)
             return try await flight(flightKey) {
@@ -155,11 +165,29 @@ public final class MirrorEngine: Sendable {
                 try await tier.client.headManifest(key.repository, .tag(key.tag), accept: accept.upstreamHeaders, via: via)
             }
         } catch {
-            if let entry, accept.accepts(entry.mediaType), let cached = await local.manifest(entry.digest) {
-                logger.warning("serving stale tag", metadata: ["repository": "\(key.repository)", "tag": "\(key.tag)", "attempts": "\(error)"])
+            // Every tier that answered says the tag is gone, and none failed: upstream deleted it.
+            let deleted = entry != nil && error.allNotFound
+            if deleted && configuration.keepDeletedTags {
+                negative.insert(Self.deletedKey(negativeKey), ttl: configuration.tagTTL)
+            }
+            if let entry, !deleted || configuration.keepDeletedTags, accept.accepts(entry.mediaType),
+               let cached = await local.manifest(entry.digest) {
+                logger.warning(deleted ? "serving a tag deleted upstream (cache.deleted_tags: keep)" : "serving stale tag",
+                               metadata: ["repository": "\(key.repository)", "tag": "\(key.tag)", "attempts": "\(error)"])
                 local.recordAccess(entry.digest, at: now())
                 return ManifestResult(bytes: cached.bytes, mediaType: cached.mediaType, digest: entry.digest, tier: .stale, stale: true,
                                       attempts: error.attempts, path: ["stale"])
+            }
+            if deleted {
+                do {
+                    try await local.removeTag(registry: key.registry, repository: key.repository, tag: key.tag)
+                } catch {
+                    logger.error("cannot forget a tag deleted upstream", metadata: ["tag": "\(key.repository):\(key.tag)", "error": "\(error)"])
+                }
+                logger.info("tag deleted upstream; dropped from the cache", metadata: ["repository": "\(key.repository)", "tag": "\(key.tag)"])
+                negative.insert(negativeKey, ttl: max(configuration.tagTTL, negative.ttl))
+                throw MirrorError.manifestNotFound.saying("manifest \(key.repository):\(key.tag): every tier says the tag no longer exists (deleted upstream)",
+                                                          attempts: error.attempts)
             }
             if error.allNotFound { negative.insert(negativeKey) }
             throw exhausted(error, what: what, unknown: .manifestNotFound)
@@ -230,6 +258,9 @@ public final class MirrorEngine: Sendable {
                               path: [tier.description] + (headPath?.tierIndex == fetched.tierIndex && headPath?.path.isEmpty == false
                                                           ? headPath?.path ?? [] : manifest.remotePath))
     }
+
+    /// Where the verdict "deleted upstream, kept" is remembered for a tag's flight key.
+    static func deletedKey(_ flightKey: String) -> String { "deleted|" + flightKey }
 
     /// A tag, as the single flight and the revalidation know it.
     struct TagKey: Hashable, Sendable {

@@ -11,6 +11,7 @@ public struct MirrorError: Error, Sendable, CustomStringConvertible, Equatable {
     private enum Code: String, Sendable {
         case manifestNotFound = "manifest_not_found"
         case blobNotFound = "blob_not_found"
+        case repositoryNotFound = "repository_not_found"
         case registryNotConfigured = "registry_not_configured"
         case refused
         case unavailable
@@ -33,6 +34,8 @@ public struct MirrorError: Error, Sendable, CustomStringConvertible, Equatable {
     public static let manifestNotFound = MirrorError(.manifestNotFound)
     /// No tier has the blob (or the mirror is cache-only and lacks it).
     public static let blobNotFound = MirrorError(.blobNotFound)
+    /// No tier knows the repository (a tag list), or nothing of it is cached.
+    public static let repositoryNotFound = MirrorError(.repositoryNotFound)
     /// No tier is configured for the registry the request names.
     public static let registryNotConfigured = MirrorError(.registryNotConfigured)
     /// Upstream refused access (credentials missing or wrong).

@@ -26,7 +26,9 @@ public final class NegativeCache: Sendable {
         }
     }
 
-    public func insert(_ key: String) {
+    /// Remembers `key` for the cache's TTL, or for `ttl` when given (a verdict that holds longer).
+    public func insert(_ key: String, ttl: TimeInterval? = nil) {
+        let ttl = ttl ?? self.ttl
         guard ttl > 0 else { return }
         let expiry = now().addingTimeInterval(ttl)
         entries.withLockedValue { table in

@@ -57,6 +57,10 @@ public final class PeerFillSource: ContentSource {
         throw UpstreamError(.notFound, "manifests are not leased")
     }
 
+    public func listTags(_ repository: RepositoryName, via: String?) async throws(UpstreamError) -> UpstreamTagList {
+        throw UpstreamError(.notFound, "tags are not leased")
+    }
+
     public func headBlob(_ repository: RepositoryName, _ digest: Digest, via: String?) async throws(UpstreamError) -> Int64? {
         throw UpstreamError(.notFound, "a HEAD is answered by the upstream tiers")
     }

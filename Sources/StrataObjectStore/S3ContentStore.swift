@@ -118,6 +118,14 @@ public final class S3ContentStore: ContentStore {
         try await client.put(refPrefix(record.digest) + "\(record.registry)/\(record.repository.value):\(record.tag.value)", ByteBuffer())
     }
 
+    public func removeTag(registry: String, repository: RepositoryName, tag: Tag) async throws {
+        let key = tagKey(registry, repository, tag)
+        if let record = await self.tag(registry: registry, repository: repository, tag: tag) {
+            try await client.delete(refPrefix(record.digest) + "\(registry)/\(repository.value):\(tag.value)")
+        }
+        try await client.delete(key)
+    }
+
     public func makeSink(for digest: Digest) throws -> any ContentSink {
         try scratch.makeWriter(algorithm: digest.algorithm, hashLane: true)
     }

@@ -45,6 +45,9 @@ public final class SharedWriteBack: ContentStore {
         try await local.putManifest(bytes, digest: digest, record: record)
     }
     public func setTag(_ record: TagRecord) async throws { try await local.setTag(record) }
+    public func removeTag(registry: String, repository: RepositoryName, tag: Tag) async throws {
+        try await local.removeTag(registry: registry, repository: repository, tag: tag)
+    }
     public func makeSink(for digest: Digest) throws -> any ContentSink { try local.makeSink(for: digest) }
     public func commit(_ sink: any ContentSink, digest: Digest, expectedSize: Int64?) async throws -> StoredBlob {
         try await local.commit(sink, digest: digest, expectedSize: expectedSize)

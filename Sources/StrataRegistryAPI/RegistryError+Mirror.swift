@@ -9,7 +9,7 @@ extension RegistryError {
         switch error {
         case .manifestNotFound: code = .manifestUnknown
         case .blobNotFound: code = .blobUnknown
-        case .registryNotConfigured: code = .nameUnknown
+        case .registryNotConfigured, .repositoryNotFound: code = .nameUnknown
         case .refused: code = .denied
         default: code = .unavailable
         }

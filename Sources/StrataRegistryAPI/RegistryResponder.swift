@@ -211,10 +211,17 @@ public struct RegistryResponder: HTTPResponder {
             let body = "{\"repositories\":[\(page.map(JSONString.quote).joined(separator: ","))]}"
             return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: body)))
         case .tagsList(let name):
-            let all = try await engine.tags(registry: registry, repository: name).map(\.value)
-            guard !all.isEmpty else { throw RegistryError(.nameUnknown, "repository \(name) has no cached tags") }
-            let (page, next) = Self.page(all, request)
+            let result = try await engine.tagList(registry: registry, repository: name, via: via)
+            exchange.update { info in
+                info.tier = result.tier.description
+                info.tierPath = result.path
+                info.attempts = result.attempts.map(LedgerRecord.Attempt.init)
+            }
+            let (page, next) = Self.page(result.tags.map(\.value), request)
             var headers = Self.baseHeaders(contentType: "application/json")
+            headers[Self.tierHeader] = result.tier.description
+            headers[Self.pathHeader] = result.path.joined(separator: ",")
+            if result.stale { headers[Self.warningHeader] = "110 strata \"Response is stale\"" }
             if let next { headers[Self.linkHeader] = "</v2/\(name)/tags/list?last=\(next)&n=\(page.count)>; rel=\"next\"" }
             let body = "{\"name\":\(JSONString.quote(name.value)),\"tags\":[\(page.map(JSONString.quote).joined(separator: ","))]}"
             return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: body)))

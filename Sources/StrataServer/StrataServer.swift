@@ -79,7 +79,7 @@ public final class StrataServer: Sendable {
             local: shared?.local ?? disk,
             configuration: MirrorConfiguration(tagTTL: configuration.tagTTL, cacheOnly: configuration.cacheOnly,
                                                defaultRegistry: configuration.defaultRegistry, chains: shared?.chains ?? upstreams.chains,
-                                               negativeTTL: configuration.negativeTTL),
+                                               negativeTTL: configuration.negativeTTL, keepDeletedTags: configuration.keepDeletedTags),
             logger: logger, now: now)
         let ledger = Ledger(capacity: configuration.ledgerSize, now: now)
         let janitor = CacheJanitor(

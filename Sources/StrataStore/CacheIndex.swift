@@ -230,6 +230,13 @@ public final class CacheIndex: Sendable {
         }
     }
 
+    public func removeTag(registry: String, repository: RepositoryName, tag: Tag) throws {
+        try queue.write { db in
+            try db.execute(sql: "DELETE FROM tags WHERE registry = ? AND repository = ? AND tag = ?",
+                           arguments: [registry, repository.value, tag.value])
+        }
+    }
+
     public func tag(registry: String, repository: RepositoryName, tag: Tag) throws -> TagRow? {
         try queue.read { db in
             try Row.fetchOne(db, sql: "SELECT * FROM tags WHERE registry = ? AND repository = ? AND tag = ?",

@@ -37,6 +37,9 @@ public protocol ContentStore: Sendable {
     /// Points a tag at a digest, with when that was learnt.
     func setTag(_ record: TagRecord) async throws
 
+    /// Forgets a tag (upstream deleted it); the manifest it pointed at stays.
+    func removeTag(registry: String, repository: RepositoryName, tag: Tag) async throws
+
     /// Somewhere to write a blob as it arrives, hashed on the way.
     func makeSink(for digest: Digest) throws -> any ContentSink
 

@@ -125,6 +125,12 @@ public final class DiskContentStore: ContentStore {
         try index.setTag(record)
     }
 
+    public func removeTag(registry: String, repository: RepositoryName, tag: Tag) throws {
+        let key = HotIndex.TagKey(registry: registry, repository: repository, tag: tag)
+        hot.withLockedValue { $0.tags[key] = nil }
+        try index.removeTag(registry: registry, repository: repository, tag: tag)
+    }
+
     /// A temp file in the store, hashed on a lane of its own; a cache directory that
     /// vanished is rebuilt first.
     public func makeSink(for digest: Digest) throws -> any ContentSink {

@@ -82,6 +82,10 @@ public final class MemoryContentStore: ContentStore {
         contents.withLockedValue { $0.tags[Self.tagKey(record.registry, record.repository, record.tag)] = record }
     }
 
+    public func removeTag(registry: String, repository: RepositoryName, tag: Tag) throws {
+        contents.withLockedValue { $0.tags[Self.tagKey(registry, repository, tag)] = nil }
+    }
+
     public func makeSink(for digest: Digest) throws -> any ContentSink {
         MemorySink(algorithm: digest.algorithm, store: self)
     }

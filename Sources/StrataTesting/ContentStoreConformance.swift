@@ -191,6 +191,11 @@ public enum ContentStoreConformance {
         try await store.setTag(TagRecord(registry: registry, repository: repo, tag: try Tag("a"), digest: otherDigest,
                                    mediaType: MediaType.ociIndex.value, fetchedAt: fetchedAt, tier: "edge"))
         try expect(await store.tag(registry: registry, repository: repo, tag: try Tag("a"))?.digest == otherDigest, "a re-pointed tag still points at the old digest")
+        // Forgetting a tag (deleted upstream) leaves its manifest and the other tags.
+        try await store.removeTag(registry: registry, repository: repo, tag: try Tag("b"))
+        try expect(await store.tag(registry: registry, repository: repo, tag: try Tag("b")) == nil, "a removed tag is still read")
+        try expect(try await store.tags(registry: registry, repository: repo).map(\.value) == ["a"], "a removed tag is still listed")
+        try expect(await store.manifest(digest)?.bytes == bytes, "removing a tag took its manifest")
     }
 
     static func removal(_ store: any ContentStore) async throws {

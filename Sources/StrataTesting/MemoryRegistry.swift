@@ -42,6 +42,11 @@ public final class MemoryRegistry: ContentSource {
         }
     }
 
+    /// Deletes a tag, as `DELETE /v2/<name>/manifests/<tag>` would; the manifest stays.
+    public func removeTag(_ tag: String) {
+        _ = state.withLockedValue { $0.manifests.removeValue(forKey: tag) }
+    }
+
     public func addBlob(_ bytes: [UInt8]) {
         state.withLockedValue { $0.blobs[ContentHasher.digest(of: bytes)] = bytes }
     }
@@ -91,6 +96,13 @@ public final class MemoryRegistry: ContentSource {
         _ = try begin("GET manifest \(reference)")
         let found = try lookup(reference)
         return UpstreamManifest(bytes: found.bytes, mediaType: found.mediaType, digestHeader: ContentHasher.digest(of: found.bytes))
+    }
+
+    public func listTags(_ repository: RepositoryName, via: String?) async throws(UpstreamError) -> UpstreamTagList {
+        _ = try begin("GET tags")
+        let tags = state.withLockedValue { $0.manifests.keys.compactMap { try? Tag($0) } }.sorted()
+        guard !tags.isEmpty else { throw UpstreamError(.notFound, status: 404, "repository \(repository) not found") }
+        return UpstreamTagList(tags: tags)
     }
 
     public func headBlob(_ repository: RepositoryName, _ digest: Digest, via: String?) async throws(UpstreamError) -> Int64? {

@@ -23,6 +23,21 @@ public protocol ContentSource: Sendable {
 
     /// A blob from `offset` on; its body is the caller's to stream.
     func getBlob(_ repository: RepositoryName, _ digest: Digest, from offset: Int64, via: String?) async throws(UpstreamError) -> UpstreamBlob
+
+    /// Every tag of a repository (all pages); `notFound` when the source lacks the repository.
+    func listTags(_ repository: RepositoryName, via: String?) async throws(UpstreamError) -> UpstreamTagList
+}
+
+/// A repository's tags as a source listed them.
+public struct UpstreamTagList: Sendable, Equatable {
+    public let tags: [Tag]
+    /// The tiers a Strata upstream reported for its answer.
+    public let remotePath: [String]
+
+    public init(tags: [Tag], remotePath: [String] = []) {
+        self.tags = tags
+        self.remotePath = remotePath
+    }
 }
 
 /// A blob body still to be read, pushed part by part into a sink.

@@ -21,6 +21,10 @@ public struct ManifestsOnlySource: ContentSource {
         try await source.getManifest(repository, reference, accept: accept, via: via)
     }
 
+    public func listTags(_ repository: RepositoryName, via: String?) async throws(UpstreamError) -> UpstreamTagList {
+        try await source.listTags(repository, via: via)
+    }
+
     public func headBlob(_ repository: RepositoryName, _ digest: Digest, via: String?) async throws(UpstreamError) -> Int64? {
         throw UpstreamError(.notFound, "blobs are fetched by the replica, not through the shared store")
     }

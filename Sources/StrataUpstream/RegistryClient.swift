@@ -131,6 +131,43 @@ public final class RegistryClient: Sendable {
                             remotePath: Self.remotePath(response.headers))
     }
 
+    /// Most pages and tags one listing follows: a registry that pages for ever is cut off.
+    static let maxTagPages = 100
+    static let maxTags = 100_000
+
+    /// `GET` every page of a repository's tags, following `Link: <...>; rel="next"` on
+    /// this registry only, each page at most the manifest size limit.
+    public func listTags(_ repository: RepositoryName, via: String? = nil) async throws(UpstreamError) -> UpstreamTagList {
+        var tags: [Tag] = []
+        var seen = Set<Tag>()
+        var next: String? = "/v2/\(repository.value)/tags/list"
+        var pages = 0
+        var remotePath: [String] = []
+        while let path = next, pages < Self.maxTagPages, tags.count < Self.maxTags {
+            pages += 1
+            let response = try await send(.GET, path, accept: ["application/json"], via: via, repository: repository)
+            try await Self.check(response, what: "tags of \(repository)")
+            let body: ByteBuffer
+            do {
+                body = try await response.body.collect(upTo: maxManifestSize)
+            } catch {
+                throw UpstreamError(.invalidResponse, "tag list (at most \(maxManifestSize) bytes a page): \(error)")
+            }
+            guard let page = TagListPage(parsing: Array(body.readableBytesView)) else {
+                throw UpstreamError(.invalidResponse, "tags of \(repository): not a tag list")
+            }
+            if pages == 1 { remotePath = Self.remotePath(response.headers) }
+            for tag in page.tags where tags.count < Self.maxTags && seen.insert(tag).inserted { tags.append(tag) }
+            next = response.headers.first(name: "Link").flatMap { TagListPage.nextPage(link: $0, repository: repository) }
+            // A page that adds nothing new would loop.
+            if page.tags.isEmpty { next = nil }
+        }
+        if next != nil {
+            logger.warning("tag list cut short", metadata: ["repository": "\(repository)", "pages": "\(pages)", "tags": "\(tags.count)"])
+        }
+        return UpstreamTagList(tags: tags.sorted(), remotePath: remotePath)
+    }
+
     private func manifestPath(_ repository: RepositoryName, _ reference: Reference) -> String {
         "/v2/\(repository.value)/manifests/\(reference)"
     }
@@ -162,7 +199,7 @@ public final class RegistryClient: Sendable {
         if let via = via(incoming) { headers.append(("Via", via)) }
         let scope = "repository:\(repository.value):pull"
         var url = baseURL + path
-        if let namespace { url += "?ns=\(namespace)" }
+        if let namespace { url += (path.contains("?") ? "&" : "?") + "ns=\(namespace)" }
         var authorization = await cachedAuthorization(scope: scope)
         var sentAuth = authorization != nil
         for attempt in 0..<2 {

@@ -79,6 +79,15 @@ enum Skopeo {
         return dest
     }
 
+    /// `skopeo list-tags docker://REPOSITORY`: the tags it printed.
+    static func listTags(_ repository: String) throws -> [String] {
+        guard let skopeo = executable else { throw TestSupportError("skopeo is not installed (apt-get install skopeo)") }
+        let (status, output) = try runCommand(skopeo, ["list-tags", "--tls-verify=false", "docker://\(repository)"])
+        guard status == 0 else { throw TestSupportError("skopeo list-tags \(repository) failed: \(output)") }
+        struct Listing: Decodable { let Tags: [String] }
+        return try JSONDecoder().decode(Listing.self, from: Data(output.utf8)).Tags
+    }
+
     /// The files of a `dir:` copy, name → bytes.
     static func contents(_ directory: String) throws -> [String: Data] {
         var out: [String: Data] = [:]
