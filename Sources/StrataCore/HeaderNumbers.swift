@@ -27,6 +27,13 @@ public enum HeaderNumbers {
         return value <= maxSize ? value : nil
     }
 
+    /// The complete length from a `Content-Range` value: `bytes 0-0/1234` or
+    /// `bytes */1234` is 1234; an unknown length (`/*`) or anything else is nil.
+    public static func contentRangeTotal(_ text: String) -> Int64? {
+        guard text.utf8.count <= 100, text.hasPrefix("bytes "), let slash = text.lastIndex(of: "/") else { return nil }
+        return contentLength(String(text[text.index(after: slash)...]))
+    }
+
     /// A `Retry-After` value as seconds from `now`: delay-seconds or an HTTP-date,
     /// clamped to `0...maxRetryAfter`. nil when it is neither.
     public static func retryAfter(_ text: String, now: Date) -> TimeInterval? {

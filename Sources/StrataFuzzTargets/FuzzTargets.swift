@@ -140,6 +140,9 @@ public enum FuzzTargets {
         if let length = HeaderNumbers.contentLength(value) {
             precondition(length >= 0 && length <= HeaderNumbers.maxSize)
         }
+        if let total = HeaderNumbers.contentRangeTotal(value) {
+            precondition(total >= 0 && total <= HeaderNumbers.maxSize)
+        }
         if let seconds = HeaderNumbers.retryAfter(value, now: Date(timeIntervalSince1970: 1_800_000_000)) {
             precondition(seconds >= 0 && seconds <= HeaderNumbers.maxRetryAfter)
         }

@@ -4,10 +4,14 @@ import StrataCore
 import StrataStore
 import StrataUpstream
 
-/// The leader of a blob fill: one temp file, the tiers in order (a tier that fails
-/// mid-body is followed by the next, resuming with `Range` from the byte reached), and
-/// a commit only of a verified blob.
+/// The leader of a blob fill: one temp file, the tiers in order (a body that breaks
+/// part-way is asked of the same tier again from the byte reached, with a fresh
+/// redirect, a few times; then of the next tier with `Range`), and a commit only of a
+/// verified blob.
 extension MirrorEngine {
+    /// How many times a tier whose body broke after delivering bytes is asked again.
+    static let sameTierRetries = 2
+
     func runFill(_ fill: BlobFill, repository: RepositoryName, chain: TierChain, via: String?, negativeKey: String) async {
         let digest = fill.digest
         defer { fills.remove(digest, fill) }
@@ -22,24 +26,34 @@ extension MirrorEngine {
         var attempts: [TierAttempt] = []
         var total: Int64? = nil
         for tier in chain.tiers {
-            let (result, attempt) = await tier.run { tier throws(UpstreamError) in
-                try await self.fetch(from: tier, into: writer, for: fill, repository: repository, via: via, total: &total)
-            }
-            attempts.append(attempt)
-            switch result {
-            case .success:
-                if fill.isPassThrough {
-                    await finishPassThrough(fill, writer: writer, total: total, attempts: attempts, tier: tier.name)
-                } else {
-                    await commit(fill, writer: writer, total: total, attempts: attempts, tier: tier.name)
+            var retries = 0
+            while true {
+                let reached = writer.written
+                let (result, attempt) = await tier.run { tier throws(UpstreamError) in
+                    try await self.fetch(from: tier, into: writer, for: fill, repository: repository, via: via, total: &total)
                 }
-                return
-            case .failure(let error) where error.kind == .local:
-                writer.discard()
-                fill.failed(FillError(.storage, error.message), attempts: attempts)
-                return
-            case .failure(let error):
-                logger.debug("blob fill attempt failed", metadata: ["digest": "\(digest)", "tier": "\(tier.name)", "error": "\(error)"])
+                attempts.append(attempt)
+                switch result {
+                case .success:
+                    if fill.isPassThrough {
+                        await finishPassThrough(fill, writer: writer, total: total, attempts: attempts, tier: tier.name)
+                    } else {
+                        await commit(fill, writer: writer, total: total, attempts: attempts, tier: tier.name)
+                    }
+                    return
+                case .failure(let error) where error.kind == .local:
+                    writer.discard()
+                    fill.failed(FillError(.storage, error.message), attempts: attempts)
+                    return
+                case .failure(let error):
+                    logger.debug("blob fill attempt failed", metadata: ["digest": "\(digest)", "tier": "\(tier.name)", "error": "\(error)"])
+                    // The connection broke after bytes came: the tier works, the path to it hiccupped.
+                    if error.kind == .transport, writer.written > reached, retries < Self.sameTierRetries {
+                        retries += 1
+                        continue
+                    }
+                }
+                break
             }
         }
         writer.discard()

@@ -17,7 +17,7 @@ public final class FaultyRegistry: @unchecked Sendable {
         case truncate(after: Int)
         /// Serve correctly.
         case none
-        /// Answer blob requests with 307 to the same path on `url` (a CDN).
+        /// Answer blob requests (`GET` and `HEAD`) with 307 to the same path on `url` (a CDN).
         case redirect(to: String)
         /// Answer every request but `/v2/` with this status (429 with `Retry-After`, 500, ...);
         /// a 429 says `ratelimit-remaining: 0;w=21600`.
@@ -110,7 +110,11 @@ public final class FaultyRegistry: @unchecked Sendable {
         headers[.contentType] = "application/octet-stream"
         headers[.contentLength] = String(bytes.count)
         if case .lyingLength(let length) = fault { headers[.contentLength] = String(length) }
-        if request.method == .head { return Response(status: .ok, headers: headers, body: .init()) }
+        // Registries behind a CDN redirect HEADs as well.
+        switch fault {
+        case .redirect, .redirectLocation: break
+        default: if request.method == .head { return Response(status: .ok, headers: headers, body: .init()) }
+        }
         return blobAnswer(request, bytes: bytes, headers: headers)
     }
 

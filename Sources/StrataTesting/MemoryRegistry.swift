@@ -15,6 +15,9 @@ public final class MemoryRegistry: ContentSource {
         case truncate(after: Int64)
         /// Blob bodies have one byte changed.
         case wrongBytes
+        /// The next `times` blob bodies end after `after` bytes of their own (a connection
+        /// that breaks now and then); later ones are whole.
+        case breaks(times: Int, after: Int64)
     }
 
     private struct State {
@@ -119,6 +122,10 @@ public final class MemoryRegistry: ContentSource {
         if fault == .wrongBytes, !bytes.isEmpty { bytes[bytes.count / 2] ^= 0xff }
         var end = Int64(bytes.count)
         if case .truncate(let after) = fault { end = min(end, after) }
+        if case .breaks(let times, let after) = fault {
+            end = min(end, offset + after)
+            state.withLockedValue { $0.fault = times > 1 ? .breaks(times: times - 1, after: after) : .none }
+        }
         let part = Array(bytes[Int(min(offset, end))..<Int(end)])
         // Handed on in 64 KiB parts; a truncated body just ends short, as a cut connection does.
         let body = PushedBlobStream { emit in

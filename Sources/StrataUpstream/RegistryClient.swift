@@ -104,6 +104,10 @@ public final class RegistryClient: Sendable {
         let response = try await send(.HEAD, "/v2/\(repository.value)/blobs/\(digest)", accept: [], via: via, repository: repository)
         try await Self.check(response, what: "blob \(digest)")
         await response.drain()
+        // A HEAD redirected to a blob host became a GET of byte 0: the size is after the slash.
+        if response.status == .partialContent {
+            return response.headers.first(name: "Content-Range").flatMap(HeaderNumbers.contentRangeTotal)
+        }
         return response.headers.first(name: "Content-Length").flatMap(HeaderNumbers.contentLength)
     }
 
@@ -204,8 +208,16 @@ public final class RegistryClient: Sendable {
         var sentAuth = authorization != nil
         for attempt in 0..<2 {
             var response = try await transport(method, url, accept, headers, authorization)
-            response = try await followRedirects(response, method: method, accept: accept, headers: headers, from: url,
-                                                 authorization: authorization, transport: transport)
+            let elsewhere: Bool
+            (response, elsewhere) = try await followRedirects(response, method: method, accept: accept, headers: headers, from: url,
+                                                              authorization: authorization, transport: transport)
+            // A blob host (a CDN's signed URL) that refuses: the URL expired or takes no
+            // HEAD. The tier's own credentials were not at fault.
+            if elsewhere, response.status == .unauthorized || response.status == .forbidden {
+                let code = Int(response.status.code)
+                await response.drain()
+                throw UpstreamError(.serverError, status: code, "the blob host the tier redirected to answered \(code) (a signed URL refused or expired)")
+            }
             if let remaining = response.headers.first(name: "ratelimit-remaining") { rateLimitObserver?(remaining) }
             guard response.status == .unauthorized, attempt == 0,
                   let header = response.headers.first(name: "WWW-Authenticate"),
@@ -261,16 +273,24 @@ public final class RegistryClient: Sendable {
         }
     }
 
-    /// Follows 301/302/303/307/308 up to 5 times. `Authorization` goes only to the same host.
+    /// Follows 301/302/303/307/308 up to 5 times. `Authorization` goes only to the same
+    /// host. A `HEAD` is never sent to another host (a CDN's signed URLs refuse it): it
+    /// becomes a `GET` of byte 0 there, whose `Content-Range` tells the size. Returns the
+    /// last answer, and whether it came from another host than the tier's.
     private func followRedirects<Reply: UpstreamReply>(
         _ first: Reply, method: HTTPMethod, accept: [String], headers: [(String, String)],
         from origin: String, authorization: String?, transport: Transport<Reply>
-    ) async throws(UpstreamError) -> Reply {
+    ) async throws(UpstreamError) -> (Reply, elsewhere: Bool) {
         var response = first
-        var current = URL(string: origin)
+        let start = URL(string: origin)
+        var current = start
+        var method = method, headers = headers
+        func isElsewhere() -> Bool {
+            current?.host != start?.host || current?.port != start?.port || current?.scheme != start?.scheme
+        }
         for hop in 0...5 {
             guard [301, 302, 303, 307, 308].contains(response.status.code),
-                  let location = response.headers.first(name: "Location") else { return response }
+                  let location = response.headers.first(name: "Location") else { return (response, isElsewhere()) }
             await response.drain()
             guard hop < 5 else { throw UpstreamError(.redirectRefused, status: Int(response.status.code), "more than 5 redirects") }
             guard location.utf8.count <= 8192, let next = URL(string: location, relativeTo: current)?.absoluteURL else {
@@ -281,10 +301,14 @@ public final class RegistryClient: Sendable {
                 throw UpstreamError(.redirectRefused, status: Int(response.status.code), "redirect to \(Self.redacted(next)) refused: \(reason)")
             }
             let sameHost = next.host == current?.host && next.port == current?.port && next.scheme == current?.scheme
+            if method == .HEAD && !sameHost {
+                method = .GET
+                headers = headers.filter { $0.0.lowercased() != "range" } + [("Range", "bytes=0-0")]
+            }
             response = try await transport(method, next.absoluteString, accept, headers, sameHost ? authorization : nil)
             current = next
         }
-        return response
+        return (response, isElsewhere())
     }
 
     /// The address classes of this upstream's own host, resolved once: every blob behind a

@@ -82,7 +82,7 @@ public final class StreamedReply: UpstreamReply, Sendable {
             }
         } catch {
             if let rate = minimumRate, delegate.tooSlow.withLockedValue({ $0 }) {
-                throw UpstreamError(.transport, "slower than \(rate.bytesPerSecond) bytes/s over \(rate.window.nanoseconds / 1_000_000_000) s; abandoned")
+                throw UpstreamError(.tooSlow, "slower than \(rate.bytesPerSecond) bytes/s over \(rate.window.nanoseconds / 1_000_000_000) s; abandoned")
             }
             throw error
         }

@@ -86,7 +86,7 @@ public final class TierHealth: Sendable {
                 s.failures += 1
                 s.lastError = error.description
                 s.lastErrorAt = time
-            case .serverError, .transport, .invalidResponse, .redirectRefused:
+            case .serverError, .transport, .tooSlow, .invalidResponse, .redirectRefused:
                 s.breaker.failed(now: time)
                 s.failures += 1
                 s.lastError = error.description

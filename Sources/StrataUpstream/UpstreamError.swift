@@ -7,7 +7,7 @@ public struct UpstreamError: Error, Sendable, CustomStringConvertible {
     public struct Kind: Hashable, Sendable, CustomStringConvertible {
         private enum Code: String, Sendable {
             case notFound = "not_found", unauthorized, rateLimited = "rate_limited", serverError = "server_error"
-            case transport, invalidResponse = "invalid_response", loop, redirectRefused = "redirect_refused", skipped, local
+            case transport, tooSlow = "too_slow", invalidResponse = "invalid_response", loop, redirectRefused = "redirect_refused", skipped, local
         }
         private let code: Code
         private init(_ code: Code) { self.code = code }
@@ -22,6 +22,9 @@ public struct UpstreamError: Error, Sendable, CustomStringConvertible {
         public static let serverError = Kind(.serverError)
         /// Connection refused, reset, timed out.
         public static let transport = Kind(.transport)
+        /// A body slower than the minimum rate, abandoned (the tier is slow, not broken:
+        /// the fill goes on at the next tier rather than asking this one again).
+        public static let tooSlow = Kind(.tooSlow)
         /// The answer was malformed (no digest, bad JSON, wrong digest).
         public static let invalidResponse = Kind(.invalidResponse)
         /// 508: the tier is a Strata that already saw this request (a mirror loop).

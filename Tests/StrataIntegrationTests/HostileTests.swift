@@ -344,7 +344,7 @@ extension Integration {
             #expect(answer.body == bytes)
             #expect(seconds < 10, "the drip held the fill for \(seconds) s")
             let ledger = String(decoding: try await fetch("\(strata.adminURL)/api/requests").body, as: UTF8.self)
-            #expect(ledger.contains(#""outcome":"transport""#))
+            #expect(ledger.contains(#""outcome":"too_slow""#))
             #expect(strata.server.disk.blobs.lookup(digest) != nil)
         }
     

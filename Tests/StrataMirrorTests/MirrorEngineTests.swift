@@ -92,10 +92,43 @@ import Testing
         #expect(try await Self.bytes(result) == blob)
         guard case .filling(let fill, _, _) = result else { Issue.record("not a fill"); return }
         _ = try await fill.waitUntilDone()
-        #expect(fill.attempts.map(\.outcome) == [.failed(.transport), .ok])
+        // The edge broke after 300,000 bytes, was asked again from there and had nothing more.
+        #expect(fill.attempts.map(\.outcome) == [.failed(.transport), .failed(.transport), .ok])
+        #expect(fill.attempts.map(\.tier) == [.mirror("edge"), .mirror("edge"), .canonical])
+        #expect(broken.blobOffsets == [0, 300_000])
         // The next tier was asked only for what was missing.
         #expect(good.blobOffsets == [300_000])
         #expect(await local.blob(digest)?.blob.size == Int64(blob.count))
+    }
+
+    @Test func aBodyThatBreaksIsAskedOfTheSameTierAgainFromWhereItBroke() async throws {
+        let blob = ImageFixture.randomBytes(1 << 20)
+        let digest = ContentHasher.digest(of: blob)
+        let only = MemoryRegistry("canonical")
+        only.addBlob(blob)
+        only.setFault(.breaks(times: 2, after: 300_000))
+        let engine = engine([("canonical", only)])
+        let result = try await engine.blob(registry: "docker.io", repository: repo, digest: digest, headOnly: false)
+        #expect(try await Self.bytes(result) == blob)
+        guard case .filling(let fill, _, _) = result else { Issue.record("not a fill"); return }
+        _ = try await fill.waitUntilDone()
+        #expect(fill.attempts.map(\.outcome) == [.failed(.transport), .failed(.transport), .ok])
+        #expect(only.blobOffsets == [0, 300_000, 600_000])
+        #expect(await local.blob(digest)?.blob.size == Int64(blob.count))
+    }
+
+    @Test func aTierThatKeepsBreakingIsLeftAfterTwoRetries() async throws {
+        let blob = ImageFixture.randomBytes(1 << 20)
+        let digest = ContentHasher.digest(of: blob)
+        let only = MemoryRegistry("canonical")
+        only.addBlob(blob)
+        only.setFault(.breaks(times: 10, after: 100_000))
+        let engine = engine([("canonical", only)])
+        let result = try await engine.blob(registry: "docker.io", repository: repo, digest: digest, headOnly: false)
+        // The client is cut off short of the end: never a complete body that is not the blob.
+        await #expect(throws: (any Error).self) { _ = try await Self.bytes(result) }
+        #expect(only.blobOffsets == [0, 100_000, 200_000])
+        #expect(await local.blob(digest) == nil)
     }
 
     @Test func badBytesAreNeverStoredNorCompleted() async throws {
