@@ -20,7 +20,7 @@ public struct LedgerRecord: Sendable, Codable, Equatable {
     }
 
     public enum Kind: String, Sendable, Codable {
-        case manifest, blob, tags, catalog, base, other
+        case manifest, blob, tags, referrers, catalog, base, other
     }
 
     public var time: Date

@@ -121,8 +121,9 @@ struct CacheSection: ConfigSection {
     var scrubInterval: String?
     var scrubRate: String?
     var deletedTags: String?
+    var referrersTTL: String?
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case dir, pins, deletedTags = "deleted_tags"
+        case dir, pins, deletedTags = "deleted_tags", referrersTTL = "referrers_ttl"
         case tagTTL = "tag_ttl", negativeTTL = "negative_ttl", maxSize = "max_size", maxIdle = "max_idle"
         case evictionInterval = "eviction_interval", scrubInterval = "scrub_interval", scrubRate = "scrub_rate"
     }

@@ -66,6 +66,7 @@ extension StrataConfiguration {
     private mutating func apply(_ cache: CacheSection) throws(Error) {
         if let dir = cache.dir { cacheDirectory = dir }
         if let text = cache.tagTTL { tagTTL = try Check.duration(text, "cache.tag_ttl") }
+        if let text = cache.referrersTTL { referrersTTL = try Check.duration(text, "cache.referrers_ttl") }
         if let text = cache.negativeTTL { negativeTTL = try Check.duration(text, "cache.negative_ttl") }
         if let text = cache.maxSize {
             guard let size = ConfigValues.size(text), size > 0 else {

@@ -55,6 +55,8 @@ public struct StrataConfiguration: Sendable, Equatable {
     /// A tag deleted upstream (every tier says "not found") is still served, as stale,
     /// instead of answering `404` (`cache.deleted_tags: keep`).
     public var keepDeletedTags = false
+    /// How long a referrers list (OCI 1.1) is served without asking upstream.
+    public var referrersTTL: TimeInterval = 60
     /// This instance's id in `Via` (loop detection); random at each start when unset.
     public var instanceID: String?
     /// Repository-name prefixes that select a registry, e.g. `ghcr: ghcr.io`.

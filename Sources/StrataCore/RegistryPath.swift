@@ -6,6 +6,8 @@ public enum RegistryPath: Hashable, Sendable {
     case base
     case catalog
     case tagsList(RepositoryName)
+    /// `/v2/<name>/referrers/<digest>` (OCI 1.1).
+    case referrers(RepositoryName, Digest)
     case manifest(RepositoryName, Reference)
     case blob(RepositoryName, Digest)
     case blobUpload(RepositoryName)
@@ -27,6 +29,11 @@ public enum RegistryPath: Hashable, Sendable {
             let tail = rest[range.upperBound...]
             guard tail.isEmpty || tail.first == "/" else { return nil }
             self = .blobUpload(try RepositoryName(String(rest[..<range.lowerBound])))
+            return
+        }
+        if let range = Self.find("/referrers/", in: rest, last: true) {
+            let name = try RepositoryName(String(rest[..<range.lowerBound]))
+            self = .referrers(name, try Digest(parsing: String(rest[range.upperBound...])))
             return
         }
         if let range = Self.find("/manifests/", in: rest, last: true) {

@@ -22,24 +22,8 @@ public struct TagListPage: Sendable, Equatable {
         self.tags = (wire.tags ?? []).compactMap { try? Tag($0) }
     }
 
-    /// The next page from a `Link` header, as a path and query on the same registry:
-    /// only `</v2/<repository>/tags/list?...>; rel="next"` for the repository asked
-    /// about, with a query of visible ASCII. Anything else (another host, another
-    /// repository, a fragment) ends the listing.
+    /// The next page from a `Link` header: only this repository's own listing.
     public static func nextPage(link: String, repository: RepositoryName) -> String? {
-        guard link.utf8.count <= 4096 else { return nil }
-        for part in link.split(separator: ",") {
-            let fields = part.split(separator: ";").map { $0.trimmingCharacters(in: .whitespaces) }
-            guard let target = fields.first, target.hasPrefix("<"), target.hasSuffix(">"),
-                  fields.dropFirst().contains(where: { $0.replacingOccurrences(of: "\"", with: "").lowercased() == "rel=next" }) else { continue }
-            let url = String(target.dropFirst().dropLast())
-            let path = "/v2/\(repository.value)/tags/list"
-            guard url.hasPrefix(path) else { return nil }
-            let rest = url.dropFirst(path.count)
-            guard rest.isEmpty || rest.first == "?",
-                  rest.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7f && $0 != 0x23 }) else { return nil }
-            return url
-        }
-        return nil
+        LinkHeader.nextPage(link, path: "/v2/\(repository.value)/tags/list")
     }
 }

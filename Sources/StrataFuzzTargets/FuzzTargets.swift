@@ -26,6 +26,7 @@ public enum FuzzTargets {
         "peer-token": peerToken,
         "via": via,
         "tag-list": tagList,
+        "referrers": referrers,
     ]
 
     static func text(_ bytes: [UInt8]) -> String { String(decoding: bytes, as: UTF8.self) }
@@ -42,6 +43,20 @@ public enum FuzzTargets {
         }
         _ = S3XML.value(of: "UploadId", in: bytes)
         _ = S3XML.value(of: "Code", in: bytes)
+    }
+
+    /// Upstream referrers answers and manifests read for their `subject`: what parses
+    /// writes back as JSON that parses to the same entries, and filtering only removes.
+    static func referrers(_ bytes: [UInt8]) {
+        if let index = ReferrersIndex(parsing: bytes) {
+            precondition(ReferrersIndex(parsing: index.bytes) == index, "a referrers index does not round-trip")
+            let filtered = index.filtered(artifactType: "application/vnd.dev.cosign.artifact.sig.v1+json")
+            precondition(filtered.manifests.allSatisfy { index.manifests.contains($0) }, "filtering added an entry")
+        }
+        let digest = ContentHasher.digest(of: bytes)
+        if let (_, entry) = ReferrersIndex.referrer(manifest: bytes, digest: digest) {
+            precondition(entry.digest == digest && entry.size == Int64(bytes.count), "a referrer entry that is not the manifest's")
+        }
     }
 
     /// Upstream `tags/list` pages and their `Link` header: every tag listed is a valid tag
@@ -82,7 +97,7 @@ public enum FuzzTargets {
     static func registryPath(_ bytes: [UInt8]) {
         guard let parsed = try? RegistryPath(path: text(bytes)) else { return }
         switch parsed {
-        case .manifest(let name, _), .blob(let name, _), .tagsList(let name), .blobUpload(let name):
+        case .manifest(let name, _), .blob(let name, _), .tagsList(let name), .blobUpload(let name), .referrers(let name, _):
             precondition((try? RepositoryName(name.value)) != nil, "a parsed name does not parse again")
         case .base, .catalog: break
         }
@@ -172,7 +187,7 @@ public enum FuzzTargets {
         precondition(config.tagTTL >= 0 && config.tagTTL <= ConfigValues.maxDuration)
         precondition((config.maxSize ?? 1) > 0)
         // Every duration must turn into milliseconds without trapping, as the server does.
-        for seconds in [config.tagTTL, config.negativeTTL, config.maxIdle, config.evictionInterval, config.prefetchRefresh,
+        for seconds in [config.tagTTL, config.negativeTTL, config.referrersTTL, config.maxIdle, config.evictionInterval, config.prefetchRefresh,
                         config.connectTimeout, config.firstByteTimeout, config.breakerCoolOff, config.scrubInterval,
                         config.limits.headerTimeout, config.limits.idleTimeout, config.limits.upstreamRateWindow]
             + config.tiers.flatMap({ [$0.connectTimeout, $0.firstByteTimeout] }) {

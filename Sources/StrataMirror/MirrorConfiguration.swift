@@ -13,11 +13,15 @@ public struct MirrorConfiguration: Sendable {
     public var chains: [String: TierChain]
     /// How long "not found in any tier" is remembered.
     public var negativeTTL: TimeInterval
+    /// How long a referrers list is served without asking upstream.
+    public var referrersTTL: TimeInterval
     /// A tag every tier says is gone keeps being served (as stale) instead of answering `404`.
     public var keepDeletedTags: Bool
 
     public init(tagTTL: TimeInterval = 600, cacheOnly: Bool = false, defaultRegistry: String = "docker.io",
-                chains: [String: TierChain], negativeTTL: TimeInterval = 30, keepDeletedTags: Bool = false) {
+                chains: [String: TierChain], negativeTTL: TimeInterval = 30, keepDeletedTags: Bool = false,
+                referrersTTL: TimeInterval = 60) {
+        self.referrersTTL = referrersTTL
         self.keepDeletedTags = keepDeletedTags
         self.tagTTL = tagTTL
         self.cacheOnly = cacheOnly

@@ -24,6 +24,7 @@ public final class MirrorEngine: Sendable {
     /// Tag lists the tiers answered, by repository.
     let tagLists = TagListMemo()
     let tagListFlights = SingleFlight<String, TagListResult>()
+    let referrersFlights = SingleFlight<String, ReferrersResult>()
 
     let fills = FillTable()
     /// Where fills run: the server's service group waits for them at shutdown.

@@ -12,6 +12,7 @@ public struct MirrorError: Error, Sendable, CustomStringConvertible, Equatable {
         case manifestNotFound = "manifest_not_found"
         case blobNotFound = "blob_not_found"
         case repositoryNotFound = "repository_not_found"
+        case referrersNotSupported = "referrers_not_supported"
         case registryNotConfigured = "registry_not_configured"
         case refused
         case unavailable
@@ -36,6 +37,8 @@ public struct MirrorError: Error, Sendable, CustomStringConvertible, Equatable {
     public static let blobNotFound = MirrorError(.blobNotFound)
     /// No tier knows the repository (a tag list), or nothing of it is cached.
     public static let repositoryNotFound = MirrorError(.repositoryNotFound)
+    /// Every tier answered the referrers API with 404 (not supported there), and nothing is cached.
+    public static let referrersNotSupported = MirrorError(.referrersNotSupported)
     /// No tier is configured for the registry the request names.
     public static let registryNotConfigured = MirrorError(.registryNotConfigured)
     /// Upstream refused access (credentials missing or wrong).

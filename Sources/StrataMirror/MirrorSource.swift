@@ -31,7 +31,7 @@ public struct MirrorSource: ContentSource {
 
     /// A mirror error in the terms a tier walk uses: "not found", or a failure.
     static func upstreamError(_ error: MirrorError) -> UpstreamError {
-        if error == .manifestNotFound || error == .blobNotFound || error == .repositoryNotFound { return UpstreamError(.notFound, status: 404, error.message) }
+        if error == .manifestNotFound || error == .blobNotFound || error == .repositoryNotFound || error == .referrersNotSupported { return UpstreamError(.notFound, status: 404, error.message) }
         if error == .refused { return UpstreamError(.unauthorized, status: 403, error.message) }
         return UpstreamError(.transport, error.message)
     }
@@ -48,6 +48,16 @@ public struct MirrorSource: ContentSource {
             let result = try await engine.manifest(registry: registry, repository: repository, reference: reference,
                                                    accept: ManifestAccept(headers: accept), via: via)
             return UpstreamManifest(bytes: result.bytes, mediaType: result.mediaType, digestHeader: result.digest, remotePath: result.path)
+        } catch {
+            throw Self.upstreamError(error)
+        }
+    }
+
+    public func getReferrers(_ repository: RepositoryName, _ subject: Digest, via: String?) async throws(UpstreamError) -> UpstreamReferrers {
+        try checkAvailable()
+        do {
+            let result = try await engine.referrers(registry: registry, repository: repository, subject: subject, via: via)
+            return UpstreamReferrers(index: result.index, remotePath: result.path)
         } catch {
             throw Self.upstreamError(error)
         }

@@ -57,6 +57,10 @@ public final class PeerFillSource: ContentSource {
         throw UpstreamError(.notFound, "manifests are not leased")
     }
 
+    public func getReferrers(_ repository: RepositoryName, _ subject: Digest, via: String?) async throws(UpstreamError) -> UpstreamReferrers {
+        throw UpstreamError(.notFound, "referrers are not leased")
+    }
+
     public func listTags(_ repository: RepositoryName, via: String?) async throws(UpstreamError) -> UpstreamTagList {
         throw UpstreamError(.notFound, "tags are not leased")
     }

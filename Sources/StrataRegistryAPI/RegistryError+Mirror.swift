@@ -7,7 +7,7 @@ extension RegistryError {
     init(_ error: MirrorError) {
         let code: RegistryErrorCode
         switch error {
-        case .manifestNotFound: code = .manifestUnknown
+        case .manifestNotFound, .referrersNotSupported: code = .manifestUnknown
         case .blobNotFound: code = .blobUnknown
         case .registryNotConfigured, .repositoryNotFound: code = .nameUnknown
         case .refused: code = .denied

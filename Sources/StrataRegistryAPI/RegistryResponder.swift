@@ -167,6 +167,7 @@ public struct RegistryResponder: HTTPResponder {
             case .base: info.kind = .base
             case .catalog: info.kind = .catalog
             case .tagsList(let name): info.kind = .tags; info.repository = name.value
+            case .referrers(let name, let digest): info.kind = .referrers; info.repository = name.value; info.reference = digest.description
             case .manifest(let name, let reference): info.kind = .manifest; info.repository = name.value; info.reference = reference.description
             case .blob(let name, let digest): info.kind = .blob; info.repository = name.value; info.reference = digest.description
             case .blobUpload(let name): info.repository = name.value
@@ -192,6 +193,7 @@ public struct RegistryResponder: HTTPResponder {
         case .manifest(let name, let reference): return split(name).map { (.manifest($0.0, reference), $0.1) }
         case .blob(let name, let digest): return split(name).map { (.blob($0.0, digest), $0.1) }
         case .tagsList(let name): return split(name).map { (.tagsList($0.0), $0.1) }
+        case .referrers(let name, let digest): return split(name).map { (.referrers($0.0, digest), $0.1) }
         case .base, .catalog, .blobUpload: return nil
         }
     }
@@ -225,6 +227,24 @@ public struct RegistryResponder: HTTPResponder {
             if let next { headers[Self.linkHeader] = "</v2/\(name)/tags/list?last=\(next)&n=\(page.count)>; rel=\"next\"" }
             let body = "{\"name\":\(JSONString.quote(name.value)),\"tags\":[\(page.map(JSONString.quote).joined(separator: ","))]}"
             return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: body)))
+        case .referrers(let name, let subject):
+            let result = try await engine.referrers(registry: registry, repository: name, subject: subject, via: via)
+            exchange.update { info in
+                info.tier = result.tier.description
+                info.tierPath = result.path
+                info.attempts = result.attempts.map(LedgerRecord.Attempt.init)
+            }
+            // Filtered here, whatever the tier did: the whole list is what is kept.
+            let artifactType = request.uri.queryParameters["artifactType"].flatMap { $0.isEmpty ? nil : String($0) }
+            let bytes = result.index.filtered(artifactType: artifactType).bytes
+            var headers = Self.baseHeaders(contentType: MediaType.ociIndex.value)
+            headers[.contentLength] = String(bytes.count)
+            headers[Self.tierHeader] = result.tier.description
+            headers[Self.pathHeader] = result.path.joined(separator: ",")
+            if artifactType != nil { headers[Self.filtersAppliedHeader] = "artifactType" }
+            if result.stale { headers[Self.warningHeader] = "110 strata \"Response is stale\"" }
+            if method == .head { return Response(status: .ok, headers: headers, body: .init()) }
+            return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
         case .manifest(let name, let reference):
             let accept = ManifestAccept.parsing(request.headers[values: .accept])
             let result = try await engine.manifest(registry: registry, repository: name, reference: reference, accept: accept, via: via)
@@ -324,6 +344,7 @@ public struct RegistryResponder: HTTPResponder {
     static let linkHeader = HTTPField.Name("Link")!
     static let digestHeader = HTTPField.Name("Docker-Content-Digest")!
     static let warningHeader = HTTPField.Name("Warning")!
+    static let filtersAppliedHeader = HTTPField.Name("OCI-Filters-Applied")!
     static let apiVersionHeader = HTTPField.Name("Docker-Distribution-Api-Version")!
 
     static func baseHeaders(contentType: String) -> HTTPFields {

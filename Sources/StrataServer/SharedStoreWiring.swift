@@ -70,7 +70,8 @@ struct SharedStoreWiring {
             local: store,
             configuration: MirrorConfiguration(tagTTL: configuration.tagTTL, cacheOnly: configuration.cacheOnly,
                                                defaultRegistry: configuration.defaultRegistry,
-                                               chains: manifestChains, negativeTTL: 0, keepDeletedTags: configuration.keepDeletedTags),
+                                               chains: manifestChains, negativeTTL: 0, keepDeletedTags: configuration.keepDeletedTags,
+                                               referrersTTL: configuration.referrersTTL),
             logger: logger, now: now)
         local = SharedWriteBack(local: disk, shared: store, logger: logger)
         let health = TierHealth(breaker: CircuitBreaker(failureThreshold: configuration.breakerFailures, coolOff: configuration.breakerCoolOff), now: now)

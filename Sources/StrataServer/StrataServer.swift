@@ -79,7 +79,8 @@ public final class StrataServer: Sendable {
             local: shared?.local ?? disk,
             configuration: MirrorConfiguration(tagTTL: configuration.tagTTL, cacheOnly: configuration.cacheOnly,
                                                defaultRegistry: configuration.defaultRegistry, chains: shared?.chains ?? upstreams.chains,
-                                               negativeTTL: configuration.negativeTTL, keepDeletedTags: configuration.keepDeletedTags),
+                                               negativeTTL: configuration.negativeTTL, keepDeletedTags: configuration.keepDeletedTags,
+                                               referrersTTL: configuration.referrersTTL),
             logger: logger, now: now)
         let ledger = Ledger(capacity: configuration.ledgerSize, now: now)
         let janitor = CacheJanitor(

@@ -23,6 +23,7 @@ public final class MemoryRegistry: ContentSource {
     private struct State {
         var manifests: [String: (mediaType: String, bytes: [UInt8])] = [:]
         var blobs: [Digest: [UInt8]] = [:]
+        var referrers: [Digest: ReferrersIndex] = [:]
         var fault: Fault = .none
         var requests: [String] = []
         var blobOffsets: [Int64] = []
@@ -43,6 +44,11 @@ public final class MemoryRegistry: ContentSource {
             s.manifests[digest.description] = (mediaType, bytes)
             if let tag { s.manifests[tag] = (mediaType, bytes) }
         }
+    }
+
+    /// Makes the referrers API answer for `subject` (without, it answers 404: not supported).
+    public func setReferrers(_ index: ReferrersIndex, for subject: Digest) {
+        state.withLockedValue { $0.referrers[subject] = index }
     }
 
     /// Deletes a tag, as `DELETE /v2/<name>/manifests/<tag>` would; the manifest stays.
@@ -99,6 +105,14 @@ public final class MemoryRegistry: ContentSource {
         _ = try begin("GET manifest \(reference)")
         let found = try lookup(reference)
         return UpstreamManifest(bytes: found.bytes, mediaType: found.mediaType, digestHeader: ContentHasher.digest(of: found.bytes))
+    }
+
+    public func getReferrers(_ repository: RepositoryName, _ subject: Digest, via: String?) async throws(UpstreamError) -> UpstreamReferrers {
+        _ = try begin("GET referrers \(subject)")
+        guard let index = state.withLockedValue({ $0.referrers[subject] }) else {
+            throw UpstreamError(.notFound, status: 404, "referrers API not supported")
+        }
+        return UpstreamReferrers(index: index)
     }
 
     public func listTags(_ repository: RepositoryName, via: String?) async throws(UpstreamError) -> UpstreamTagList {

@@ -26,6 +26,21 @@ public protocol ContentSource: Sendable {
 
     /// Every tag of a repository (all pages); `notFound` when the source lacks the repository.
     func listTags(_ repository: RepositoryName, via: String?) async throws(UpstreamError) -> UpstreamTagList
+
+    /// The manifests that name `subject` (the OCI 1.1 referrers API), unfiltered;
+    /// `notFound` when the source does not support the API.
+    func getReferrers(_ repository: RepositoryName, _ subject: Digest, via: String?) async throws(UpstreamError) -> UpstreamReferrers
+}
+
+/// A referrers list as a source answered it.
+public struct UpstreamReferrers: Sendable, Equatable {
+    public let index: ReferrersIndex
+    public let remotePath: [String]
+
+    public init(index: ReferrersIndex, remotePath: [String] = []) {
+        self.index = index
+        self.remotePath = remotePath
+    }
 }
 
 /// A repository's tags as a source listed them.

@@ -25,6 +25,10 @@ public struct ManifestsOnlySource: ContentSource {
         try await source.listTags(repository, via: via)
     }
 
+    public func getReferrers(_ repository: RepositoryName, _ subject: Digest, via: String?) async throws(UpstreamError) -> UpstreamReferrers {
+        try await source.getReferrers(repository, subject, via: via)
+    }
+
     public func headBlob(_ repository: RepositoryName, _ digest: Digest, via: String?) async throws(UpstreamError) -> Int64? {
         throw UpstreamError(.notFound, "blobs are fetched by the replica, not through the shared store")
     }

@@ -172,6 +172,34 @@ public final class RegistryClient: Sendable {
         return UpstreamTagList(tags: tags.sorted(), remotePath: remotePath)
     }
 
+    /// `GET` the referrers of `subject`, every page (at most 10), each at most the manifest
+    /// size limit. A 404 is "not supported" (or nothing known) and passes on as such.
+    public func getReferrers(_ repository: RepositoryName, _ subject: Digest, via: String? = nil) async throws(UpstreamError) -> UpstreamReferrers {
+        let path = "/v2/\(repository.value)/referrers/\(subject)"
+        var entries: [ReferrersIndex.Entry] = []
+        var next: String? = path
+        var pages = 0
+        var remotePath: [String] = []
+        while let page = next, pages < 10 {
+            pages += 1
+            let response = try await send(.GET, page, accept: [MediaType.ociIndex.value], via: via, repository: repository)
+            try await Self.check(response, what: "referrers of \(subject)")
+            let body: ByteBuffer
+            do {
+                body = try await response.body.collect(upTo: maxManifestSize)
+            } catch {
+                throw UpstreamError(.invalidResponse, "referrers (at most \(maxManifestSize) bytes a page): \(error)")
+            }
+            guard let index = ReferrersIndex(parsing: Array(body.readableBytesView)) else {
+                throw UpstreamError(.invalidResponse, "referrers of \(subject): not an image index of descriptors")
+            }
+            if pages == 1 { remotePath = Self.remotePath(response.headers) }
+            entries += index.manifests
+            next = index.manifests.isEmpty ? nil : response.headers.first(name: "Link").flatMap { LinkHeader.nextPage($0, path: path) }
+        }
+        return UpstreamReferrers(index: ReferrersIndex(manifests: entries), remotePath: remotePath)
+    }
+
     private func manifestPath(_ repository: RepositoryName, _ reference: Reference) -> String {
         "/v2/\(repository.value)/manifests/\(reference)"
     }

@@ -1,0 +1,93 @@
+import Foundation
+
+/// The answer of the OCI 1.1 referrers API (`GET /v2/<name>/referrers/<digest>`): an
+/// image index whose entries are the manifests that name a subject (signatures, SBOMs,
+/// attestations), each with its `artifactType` and annotations.
+///
+/// Parsed from an upstream's answer (checked: every entry a descriptor with a valid
+/// digest and size), filtered by `artifactType` here, and written back as canonical JSON.
+public struct ReferrersIndex: Sendable, Equatable {
+    public struct Entry: Sendable, Equatable {
+        public let mediaType: String
+        public let digest: Digest
+        public let size: Int64
+        public let artifactType: String?
+        public let annotations: [String: String]?
+
+        public init(mediaType: String, digest: Digest, size: Int64, artifactType: String?, annotations: [String: String]?) {
+            self.mediaType = mediaType
+            self.digest = digest
+            self.size = size
+            self.artifactType = artifactType
+            self.annotations = annotations
+        }
+    }
+
+    public let manifests: [Entry]
+
+    public init(manifests: [Entry]) {
+        self.manifests = manifests
+    }
+
+    private struct WireEntry: Codable {
+        let mediaType: String
+        let digest: String
+        let size: Int64
+        let artifactType: String?
+        let annotations: [String: String]?
+    }
+
+    private struct Wire: Codable {
+        var schemaVersion = 2
+        var mediaType = MediaType.ociIndex.value
+        let manifests: [WireEntry]
+    }
+
+    /// nil unless an object whose `manifests` (absent: none) are all descriptors.
+    public init?(parsing bytes: [UInt8]) {
+        struct Loose: Decodable { let manifests: [WireEntry]? }
+        guard JSONDepth.isWithin(bytes, limit: 8), let wire = try? JSONDecoder().decode(Loose.self, from: Data(bytes)) else { return nil }
+        var entries: [Entry] = []
+        for entry in wire.manifests ?? [] {
+            guard let digest = try? Digest(parsing: entry.digest), entry.size >= 0, entry.size <= HeaderNumbers.maxSize,
+                  !entry.mediaType.isEmpty else { return nil }
+            entries.append(Entry(mediaType: entry.mediaType, digest: digest, size: entry.size, artifactType: entry.artifactType,
+                                 annotations: entry.annotations))
+        }
+        self.manifests = entries
+    }
+
+    /// Only the entries of `artifactType` (all of them for nil).
+    public func filtered(artifactType: String?) -> ReferrersIndex {
+        guard let artifactType else { return self }
+        return ReferrersIndex(manifests: manifests.filter { $0.artifactType == artifactType })
+    }
+
+    /// The index as JSON, keys sorted.
+    public var bytes: [UInt8] {
+        let wire = Wire(manifests: manifests.map {
+            WireEntry(mediaType: $0.mediaType, digest: $0.digest.description, size: $0.size, artifactType: $0.artifactType, annotations: $0.annotations)
+        })
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return Array((try? encoder.encode(wire)) ?? Data())
+    }
+
+    /// The subject a manifest names, and the entry it makes in that subject's referrers
+    /// list (`artifactType`, else the config's media type, as the spec says); nil for a
+    /// manifest without `subject`.
+    public static func referrer(manifest bytes: [UInt8], digest: Digest) -> (subject: Digest, entry: Entry)? {
+        struct Descriptor: Decodable { let mediaType: String?; let digest: String }
+        struct Manifest: Decodable {
+            let mediaType: String?
+            let artifactType: String?
+            let config: Descriptor?
+            let subject: Descriptor?
+            let annotations: [String: String]?
+        }
+        guard JSONDepth.isWithin(bytes), let manifest = try? JSONDecoder().decode(Manifest.self, from: Data(bytes)),
+              let subjectText = manifest.subject?.digest, let subject = try? Digest(parsing: subjectText) else { return nil }
+        return (subject, Entry(mediaType: manifest.mediaType ?? MediaType.ociManifest.value, digest: digest, size: Int64(bytes.count),
+                               artifactType: manifest.artifactType ?? manifest.config?.mediaType, annotations: manifest.annotations))
+    }
+}
