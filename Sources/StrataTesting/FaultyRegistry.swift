@@ -36,6 +36,7 @@ public final class FaultyRegistry: @unchecked Sendable {
     private var group: ServiceGroup?
     private let blobs: [Digest: [UInt8]]
     private let manifests: [String: (contentType: String, bytes: [UInt8])]
+    private let referrers: [Digest: [UInt8]]
     private let fault: Fault
     private let counter = RequestLog()
     private let seen = HeaderLog()
@@ -44,8 +45,10 @@ public final class FaultyRegistry: @unchecked Sendable {
 
     /// `manifests`: reference (tag or digest) → what `GET .../manifests/<reference>`
     /// answers, with `Docker-Content-Digest` set to the digest of those bytes.
-    public init(blobs: [Digest: [UInt8]] = [:], manifests: [String: (contentType: String, bytes: [UInt8])] = [:], fault: Fault,
-                requireBasic login: (String, String)? = nil) {
+    /// `referrers`: subject → what `GET .../referrers/<subject>` answers (others: 404).
+    public init(blobs: [Digest: [UInt8]] = [:], manifests: [String: (contentType: String, bytes: [UInt8])] = [:],
+                referrers: [Digest: [UInt8]] = [:], fault: Fault, requireBasic login: (String, String)? = nil) {
+        self.referrers = referrers
         self.port = FreePort.next()
         self.blobs = blobs
         self.manifests = manifests
@@ -75,7 +78,7 @@ public final class FaultyRegistry: @unchecked Sendable {
 
     /// The answer to one request: auth, the status fault, manifests, then blobs.
     private func answer(_ request: Request) -> Response {
-        let blobs = self.blobs, manifests = self.manifests, fault = self.fault, login = self.login
+        let blobs = self.blobs, manifests = self.manifests, referrers = self.referrers, fault = self.fault, login = self.login
         counter.add()
         seen.add(request.headers[.authorization])
         if let (user, password) = login {
@@ -93,6 +96,14 @@ public final class FaultyRegistry: @unchecked Sendable {
             // As Docker Hub answers a pull over its limit: none left in the window.
             if code == 429 { headers[HTTPField.Name("ratelimit-remaining")!] = "0;w=21600" }
             return Response(status: .init(code: code), headers: headers)
+        }
+        if let range = path.range(of: "/referrers/") {
+            guard let subject = try? Digest(parsing: String(path[range.upperBound...])), let index = referrers[subject] else {
+                return Response(status: .notFound)
+            }
+            var headers = HTTPFields()
+            headers[.contentType] = MediaType.ociIndex.value
+            return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: index)))
         }
         if let range = path.range(of: "/manifests/"), let manifest = manifests[String(path[range.upperBound...])] {
             var headers = HTTPFields()
