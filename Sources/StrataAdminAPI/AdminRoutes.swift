@@ -69,10 +69,10 @@ public struct AdminRoutes: Sendable {
         return router
     }
 
-    /// `POST /api/prefetch`: `{"images": [...], "platforms": [...]}`; progress as JSON
-    /// lines while it runs, the summary last.
+    /// `POST /api/prefetch`: `{"images": [...], "platforms": [...], "referrers": true}`;
+    /// progress as JSON lines while it runs, the summary last.
     private func prefetch(_ request: Request) async throws -> Response {
-        struct Ask: Decodable { let images: [String]; let platforms: [String]? }
+        struct Ask: Decodable { let images: [String]; let platforms: [String]?; let referrers: Bool? }
         let body = try await request.body.collect(upTo: 1 << 20)
         guard let ask = try? JSONDecoder().decode(Ask.self, from: Data(body.readableBytesView)), !ask.images.isEmpty else {
             return try Self.json(ErrorAnswer(error: "expected {\"images\": [...], \"platforms\": [...]}"), status: .badRequest)
@@ -92,7 +92,7 @@ public struct AdminRoutes: Sendable {
         return Response(status: .ok, headers: headers, body: ResponseBody { writer in
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys]
-            let summary = await prefetcher.run(images, platforms: ask.platforms) { event in
+            let summary = await prefetcher.run(images, platforms: ask.platforms, withReferrers: ask.referrers ?? false) { event in
                 guard var line = try? encoder.encode(event) else { return }
                 line.append(0x0a)
                 try? await writer.write(ByteBuffer(bytes: line))

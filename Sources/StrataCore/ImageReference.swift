@@ -5,6 +5,12 @@ public struct ImageReference: Sendable, Hashable, CustomStringConvertible {
     public let repository: RepositoryName
     public let reference: Reference
 
+    public init(registry: String, repository: RepositoryName, reference: Reference) {
+        self.registry = registry
+        self.repository = repository
+        self.reference = reference
+    }
+
     /// The first path component is a registry when it has a `.` or `:` or is `localhost`.
     /// Docker Hub's official images get `library/`.
     public init?(parsing text: String, defaultRegistry: String = "docker.io") {

@@ -25,6 +25,16 @@ public struct ReferrersIndex: Sendable, Equatable {
 
     public let manifests: [Entry]
 
+    /// Where a cache keeps a subject's list: under this registry name (never a real
+    /// one: `~` is not allowed in a host), ...
+    public static func registryName(for registry: String) -> String { registry + "~referrers" }
+
+    /// ... and this tag (the tag schema's `<algorithm>-<hex>`, at most 128 characters).
+    public static func tagName(for subject: Digest) -> Tag {
+        // Always valid: a lowercase algorithm name, a dash and hex digits.
+        try! Tag("\(subject.algorithm.rawValue)-\(subject.hex.prefix(120))")
+    }
+
     public init(manifests: [Entry]) {
         self.manifests = manifests
     }

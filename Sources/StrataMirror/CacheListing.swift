@@ -19,6 +19,8 @@ extension DiskContentStore {
         var repositories: [CachedRepository] = []
         for key in grouped.keys.sorted(by: { ($0.registry, $0.repository) < ($1.registry, $1.repository) }) {
             if let registry, key.registry != registry { continue }
+            // Referrers lists are kept as tags of their own namespace: not images.
+            if key.registry.hasSuffix("~referrers") { continue }
             if let repository, key.repository != repository { continue }
             var cachedTags: [CachedTag] = []
             var repoDigests = Set<Digest>()

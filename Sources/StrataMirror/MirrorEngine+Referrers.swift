@@ -22,13 +22,8 @@ public struct ReferrersResult: Sendable {
 /// under the registry name `<registry>~referrers` and the tag `<algorithm>-<hex>` (the
 /// tag schema's name): every content store keeps it, and it never mixes with real tags.
 extension MirrorEngine {
-    public static func referrersRegistry(_ registry: String) -> String { registry + "~referrers" }
-
-    /// The tag a subject's referrers list is kept under (at most 128 characters).
-    public static func referrersTag(_ subject: Digest) -> Tag {
-        // Always valid: a lowercase algorithm name, a dash and hex digits.
-        try! Tag("\(subject.algorithm.rawValue)-\(subject.hex.prefix(120))")
-    }
+    public static func referrersRegistry(_ registry: String) -> String { ReferrersIndex.registryName(for: registry) }
+    public static func referrersTag(_ subject: Digest) -> Tag { ReferrersIndex.tagName(for: subject) }
 
     public func referrers(
         registry: String, repository: RepositoryName, subject: Digest, via: String? = nil

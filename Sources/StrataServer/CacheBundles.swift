@@ -17,8 +17,8 @@ public struct CacheBundles: Sendable {
     }
 
     /// Writes the cached images, with every manifest and blob they name, to a tar.
-    public func export(_ images: [ImageReference], to path: String) async throws -> Report {
-        try await bundle.export(images, to: path)
+    public func export(_ images: [ImageReference], to path: String, withReferrers: Bool = false) async throws -> Report {
+        try await bundle.export(images, to: path, withReferrers: withReferrers)
     }
 
     /// Loads a tar into the cache, verifying every digest before anything is stored.

@@ -10,7 +10,12 @@ import StrataCore
 /// index.json                    one entry per image, named by org.opencontainers.image.ref.name
 ///                               (docker.io/library/alpine:3.20)
 /// blobs/sha256/<hex>            every manifest, platform manifest, config and layer
+///                               (with referrers: every cached signature, SBOM and
+///                               attestation that names one of the image's manifests)
 /// ```
+///
+/// Import rebuilds each image's referrers lists from the `subject` of the manifests it
+/// brings, so the referrers API answers for them at the air-gapped site.
 public struct ImageBundle: Sendable {
     public struct Report: Sendable, Equatable {
         public var images = 0
@@ -33,8 +38,9 @@ public struct ImageBundle: Sendable {
 
     // MARK: Export
 
-    /// Writes `images` (as cached) to an OCI layout tar at `path`.
-    public func export(_ images: [ImageReference], to path: String) async throws -> Report {
+    /// Writes `images` (as cached) to an OCI layout tar at `path`; with `withReferrers`,
+    /// also the cached manifests (and their blobs) the referrers lists of its manifests name.
+    public func export(_ images: [ImageReference], to path: String, withReferrers: Bool = false) async throws -> Report {
         var entries: [String] = []
         var digests: [Digest] = []
         var seen = Set<Digest>()
@@ -54,7 +60,7 @@ public struct ImageBundle: Sendable {
             }
             guard let blob = store.lookup(root) else { throw Failure("\(image) is not cached (pull or prefetch it first)") }
             if mediaType.isEmpty { mediaType = MediaType.ociManifest.value }
-            try await collect(root, image: image, into: &digests, seen: &seen)
+            try await collect(root, image: image, withReferrers: withReferrers, into: &digests, seen: &seen)
             entries.append(#"{"mediaType":\#(JSONString.quote(mediaType)),"digest":"\#(root)","size":\#(blob.size),"annotations":{"org.opencontainers.image.ref.name":\#(JSONString.quote(image.description))}}"#)
         }
         let tar = try TarWriter(path: path)
@@ -75,7 +81,9 @@ public struct ImageBundle: Sendable {
         return report
     }
 
-    private func collect(_ digest: Digest, image: ImageReference, into digests: inout [Digest], seen: inout Set<Digest>) async throws {
+    private func collect(
+        _ digest: Digest, image: ImageReference, withReferrers: Bool, into digests: inout [Digest], seen: inout Set<Digest>
+    ) async throws {
         guard seen.insert(digest).inserted else { return }
         guard store.lookup(digest) != nil else { throw Failure("\(image) is not fully cached: \(digest) is missing (pull it again first)") }
         digests.append(digest)
@@ -83,13 +91,30 @@ public struct ImageBundle: Sendable {
         guard let references = try? ManifestReferences(parsing: bytes) else { throw Failure("\(digest) of \(image) is not a manifest") }
         for child in references.manifests {
             // An index may list platforms that were never pulled: export what is cached.
-            if store.lookup(child.digest) != nil { try await collect(child.digest, image: image, into: &digests, seen: &seen) }
+            if store.lookup(child.digest) != nil {
+                try await collect(child.digest, image: image, withReferrers: withReferrers, into: &digests, seen: &seen)
+            }
+        }
+        if withReferrers {
+            // What the referrers API listed for this manifest, as far as it was cached.
+            for referrer in try await keptReferrers(of: digest, image: image) where store.lookup(referrer) != nil {
+                try await collect(referrer, image: image, withReferrers: true, into: &digests, seen: &seen)
+            }
         }
         for blob in [references.config].compactMap({ $0 }) + references.layers {
             guard seen.insert(blob.digest).inserted else { continue }
             guard store.lookup(blob.digest) != nil else { throw Failure("\(image) is not fully cached: blob \(blob.digest) is missing (pull it again first)") }
             digests.append(blob.digest)
         }
+    }
+
+    /// The manifests the cached referrers list of `subject` names (none when none is cached).
+    private func keptReferrers(of subject: Digest, image: ImageReference) async throws -> [Digest] {
+        guard let row = try index.tag(registry: ReferrersIndex.registryName(for: image.registry), repository: image.repository,
+                                      tag: ReferrersIndex.tagName(for: subject)),
+              store.lookup(row.digest) != nil,
+              let list = ReferrersIndex(parsing: try await store.readAll(row.digest)) else { return [] }
+        return list.manifests.map(\.digest)
     }
 
     // MARK: Import
@@ -135,13 +160,20 @@ public struct ImageBundle: Sendable {
         let layout = try ManifestReferences(parsing: indexJSON)
         guard let object = try JSONSerialization.jsonObject(with: Data(indexJSON)) as? [String: Any],
               let manifests = object["manifests"] as? [[String: Any]] else { throw Failure("index.json has no manifests") }
-        // Manifests: record their media types, so they can be served by digest.
+        // Manifests: record their media types, so they can be served by digest, and
+        // gather who refers to whom.
+        var referrers: [Digest: [ReferrersIndex.Entry]] = [:]
+        var children: [Digest: [Digest]] = [:]
         for digest in imported {
             guard let blob = store.lookup(digest), blob.size < 4 << 20, let bytes = try? await store.readAll(digest),
                   let json = try? JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any], json["schemaVersion"] != nil,
                   let type = (json["mediaType"] as? String) ?? (json["manifests"] != nil ? MediaType.ociIndex.value : json["layers"] != nil ? MediaType.ociManifest.value : nil)
             else { continue }
             try index.recordBlob(blob, mediaType: type, at: now)
+            if let (subject, entry) = ReferrersIndex.referrer(manifest: bytes, digest: digest), !(referrers[subject]?.contains(entry) ?? false) {
+                referrers[subject, default: []].append(entry)
+            }
+            children[digest] = ((try? ManifestReferences(parsing: bytes))?.manifests ?? []).map(\.digest)
         }
         for (i, descriptor) in layout.manifests.enumerated() {
             let annotations = manifests[i]["annotations"] as? [String: Any]
@@ -154,8 +186,40 @@ public struct ImageBundle: Sendable {
                 try index.setTag(.init(registry: reference.registry, repository: reference.repository, tag: tag, digest: descriptor.digest,
                                        mediaType: mediaType, fetchedAt: now, tier: "import"))
             }
+            try await restoreReferrers(from: descriptor.digest, of: reference, referrers: referrers, children: children, now: now)
             report.images += 1
         }
         return report
+    }
+
+    /// Writes the referrers list of every manifest of an image (its platforms, and the
+    /// referrers themselves, which may have referrers) that a bundled manifest names as
+    /// its subject, as the engine keeps lists it fetched.
+    private func restoreReferrers(
+        from root: Digest, of image: ImageReference, referrers: [Digest: [ReferrersIndex.Entry]], children: [Digest: [Digest]], now: Date
+    ) async throws {
+        guard !referrers.isEmpty else { return }
+        var closure = [root]
+        var seen: Set<Digest> = [root]
+        var next = 0
+        while next < closure.count {
+            let digest = closure[next]
+            next += 1
+            for linked in (children[digest] ?? []) + (referrers[digest] ?? []).map(\.digest) where seen.insert(linked).inserted {
+                closure.append(linked)
+            }
+        }
+        let registry = ReferrersIndex.registryName(for: image.registry)
+        for subject in closure {
+            guard let entries = referrers[subject] else { continue }
+            let bytes = ReferrersIndex(manifests: entries).bytes
+            let digest = ContentHasher.digest(of: bytes)
+            let blob = try await store.put(bytes, digest: digest)
+            try index.recordBlob(blob, mediaType: MediaType.ociIndex.value, at: now)
+            try index.addManifest(.init(registry: registry, repository: image.repository, digest: digest, mediaType: MediaType.ociIndex.value,
+                                        fetchedAt: now, tier: "import"))
+            try index.setTag(.init(registry: registry, repository: image.repository, tag: ReferrersIndex.tagName(for: subject), digest: digest,
+                                   mediaType: MediaType.ociIndex.value, fetchedAt: now, tier: "import"))
+        }
     }
 }

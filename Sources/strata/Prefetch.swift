@@ -14,17 +14,19 @@ struct Prefetch: AsyncParsableCommand {
     @Option(name: .long, help: "Only these platforms, comma-separated (linux/amd64,linux/arm64). Default: all.")
     var platform: String?
     @Flag(name: .long, help: "Print the progress as JSON lines.") var json = false
+    @Flag(name: .customLong("with-referrers"), help: "Also prefetch what the OCI referrers API lists for each image (signatures, SBOMs, attestations).")
+    var withReferrers = false
     @Argument(help: "Images: alpine:3.20, library/nginx, ghcr.io/org/app:1, repo@sha256:...") var images: [String]
 
     func run() async throws {
         try await runReporting {
-            struct Ask: Encodable { let images: [String]; let platforms: [String]? }
+            struct Ask: Encodable { let images: [String]; let platforms: [String]?; let referrers: Bool }
             let platforms = platform.map { $0.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) } }
             let client = AdminClient(options: options)
             var request = HTTPClientRequest(url: client.url("/api/prefetch"))
             request.method = .POST
             request.headers.add(name: "Content-Type", value: "application/json")
-            request.body = .bytes(ByteBuffer(bytes: try JSONEncoder().encode(Ask(images: images, platforms: platforms))))
+            request.body = .bytes(ByteBuffer(bytes: try JSONEncoder().encode(Ask(images: images, platforms: platforms, referrers: withReferrers))))
             if let token = try client.token() { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
             let response: HTTPClientResponse
             do {
