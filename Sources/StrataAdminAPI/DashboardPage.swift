@@ -42,7 +42,7 @@ struct DashboardPage {
         for tier in tiers {
             let breaker = tier.breaker == "closed" ? "<span class=ok>closed</span>" : "<span class=open>\(esc(tier.breaker))</span>"
             html += "<tr><td>\(esc(tier.name))</td><td>\(esc(tier.registry))</td><td>\(esc(tier.url))</td><td>\(breaker)\(tier.misconfigured ? " <span class=open>credentials refused</span>" : "")</td>"
-            html += "<td class=n>\(tier.latencySeconds.map { String(format: "%.0f ms", $0 * 1000) } ?? "")</td><td>\(esc(tier.rateLimitRemaining ?? ""))</td>"
+            html += "<td class=n>\(tier.latencySeconds.map { String(format: "%.0f ms", $0 * 1000) } ?? "")</td><td>\(esc(tier.rateLimitBudget))</td>"
             html += "<td>\(esc(tier.lastError ?? ""))</td></tr>\n"
         }
         html += "</table>\n<h2>Recent requests</h2>\n<table id=\"recent\"><tr><th>time (UTC)</th><th>client</th><th>request</th><th>status</th><th>bytes</th><th>ms</th><th>tier</th><th>attempts</th></tr>\n"

@@ -75,6 +75,10 @@ public final class StrataMetrics: Sendable {
                 registry.makeGauge(name: "strata_tier_ratelimit_remaining", labels: [("tier", tier.name), ("registry", tier.registry)],
                                    help: "Pulls left in the tier's rate-limit window, as its last answer said.").set(to: Double(remaining))
             }
+            if let text = tier.rateLimitLimit, let limit = Int(text.prefix { $0.isNumber }.prefix(12)) {
+                registry.makeGauge(name: "strata_tier_ratelimit_limit", labels: [("tier", tier.name), ("registry", tier.registry)],
+                                   help: "Pulls allowed in the tier's rate-limit window, as its last answer said.").set(to: Double(limit))
+            }
         }
         if let summary = try? inventory.storedBytes() {
             registry.makeGauge(name: "strata_cache_stored_bytes", help: "Bytes of blobs on disk.").set(to: Double(summary.stored))

@@ -15,7 +15,7 @@ extension MirrorEngine {
                     // In cache-only mode no tier is asked: its breaker says nothing.
                     breaker: configuration.cacheOnly ? "off (cache-only)" : health.breaker,
                     lastError: health.lastError, lastErrorAt: health.lastErrorAt, misconfigured: health.misconfigured,
-                    latencySeconds: health.latency, rateLimitRemaining: health.rateLimitRemaining,
+                    latencySeconds: health.latency, rateLimitRemaining: health.rateLimitRemaining, rateLimitLimit: health.rateLimitLimit,
                     successes: health.successes, failures: health.failures)
             }
         }

@@ -71,7 +71,7 @@ struct UpstreamWiring {
 
         func client(_ url: String, credentials: Credentials?, namespace: String?, http: HTTPClient, health: TierHealth) -> RegistryClient {
             RegistryClient(baseURL: url, credentials: credentials, namespace: namespace, http: http, instanceID: instanceID,
-                           logger: logger, now: now, rateLimitObserver: { health.rateLimit(remaining: $0) },
+                           logger: logger, now: now, rateLimitObserver: { health.rateLimit(limit: $0, remaining: $1) },
                            maxManifestSize: Int(limits.maxManifestSize), maxTokenSize: Int(limits.maxTokenSize),
                            minimumRate: minimumRate)
         }

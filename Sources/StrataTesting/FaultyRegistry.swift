@@ -94,7 +94,10 @@ public final class FaultyRegistry: @unchecked Sendable {
             var headers = HTTPFields()
             if let retryAfter { headers[.retryAfter] = retryAfter }
             // As Docker Hub answers a pull over its limit: none left in the window.
-            if code == 429 { headers[HTTPField.Name("ratelimit-remaining")!] = "0;w=21600" }
+            if code == 429 {
+                headers[HTTPField.Name("ratelimit-remaining")!] = "0;w=21600"
+                headers[HTTPField.Name("ratelimit-limit")!] = "100;w=21600"
+            }
             return Response(status: .init(code: code), headers: headers)
         }
         if let range = path.range(of: "/referrers/") {

@@ -22,7 +22,8 @@ public final class RegistryClient: Sendable {
     private let now: @Sendable () -> Date
     /// This Strata's id, added to `Via` so a chain of mirrors can refuse a loop.
     public let instanceID: String?
-    private let rateLimitObserver: (@Sendable (String) -> Void)?
+    /// Hears a tier's `ratelimit-limit` and `ratelimit-remaining`, whenever an answer has either.
+    private let rateLimitObserver: (@Sendable (_ limit: String?, _ remaining: String?) -> Void)?
     /// Largest manifest and token answer taken; a larger one is an invalid answer.
     private let maxManifestSize: Int
     private let maxTokenSize: Int
@@ -32,7 +33,7 @@ public final class RegistryClient: Sendable {
     public init(
         baseURL: String, credentials: Credentials? = nil, namespace: String? = nil, http: HTTPClient,
         instanceID: String? = nil, extraHeaders: [(String, String)] = [], logger: Logger,
-        now: @escaping @Sendable () -> Date = Date.init, rateLimitObserver: (@Sendable (String) -> Void)? = nil,
+        now: @escaping @Sendable () -> Date = Date.init, rateLimitObserver: (@Sendable (_ limit: String?, _ remaining: String?) -> Void)? = nil,
         maxManifestSize: Int = 4 << 20, maxTokenSize: Int = 1 << 20, minimumRate: StreamedReply.MinimumRate? = nil
     ) {
         self.minimumRate = minimumRate
@@ -246,7 +247,8 @@ public final class RegistryClient: Sendable {
                 await response.drain()
                 throw UpstreamError(.serverError, status: code, "the blob host the tier redirected to answered \(code) (a signed URL refused or expired)")
             }
-            if let remaining = response.headers.first(name: "ratelimit-remaining") { rateLimitObserver?(remaining) }
+            let limit = response.headers.first(name: "ratelimit-limit"), remaining = response.headers.first(name: "ratelimit-remaining")
+            if limit != nil || remaining != nil { rateLimitObserver?(limit, remaining) }
             guard response.status == .unauthorized, attempt == 0,
                   let header = response.headers.first(name: "WWW-Authenticate"),
                   let challenge = AuthChallenge(header: header) else { return response }

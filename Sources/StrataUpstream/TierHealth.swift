@@ -14,6 +14,8 @@ public final class TierHealth: Sendable {
         public let latency: Double?
         /// The last `ratelimit-remaining` the tier reported.
         public let rateLimitRemaining: String?
+        /// The last `ratelimit-limit` the tier reported.
+        public let rateLimitLimit: String?
         public let successes: Int
         public let failures: Int
     }
@@ -25,6 +27,7 @@ public final class TierHealth: Sendable {
         var misconfigured = false
         var latency: Double?
         var rateLimitRemaining: String?
+        var rateLimitLimit: String?
         var successes = 0
         var failures = 0
     }
@@ -50,7 +53,7 @@ public final class TierHealth: Sendable {
     public var snapshot: Snapshot {
         state.withLockedValue {
             Snapshot(breaker: $0.breaker.label, lastError: $0.lastError, lastErrorAt: $0.lastErrorAt, misconfigured: $0.misconfigured,
-                     latency: $0.latency, rateLimitRemaining: $0.rateLimitRemaining, successes: $0.successes, failures: $0.failures)
+                     latency: $0.latency, rateLimitRemaining: $0.rateLimitRemaining, rateLimitLimit: $0.rateLimitLimit, successes: $0.successes, failures: $0.failures)
         }
     }
 
@@ -102,8 +105,11 @@ public final class TierHealth: Sendable {
         state.withLockedValue { $0.breaker.probeAbandoned() }
     }
 
-    public func rateLimit(remaining: String?) {
-        guard let remaining else { return }
-        state.withLockedValue { $0.rateLimitRemaining = remaining }
+    /// Records the tier's rate-limit headers (`76;w=21600`), kept short: they are an upstream's words.
+    public func rateLimit(limit: String?, remaining: String?) {
+        state.withLockedValue { s in
+            if let remaining { s.rateLimitRemaining = String(remaining.prefix(64)) }
+            if let limit { s.rateLimitLimit = String(limit.prefix(64)) }
+        }
     }
 }

@@ -40,7 +40,7 @@ struct Status: AsyncParsableCommand {
             for tier in tiers.tiers {
                 health.rows.append([tier.name, tier.registry, tier.url, tier.breaker + (tier.misconfigured ? " (credentials refused)" : ""),
                                     tier.latencySeconds.map { String(format: "%.0f ms", $0 * 1000) } ?? "-",
-                                    "\(tier.successes)", "\(tier.failures)", tier.rateLimitRemaining ?? "-", tier.lastError ?? "-"])
+                                    "\(tier.successes)", "\(tier.failures)", tier.rateLimitBudget.isEmpty ? "-" : tier.rateLimitBudget, tier.lastError ?? "-"])
             }
             out += health.render()
             print(out, terminator: "")

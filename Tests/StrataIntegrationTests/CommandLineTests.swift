@@ -149,5 +149,8 @@ extension Integration.TierChain {
         #expect((1...120).contains(wait))
         let metrics = String(decoding: try await fetch("\(strata.adminURL)/metrics").body, as: UTF8.self)
         #expect(metrics.contains(#"strata_tier_ratelimit_remaining{tier="canonical",registry="docker.io"} 0"#), "\(metrics)")
+        #expect(metrics.contains(#"strata_tier_ratelimit_limit{tier="canonical",registry="docker.io"} 100"#), "\(metrics)")
+        let dashboard = String(decoding: try await fetch("\(strata.adminURL)/").body, as: UTF8.self)
+        #expect(dashboard.contains("<td>0 of 100</td>"), "\(dashboard)")
     }
 }
