@@ -137,7 +137,10 @@ struct LimitsSection: ConfigSection {
     var upstreamRateWindow: String?
     var maxManifestSize: String?
     var maxTokenSize: String?
+    var rangedFillConnections: String?
+    var rangedFillThreshold: String?
     enum CodingKeys: String, CodingKey, CaseIterable {
+        case rangedFillConnections = "ranged_fill_connections", rangedFillThreshold = "ranged_fill_threshold"
         case headerTimeout = "header_timeout", idleTimeout = "idle_timeout", maxConnections = "max_connections"
         case minUpstreamRate = "min_upstream_rate", upstreamRateWindow = "upstream_rate_window"
         case maxManifestSize = "max_manifest_size", maxTokenSize = "max_token_size"

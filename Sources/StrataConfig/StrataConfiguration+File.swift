@@ -97,6 +97,12 @@ extension StrataConfiguration {
         if let text = section.maxManifestSize {
             limits.maxManifestSize = try Check.size(text, "limits.max_manifest_size", minimum: 1024, maximum: 1 << 30)
         }
+        if let text = section.rangedFillConnections {
+            limits.rangedFillConnections = try Check.whole(text, "limits.ranged_fill_connections", 1...64)
+        }
+        if let text = section.rangedFillThreshold {
+            limits.rangedFillThreshold = try Check.size(text, "limits.ranged_fill_threshold", minimum: 1 << 20)
+        }
         if let text = section.maxTokenSize { limits.maxTokenSize = try Check.size(text, "limits.max_token_size", minimum: 1024, maximum: 64 << 20) }
     }
 

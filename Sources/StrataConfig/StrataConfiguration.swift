@@ -141,6 +141,10 @@ public struct StrataConfiguration: Sendable, Equatable {
         public var maxManifestSize: Int64 = 4 << 20
         /// Largest token answer taken from a token realm.
         public var maxTokenSize: Int64 = 1 << 20
+        /// Ranged GETs at once for one large cold blob (1: one connection per fill).
+        public var rangedFillConnections = 8
+        /// A cold blob at least this large is fetched in parallel ranges.
+        public var rangedFillThreshold: Int64 = 64 << 20
         public init() {}
     }
 

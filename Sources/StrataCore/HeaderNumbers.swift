@@ -34,6 +34,21 @@ public enum HeaderNumbers {
         return contentLength(String(text[text.index(after: slash)...]))
     }
 
+    /// The bytes a `206` carries, from `bytes <first>-<last>/<total or *>`: as a
+    /// half-open range, with the total when known. nil for `bytes */...`, a range that
+    /// ends before it starts or past the total, or anything else.
+    public static func contentRange(_ text: String) -> (range: Range<Int64>, total: Int64?)? {
+        guard text.utf8.count <= 100, text.hasPrefix("bytes "), let slash = text.lastIndex(of: "/") else { return nil }
+        let span = text[text.index(text.startIndex, offsetBy: 6)..<slash].split(separator: "-", omittingEmptySubsequences: false)
+        guard span.count == 2, let first = contentLength(String(span[0])), let last = contentLength(String(span[1])), first <= last else { return nil }
+        let totalText = String(text[text.index(after: slash)...])
+        let total = totalText == "*" ? nil : contentLength(totalText)
+        if totalText != "*" {
+            guard let total, last < total else { return nil }
+        }
+        return (first..<(last + 1), total)
+    }
+
     /// A `Retry-After` value as seconds from `now`: delay-seconds or an HTTP-date,
     /// clamped to `0...maxRetryAfter`. nil when it is neither.
     public static func retryAfter(_ text: String, now: Date) -> TimeInterval? {

@@ -158,6 +158,10 @@ public enum FuzzTargets {
         if let total = HeaderNumbers.contentRangeTotal(value) {
             precondition(total >= 0 && total <= HeaderNumbers.maxSize)
         }
+        if let (range, total) = HeaderNumbers.contentRange(value) {
+            precondition(range.lowerBound >= 0 && !range.isEmpty && range.upperBound <= HeaderNumbers.maxSize + 1)
+            precondition(total.map { range.upperBound <= $0 } ?? true, "a range past its total")
+        }
         if let seconds = HeaderNumbers.retryAfter(value, now: Date(timeIntervalSince1970: 1_800_000_000)) {
             precondition(seconds >= 0 && seconds <= HeaderNumbers.maxRetryAfter)
         }

@@ -13,6 +13,8 @@ public struct MirrorConfiguration: Sendable {
     public var chains: [String: TierChain]
     /// How long "not found in any tier" is remembered.
     public var negativeTTL: TimeInterval
+    /// When a cold blob is fetched with several ranged GETs at once.
+    public var rangedFill: RangedFillSettings
     /// How long a referrers list is served without asking upstream.
     public var referrersTTL: TimeInterval
     /// A tag every tier says is gone keeps being served (as stale) instead of answering `404`.
@@ -20,7 +22,8 @@ public struct MirrorConfiguration: Sendable {
 
     public init(tagTTL: TimeInterval = 600, cacheOnly: Bool = false, defaultRegistry: String = "docker.io",
                 chains: [String: TierChain], negativeTTL: TimeInterval = 30, keepDeletedTags: Bool = false,
-                referrersTTL: TimeInterval = 60) {
+                referrersTTL: TimeInterval = 60, rangedFill: RangedFillSettings = RangedFillSettings()) {
+        self.rangedFill = rangedFill
         self.referrersTTL = referrersTTL
         self.keepDeletedTags = keepDeletedTags
         self.tagTTL = tagTTL

@@ -70,7 +70,7 @@ extension MirrorEngine {
         total: inout Int64?
     ) async throws(UpstreamError) {
         let digest = fill.digest
-        let upstream = try await tier.client.getBlob(repository, digest, from: writer.written, via: via)
+        var upstream = try await tier.client.getBlob(repository, digest, from: writer.written, via: via)
         if let size = upstream.totalSize {
             if let known = total, known != size {
                 throw UpstreamError(.invalidResponse, "size \(size) differs from \(known)")
@@ -80,6 +80,18 @@ extension MirrorEngine {
         if writer.written == 0 {
             if let total { notify(.fillStarting(bytes: total)) }
             fill.responseStarted(total: total, sink: writer, tier: tier.name, path: [tier.name.description] + upstream.remotePath)
+        }
+        // A large blob from a tier that serves ranges: several ranged GETs at once.
+        let ranged = configuration.rangedFill
+        if let total, upstream.acceptsRanges, ranged.connections > 1, total - writer.written >= ranged.threshold, !fill.isPassThrough {
+            let parts = RangedFill(tier: tier, repository: repository, digest: digest, via: via, writer: writer, fill: fill, total: total,
+                                   connections: ranged.connections, eventLoop: upstream.body.eventLoop)
+            switch try await parts.run(first: upstream) {
+            case .complete: return
+            case .diskFull:
+                // The rest in order from the front: the sink passes it through.
+                upstream = try await tier.client.getBlob(repository, digest, from: writer.written, via: via)
+            }
         }
         do {
             try await upstream.body.stream(into: sink(for: fill, writer: writer, on: upstream.body.eventLoop))

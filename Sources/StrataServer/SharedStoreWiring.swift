@@ -71,7 +71,9 @@ struct SharedStoreWiring {
             configuration: MirrorConfiguration(tagTTL: configuration.tagTTL, cacheOnly: configuration.cacheOnly,
                                                defaultRegistry: configuration.defaultRegistry,
                                                chains: manifestChains, negativeTTL: 0, keepDeletedTags: configuration.keepDeletedTags,
-                                               referrersTTL: configuration.referrersTTL),
+                                               referrersTTL: configuration.referrersTTL,
+                                               rangedFill: RangedFillSettings(threshold: configuration.limits.rangedFillThreshold,
+                                                                              connections: configuration.limits.rangedFillConnections)),
             logger: logger, now: now)
         local = SharedWriteBack(local: disk, shared: store, logger: logger)
         let health = TierHealth(breaker: CircuitBreaker(failureThreshold: configuration.breakerFailures, coolOff: configuration.breakerCoolOff), now: now)

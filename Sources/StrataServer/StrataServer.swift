@@ -80,7 +80,9 @@ public final class StrataServer: Sendable {
             configuration: MirrorConfiguration(tagTTL: configuration.tagTTL, cacheOnly: configuration.cacheOnly,
                                                defaultRegistry: configuration.defaultRegistry, chains: shared?.chains ?? upstreams.chains,
                                                negativeTTL: configuration.negativeTTL, keepDeletedTags: configuration.keepDeletedTags,
-                                               referrersTTL: configuration.referrersTTL),
+                                               referrersTTL: configuration.referrersTTL,
+                                               rangedFill: RangedFillSettings(threshold: configuration.limits.rangedFillThreshold,
+                                                                              connections: configuration.limits.rangedFillConnections)),
             logger: logger, now: now)
         let ledger = Ledger(capacity: configuration.ledgerSize, now: now)
         let janitor = CacheJanitor(

@@ -42,6 +42,25 @@ public final class BlobWriter: @unchecked Sendable {
         written += Int64(buffer.readableBytes)
     }
 
+    /// Writes bytes at `offset` without hashing them: a part of a ranged fill, counted by `adopt`.
+    public func write(_ buffer: ByteBuffer, at offset: Int64) throws {
+        guard buffer.readableBytes > 0 else { return }
+        try buffer.withUnsafeReadableBytes { (bytes: UnsafeRawBufferPointer) throws in
+            try file.write(bytes, at: offset)
+        }
+    }
+
+    /// Reads back what `write(_:at:)` put from `written` up to `end`, and hashes it in order.
+    public func adopt(upTo end: Int64) throws {
+        while written < end {
+            let count = Int(min(end - written, 1 << 20))
+            var buffer = ByteBufferAllocator().buffer(capacity: count)
+            try file.read(at: written, count: count, into: &buffer)
+            guard buffer.readableBytes == count else { throw StoreError.corrupt("a ranged part is shorter in the file than it was written") }
+            appendHashOnly(buffer)
+        }
+    }
+
     /// With a hash lane: nil while its backlog has room, else a future for when it has.
     /// The writer's feeder waits on it before appending more.
     public func hashRoom(on eventLoop: any EventLoop) -> EventLoopFuture<Void>? {

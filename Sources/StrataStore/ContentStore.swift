@@ -102,6 +102,14 @@ public protocol ContentSink: AnyObject, Sendable {
     /// Hashes and counts bytes without keeping them.
     func appendHashOnly(_ buffer: ByteBuffer)
 
+    /// Keeps bytes at `offset`, past what was appended, without hashing or counting them
+    /// (a part of a parallel ranged fill). Parts may write at once, each to its own range.
+    func write(_ buffer: ByteBuffer, at offset: Int64) throws
+
+    /// Hashes and counts, in order, the bytes ``write(_:at:)`` kept from ``written`` up to
+    /// `end`. Only the task that appends calls it.
+    func adopt(upTo end: Int64) throws
+
     /// nil when hashing keeps up, else a future for when the caller may append more.
     func hashRoom(on eventLoop: any EventLoop) -> EventLoopFuture<Void>?
 

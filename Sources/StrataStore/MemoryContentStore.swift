@@ -183,11 +183,26 @@ final class MemorySink: ContentSink, @unchecked Sendable {
     var written: Int64 { state.withLockedValue { $0.written } }
 
     func append(_ buffer: ByteBuffer) throws {
-        guard store.reserve(buffer.readableBytes) else { throw StoreError.io("write", "memory", errno: ENOSPC) }
+        try write(buffer, at: written)
+        appendHashOnly(buffer)
+    }
+
+    func write(_ buffer: ByteBuffer, at offset: Int64) throws {
+        let end = Int(offset) + buffer.readableBytes
+        let growth = state.withLockedValue { max(0, end - $0.bytes.count) }
+        guard store.reserve(growth) else { throw StoreError.io("write", "memory", errno: ENOSPC) }
         state.withLockedValue { s in
-            s.bytes += buffer.readableBytesView
-            buffer.withUnsafeReadableBytes { s.hasher.update($0) }
-            s.written += Int64(buffer.readableBytes)
+            if s.bytes.count < end { s.bytes += [UInt8](repeating: 0, count: end - s.bytes.count) }
+            s.bytes.replaceSubrange(Int(offset)..<end, with: buffer.readableBytesView)
+        }
+    }
+
+    func adopt(upTo end: Int64) throws {
+        try state.withLockedValue { s throws in
+            guard end <= Int64(s.bytes.count) else { throw StoreError.corrupt("adopting bytes that were never written") }
+            guard end > s.written else { return }
+            s.bytes[Int(s.written)..<Int(end)].withUnsafeBytes { s.hasher.update($0) }
+            s.written = end
         }
     }
 

@@ -101,6 +101,7 @@ public final class FakeBlobHost: @unchecked Sendable {
         var status = HTTPResponse.Status.ok
         var headers = HTTPFields()
         headers[.contentType] = "application/octet-stream"
+        headers[.acceptRanges] = "bytes"
         if let range, let parsed = Self.parse(range, size: bytes.count) {
             (lower, upper) = parsed
             status = .partialContent

@@ -27,6 +27,8 @@ public final class MemoryRegistry: ContentSource {
         var fault: Fault = .none
         var requests: [String] = []
         var blobOffsets: [Int64] = []
+        var blobRanges: [Range<Int64>] = []
+        var servesRanges = false
         var gate: [CheckedContinuation<Void, Never>]? = nil
     }
 
@@ -66,6 +68,14 @@ public final class MemoryRegistry: ContentSource {
 
     /// Requests answered so far, as `HEAD manifest 1`, `GET blob sha256:...`.
     public var requests: [String] { state.withLockedValue { $0.requests } }
+    /// The range of every ranged blob `GET` (parts of a parallel fill).
+    public var blobRanges: [Range<Int64>] { state.withLockedValue { $0.blobRanges } }
+
+    /// Says `Accept-Ranges` and answers ranged `GET`s (parallel fills use them).
+    public func serveRanges(_ on: Bool = true) {
+        state.withLockedValue { $0.servesRanges = on }
+    }
+
     /// The offset of every blob `GET` (0, or where a resume started).
     public var blobOffsets: [Int64] { state.withLockedValue { $0.blobOffsets } }
 
@@ -150,7 +160,32 @@ public final class MemoryRegistry: ContentSource {
                 at = next
             }
         }
-        return UpstreamBlob(totalSize: Int64(bytes.count), offset: offset, body: body, remotePath: [])
+        return UpstreamBlob(totalSize: Int64(bytes.count), offset: offset, body: body, remotePath: [],
+                            acceptsRanges: state.withLockedValue { $0.servesRanges })
+    }
+
+    public func getBlob(_ repository: RepositoryName, _ digest: Digest, range: Range<Int64>, via: String?) async throws(UpstreamError) -> UpstreamBlob {
+        let fault = try begin("GET blob \(digest) \(range.lowerBound)-\(range.upperBound)")
+        guard state.withLockedValue({ $0.servesRanges }) else { throw UpstreamError(.invalidResponse, "no ranges here") }
+        guard var bytes = state.withLockedValue({ $0.blobs[digest] }) else { throw UpstreamError(.notFound, status: 404, "blob \(digest) not found") }
+        guard range.lowerBound >= 0, range.upperBound <= Int64(bytes.count), !range.isEmpty else { throw UpstreamError(.invalidResponse, "bad range") }
+        state.withLockedValue { $0.blobRanges.append(range) }
+        if fault == .wrongBytes { bytes[Int(range.lowerBound)] ^= 0xff }
+        var end = range.upperBound
+        if case .breaks(let times, let after) = fault {
+            end = min(end, range.lowerBound + after)
+            state.withLockedValue { $0.fault = times > 1 ? .breaks(times: times - 1, after: after) : .none }
+        }
+        let part = Array(bytes[Int(range.lowerBound)..<Int(end)])
+        let body = PushedBlobStream { emit in
+            var at = 0
+            while at < part.count {
+                let next = min(part.count, at + 65_536)
+                try await emit(ByteBuffer(bytes: part[at..<next]))
+                at = next
+            }
+        }
+        return UpstreamBlob(totalSize: Int64(bytes.count), offset: range.lowerBound, body: body, remotePath: [], acceptsRanges: true)
     }
 
     private func waitForGate() async {

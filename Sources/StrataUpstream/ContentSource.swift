@@ -24,6 +24,10 @@ public protocol ContentSource: Sendable {
     /// A blob from `offset` on; its body is the caller's to stream.
     func getBlob(_ repository: RepositoryName, _ digest: Digest, from offset: Int64, via: String?) async throws(UpstreamError) -> UpstreamBlob
 
+    /// Exactly the bytes `range` of a blob (one part of a parallel fill); a source that
+    /// cannot answer ranges throws. Its body is the caller's to stream.
+    func getBlob(_ repository: RepositoryName, _ digest: Digest, range: Range<Int64>, via: String?) async throws(UpstreamError) -> UpstreamBlob
+
     /// Every tag of a repository (all pages); `notFound` when the source lacks the repository.
     func listTags(_ repository: RepositoryName, via: String?) async throws(UpstreamError) -> UpstreamTagList
 
@@ -40,6 +44,12 @@ public struct UpstreamReferrers: Sendable, Equatable {
     public init(index: ReferrersIndex, remotePath: [String] = []) {
         self.index = index
         self.remotePath = remotePath
+    }
+}
+
+extension ContentSource {
+    public func getBlob(_ repository: RepositoryName, _ digest: Digest, range: Range<Int64>, via: String?) async throws(UpstreamError) -> UpstreamBlob {
+        throw UpstreamError(.invalidResponse, "\(location) does not serve byte ranges")
     }
 }
 

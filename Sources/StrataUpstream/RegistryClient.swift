@@ -132,8 +132,27 @@ public final class RegistryClient: Sendable {
             }
             length = l + offset  // both at most 2^62: no overflow
         }
-        return UpstreamBlob(totalSize: length, offset: offset, body: response,
-                            remotePath: Self.remotePath(response.headers))
+        return UpstreamBlob(totalSize: length, offset: offset, body: response, remotePath: Self.remotePath(response.headers),
+                            acceptsRanges: response.status == .partialContent
+                                || response.headers.first(name: "Accept-Ranges").map { $0.lowercased().contains("bytes") } == true)
+    }
+
+    /// `GET` bytes `range` of a blob; anything but a `206` for exactly that range is refused.
+    public func getBlob(_ repository: RepositoryName, _ digest: Digest, range: Range<Int64>, via: String? = nil) async throws(UpstreamError) -> UpstreamBlob {
+        guard !range.isEmpty, range.lowerBound >= 0 else { throw UpstreamError(.local, "an empty range of \(digest)") }
+        let response = try await send(.GET, "/v2/\(repository.value)/blobs/\(digest)", accept: [], via: via,
+                                      headers: [("Range", "bytes=\(range.lowerBound)-\(range.upperBound - 1)")],
+                                      repository: repository, transport: executeStreamed)
+        try await Self.check(response, what: "blob \(digest)")
+        guard response.status == .partialContent,
+              let answered = response.headers.first(name: "Content-Range").flatMap(HeaderNumbers.contentRange), answered.range == range,
+              response.headers.first(name: "Content-Length").map({ HeaderNumbers.contentLength($0) == range.upperBound - range.lowerBound }) ?? true
+        else {
+            response.cancel()
+            throw UpstreamError(.invalidResponse, status: Int(response.status.code), "range \(range) of \(digest) not answered as asked")
+        }
+        return UpstreamBlob(totalSize: answered.total, offset: range.lowerBound, body: response, remotePath: Self.remotePath(response.headers),
+                            acceptsRanges: true)
     }
 
     /// Most pages and tags one listing follows: a registry that pages for ever is cut off.
@@ -468,11 +487,14 @@ public struct UpstreamBlob: Sendable {
     public let offset: Int64
     public let body: any BlobStream
     public let remotePath: [String]
+    /// The source said it serves byte ranges of this blob (`Accept-Ranges: bytes`, or a `206`).
+    public let acceptsRanges: Bool
 
-    public init(totalSize: Int64?, offset: Int64, body: any BlobStream, remotePath: [String]) {
+    public init(totalSize: Int64?, offset: Int64, body: any BlobStream, remotePath: [String], acceptsRanges: Bool = false) {
         self.totalSize = totalSize
         self.offset = offset
         self.body = body
         self.remotePath = remotePath
+        self.acceptsRanges = acceptsRanges
     }
 }

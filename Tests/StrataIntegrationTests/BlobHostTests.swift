@@ -2,13 +2,14 @@ import AsyncHTTPClient
 import Foundation
 import StrataCore
 import StrataTesting
+import StrataServer
 import Testing
 
 extension Integration {
     /// Registries that redirect blobs to a CDN's signed URLs (refusing `HEAD`, expiring,
     /// breaking part-way), played by ``FakeBlobHost`` behind ``FaultyRegistry``.
     @Suite struct BlobHost {
-        static func setUp(_ behaviour: FakeBlobHost.Behaviour, size: Int = 1 << 20)
+        static func setUp(_ behaviour: FakeBlobHost.Behaviour, size: Int = 1 << 20, configure: @escaping (inout StrataConfiguration) -> Void = { _ in })
             async throws -> (cdn: FakeBlobHost, registry: FaultyRegistry, strata: StrataInstance, bytes: [UInt8], digest: Digest) {
             let bytes = ImageFixture.randomBytes(size)
             let digest = ContentHasher.digest(of: bytes)
@@ -16,7 +17,7 @@ extension Integration {
             try await cdn.start()
             let registry = FaultyRegistry(blobs: [digest: bytes], fault: .redirect(to: cdn.url))
             try await registry.start()
-            let strata = try await StrataInstance.start(canonical: registry.url)
+            let strata = try await StrataInstance.start(canonical: registry.url, configure: configure)
             return (cdn, registry, strata, bytes, digest)
         }
 
@@ -43,6 +44,37 @@ extension Integration {
             #expect(ledger.contains("the blob host the tier redirected to answered 403"))
             let tiers = String(decoding: try await fetch("\(strata.adminURL)/api/tiers").body, as: UTF8.self)
             #expect(!tiers.contains(#""misconfigured":true"#))
+        }
+
+        /// A large cold blob from a CDN that limits each connection: Strata fetches it in
+        /// parallel ranges, and clients asking in parallel ranges (as containerd does) get
+        /// their parts as the front reaches them.
+        @Test func aLargeColdBlobIsFetchedInParallelRangesFromAThrottledHost() async throws {
+            let size = 32 << 20
+            let (cdn, registry, strata, bytes, digest) = try await Self.setUp(.init(bytesPerSecond: 16 << 20), size: size) { config in
+                config.limits.rangedFillThreshold = 8 << 20
+                config.limits.rangedFillConnections = 8
+            }
+            defer { Task { await strata.stop(); await registry.shutdown(); await cdn.shutdown() } }
+            let part = size / 8
+            let answers = try await withThrowingTaskGroup(of: (Int, [UInt8]).self) { group in
+                for i in 0..<8 {
+                    group.addTask {
+                        let range = "bytes=\(i * part)-\((i + 1) * part - 1)"
+                        return (i, try await fetch("\(strata.url)/v2/library/x/blobs/\(digest)", headers: [("Range", range)]).body)
+                    }
+                }
+                var out = [Int: [UInt8]]()
+                for try await (i, body) in group { out[i] = body }
+                return out
+            }
+            for i in 0..<8 { #expect(answers[i] == Array(bytes[(i * part)..<((i + 1) * part)]), "part \(i)") }
+            let ranged = cdn.requests.compactMap(\.range).filter { $0.hasPrefix("bytes=") && !$0.hasSuffix("-") }
+            // The first part came on the GET that told the size; seven more as ranges.
+            #expect(ranged.count == 7, "\(cdn.requests)")
+            #expect(cdn.mostConcurrent >= 4)
+            let stored = try await fetch("\(strata.url)/v2/library/x/blobs/\(digest)")
+            #expect(stored.headers.first(name: "X-Strata-Tier") == "local" && stored.body == bytes)
         }
 
         @Test func aBodyThatBreaksIsResumedOnTheSameTierWithAFreshRedirect() async throws {

@@ -131,6 +131,69 @@ import Testing
         #expect(await local.blob(digest) == nil)
     }
 
+    func rangedEngine(_ upstream: MemoryRegistry, connections: Int = 4) -> MirrorEngine {
+        var logger = Logger(label: "engine-test")
+        logger.logLevel = .critical
+        let chain = TierChain([UpstreamTier(name: .canonical, client: upstream, health: TierHealth(now: clock.closure))])
+        return MirrorEngine(local: local, configuration: MirrorConfiguration(
+            chains: ["docker.io": chain], rangedFill: RangedFillSettings(threshold: 8 << 20, connections: connections)),
+            logger: logger, now: clock.closure)
+    }
+
+    @Test func aLargeBlobIsFetchedInParallelRangesAndVerifiedWhole() async throws {
+        let blob = ImageFixture.randomBytes(16 << 20)
+        let digest = ContentHasher.digest(of: blob)
+        let upstream = MemoryRegistry()
+        upstream.addBlob(blob)
+        upstream.serveRanges()
+        let engine = rangedEngine(upstream)
+        let result = try await engine.blob(registry: "docker.io", repository: repo, digest: digest, headOnly: false)
+        #expect(try await Self.bytes(result) == blob)
+        let mib4: Int64 = 4 << 20
+        // The first part comes from the whole-blob GET that told the size, the others as ranges.
+        let parts: Set<Range<Int64>> = Set((1..<4).map { Int64($0) * mib4..<(Int64($0) + 1) * mib4 })
+        #expect(Set(upstream.blobRanges) == parts)
+        #expect(upstream.blobOffsets == [0])
+        #expect(await local.blob(digest)?.blob.size == Int64(blob.count))
+        // Below the threshold, or from a tier without ranges: one GET.
+        let small = ImageFixture.randomBytes(1 << 20)
+        upstream.addBlob(small)
+        _ = try await Self.bytes(engine.blob(registry: "docker.io", repository: repo, digest: ContentHasher.digest(of: small), headOnly: false))
+        #expect(upstream.blobRanges.count == 3)
+        #expect(upstream.blobOffsets == [0, 0])
+    }
+
+    @Test func aPartThatBreaksIsAskedAgainFromWhereItBroke() async throws {
+        let blob = ImageFixture.randomBytes(16 << 20)
+        let digest = ContentHasher.digest(of: blob)
+        let upstream = MemoryRegistry()
+        upstream.addBlob(blob)
+        upstream.serveRanges()
+        // The whole-blob GET that finds the size, then the first part: both break after 1 MiB.
+        upstream.setFault(.breaks(times: 2, after: 1 << 20))
+        let engine = rangedEngine(upstream, connections: 1 + 3)
+        let result = try await engine.blob(registry: "docker.io", repository: repo, digest: digest, headOnly: false)
+        #expect(try await Self.bytes(result) == blob)
+        #expect(upstream.blobRanges.count == 5)
+        let resumed = upstream.blobRanges.contains { $0.lowerBound % Int64(4 << 20) == Int64(1 << 20) }
+        #expect(resumed, "\(upstream.blobRanges)")
+        #expect(await local.blob(digest) != nil)
+    }
+
+    @Test func wrongBytesInAPartAreNeverStoredNorCompleted() async throws {
+        let blob = ImageFixture.randomBytes(16 << 20)
+        let digest = ContentHasher.digest(of: blob)
+        let upstream = MemoryRegistry()
+        upstream.addBlob(blob)
+        upstream.serveRanges()
+        upstream.setFault(.wrongBytes)
+        let engine = rangedEngine(upstream)
+        let result = try await engine.blob(registry: "docker.io", repository: repo, digest: digest, headOnly: false)
+        await #expect(throws: (any Error).self) { _ = try await Self.bytes(result) }
+        #expect(upstream.blobRanges.count == 3)
+        #expect(await local.blob(digest) == nil)
+    }
+
     @Test func badBytesAreNeverStoredNorCompleted() async throws {
         let blob = ImageFixture.randomBytes(600_000)
         let digest = ContentHasher.digest(of: blob)

@@ -139,7 +139,7 @@ import Testing
             _ = try await Self.body(client.getBlob(repo, digest))
             Issue.record("the drip was read to the end")
         } catch let error as UpstreamError {
-            #expect(error.kind == .transport)
+            #expect(error.kind == .tooSlow)
             #expect(error.message.contains("slower than"))
         }
         #expect(ContinuousClock.now - start < .seconds(3))
