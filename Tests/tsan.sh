@@ -11,4 +11,4 @@ swift build --build-tests --sanitize=thread --scratch-path "$scratch"
 # halt_on_error: the first race fails the run, with both stacks printed.
 TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 ${TSAN_OPTIONS:-}" \
   swift test --skip-build --sanitize=thread --scratch-path "$scratch" \
-  --filter "BlobFillStateMachineTests|SingleFlightTests|BlobStoreTests|HashLane|FileRegionHandlerTests|ReconcilerTests|MirrorEngineTests|CompositionTests|ContentStoreConformanceTests|BackgroundWorkTests|RegistryClientTests|Hostile|UpstreamFaults"
+  --filter "BlobFillStateMachineTests|SingleFlightTests|BlobStoreTests|HashLane|FileRegionHandlerTests|ReconcilerTests|MirrorEngineTests|CompositionTests|ContentStoreConformanceTests|BackgroundWorkTests|RegistryClientTests|Hostile|UpstreamFaults|BlobHost|ReferrersTests|TagListAndDeletion"

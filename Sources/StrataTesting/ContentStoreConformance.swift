@@ -28,6 +28,7 @@ public enum ContentStoreConformance {
         "tags point at digests and are listed": tagsRoundTrip,
         "removing content removes the tags that point at it": removal,
         "committing the same blob twice keeps it readable": secondCommit,
+        "parts written out of order count once adopted in order": rangedParts,
     ]
 
     public static var names: [String] { checks.keys.sorted() }
@@ -168,6 +169,27 @@ public enum ContentStoreConformance {
         // And the same blob can still be filled afterwards.
         _ = try await fill(store, bytes, digest: digest)
         try expect(await store.blob(digest) != nil, "a blob filled after a discard is not readable")
+    }
+
+    /// A parallel ranged fill: the later parts are written first, the front is adopted
+    /// as it completes; only adopted bytes count, and the blob commits verified.
+    static func rangedParts(_ store: any ContentStore) async throws {
+        let bytes = ImageFixture.randomBytes(300_000)
+        let digest = ContentHasher.digest(of: bytes)
+        let sink = try store.makeSink(for: digest)
+        try sink.write(ByteBuffer(bytes: bytes[200_000...]), at: 200_000)
+        try sink.write(ByteBuffer(bytes: bytes[100_000..<200_000]), at: 100_000)
+        try expect(sink.written == 0, "bytes written at an offset counted before they were adopted")
+        try sink.append(ByteBuffer(bytes: bytes[..<100_000]))
+        try sink.adopt(upTo: 250_000)
+        try expect(sink.written == 250_000, "adopting to 250,000 counted \(sink.written)")
+        try expect(Array(try sink.read(at: 150_000, count: 1_000).readableBytesView) == Array(bytes[150_000..<151_000]), "an adopted part reads back wrong")
+        try sink.adopt(upTo: 300_000)
+        _ = try await store.commit(sink, digest: digest, expectedSize: 300_000)
+        try await store.makeDurable(digest)
+        var back: [UInt8] = []
+        try await store.blob(digest)?.read(0, 300_000) { back += $0.readableBytesView }
+        try expect(back == bytes, "a blob filled in parts reads back wrong")
     }
 
     static func tagsRoundTrip(_ store: any ContentStore) async throws {
