@@ -236,6 +236,62 @@ def scaleout(a, work, upstream, big, big_digest, start_strata_with):
     return out
 
 
+def parallel_ranges(url, size, n):
+    """n clients at once, each GETting its own n-th of the blob with Range; the wall time."""
+    part = size // n
+    results = [None] * n
+    def one(i):
+        hi = size - 1 if i == n - 1 else (i + 1) * part - 1
+        results[i] = curl_get(url, [f"Range: bytes={i * part}-{hi}"])
+    start = time.time()
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(n)]
+    for t in threads: t.start()
+    for t in threads: t.join()
+    assert all(r[2] == 206 for r in results) and sum(r[0] for r in results) == size, results
+    return time.time() - start
+
+
+def ranged_cold(a, work):
+    size = a.ranged_mib << 20
+    rate = a.ranged_rate_mib << 20
+    blob = os.path.join(work, "ranged.bin"); make_random(blob, size); digest = sha256_file(blob)
+    port = free_port()
+    server = Proc("throttled", [sys.executable, os.path.join(ROOT, "Tests/bench/throttled.py"), "--port", str(port), "--blob", blob,
+                                "--digest", digest, "--rate", str(rate)], f"{work}/throttled.log")
+    upstream = f"http://127.0.0.1:{port}"
+    path = f"/v2/library/ranged/blobs/{digest}"
+    try:
+        wait_http(upstream + "/v2/")
+        direct, through, whole, single = [], [], [], []
+        for run in range(-1, a.runs):
+            direct_t = parallel_ranges(upstream + path, size, 8)
+            times = {}
+            for label, connections, client in [("ranged", 8, "ranges"), ("ranged_whole", 8, "whole"), ("single", 1, "ranges")]:
+                cache = f"{work}/cache-ranged-{label}-{run}"
+                cfg = f"{work}/ranged-{label}.yml"
+                open(cfg, "w").write(f"limits:\n  ranged_fill_connections: {connections}\n")
+                sport = free_port()
+                p = Proc("strata-ranged", [a.strata, "serve", "--config", cfg, "--listen", f"127.0.0.1:{sport}", "--admin-listen", "off",
+                                           "--cache-dir", cache, "--canonical", upstream, "--log-level", "error"], f"{work}/strata-ranged.log")
+                wait_http(f"http://127.0.0.1:{sport}/v2/")
+                if client == "ranges":
+                    times[label] = parallel_ranges(f"http://127.0.0.1:{sport}" + path, size, 8)
+                else:
+                    got, t, code = curl_get(f"http://127.0.0.1:{sport}" + path); assert code == 200 and got == size
+                    times[label] = t
+                p.stop()
+                shutil.rmtree(cache, ignore_errors=True)
+            if run >= 0:
+                direct.append(direct_t); through.append(times["ranged"]); whole.append(times["ranged_whole"]); single.append(times["single"])
+        return {"blob_mib": a.ranged_mib, "per_connection_mib_s": a.ranged_rate_mib,
+                "direct_8_ranges_seconds": med(direct), "strata_8_ranges_seconds": med(through),
+                "strata_whole_get_seconds": med(whole), "strata_one_connection_8_ranges_seconds": med(single),
+                "ratio": med(through) / med(direct),
+                "direct_runs": direct, "strata_runs": through, "strata_whole_runs": whole, "strata_one_connection_runs": single}
+    finally:
+        server.stop()
+
+
 def direct_s3(endpoint, bucket, digest, key, secret, head=False):
     """A GET (or HEAD) of a blob's object straight from the store, signed with SigV4 by curl."""
     args = ["curl", "-s", "-o", "/dev/null", "-w", "%{size_download} %{time_total} %{http_code}"] + (["-I"] if head else []) + [
@@ -254,7 +310,9 @@ def main():
     ap.add_argument("--json", default=os.path.join(ROOT, "bench-results.json"))
     ap.add_argument("--baseline", default=None,
                     help="another strata binary (an older commit) measured in the same run, as strata_before")
-    ap.add_argument("--only", default="cold,concurrent,hit,manifests,zstd,scaleout",
+    ap.add_argument("--ranged-mib", type=int, default=128, help="blob size for the ranged section")
+    ap.add_argument("--ranged-rate-mib", type=int, default=16, help="the throttled upstream's MiB/s per connection")
+    ap.add_argument("--only", default="cold,concurrent,hit,manifests,zstd,scaleout,ranged",
                     help="comma-separated sections to run (default: all of them)")
     a = ap.parse_args()
     only = set(a.only.split(","))
@@ -450,6 +508,12 @@ http {{ access_log off; sendfile on; tcp_nopush on; keepalive_requests 1000000;
                                                    "--cache-dir", cache, "--canonical", upstream, "--log-level", "error"] + extra,
                                             f"{work}/{name}.log"))
 
+        # 7. A cold blob from an upstream that limits each connection (as registries and
+        #    CDNs do): 8 parallel ranges, as containerd 2.1+ fetches, direct and through Strata.
+        if "ranged" in only:
+            print("cold blob from a per-connection throttled upstream ...", flush=True)
+            fig["ranged_cold"] = ranged_cold(a, work)
+
         # 6. An uncompressed tar layer in the zstd store, and Range reads from it.
         if "zstd" in only:
             print("compressed layer ...", flush=True)
@@ -504,6 +568,14 @@ http {{ access_log off; sendfile on; tcp_nopush on; keepalive_requests 1000000;
     if z: rows += [
         ("uncompressed tar layer in the zstd store", f"stored {z['stored_ratio']:.3f}x | whole read {z['whole_read_gb_s']:.2f} GB/s | 4 MiB ranges {z['range_4mib_reads_gb_s']:.2f} GB/s", ""),
     ]
+    rg = fig.get("ranged_cold")
+    if rg:
+        rows += [
+            (f"cold {rg['blob_mib']} MiB, upstream {rg['per_connection_mib_s']} MiB/s per connection, 8 ranges (s)",
+             f"strata {rg['strata_8_ranges_seconds']:.2f} | direct {rg['direct_8_ranges_seconds']:.2f} | strata on one connection {rg['strata_one_connection_8_ranges_seconds']:.2f}",
+             f"{rg['ratio']:.2f}x direct (target <= 1.3x)"),
+            (f"cold {rg['blob_mib']} MiB, same upstream, one whole GET through Strata (s)", f"strata {rg['strata_whole_get_seconds']:.2f}", ""),
+        ]
     so = fig.get("scaleout")
     if so:
         rows += [
