@@ -57,7 +57,8 @@ extension DiskContentStore {
                 stored += st
                 digests.formUnion(d)
             }
-            return (size, stored, references.manifests.compactMap(\.platform), digests)
+            // The platforms that are here: an index may list more than were pulled.
+            return (size, stored, references.manifests.filter { blobs[$0.digest] != nil }.compactMap(\.platform), digests)
         }
         let parts = ([references.config].compactMap { $0 } + references.layers)
         for part in parts where blobs[part.digest] != nil { digests.insert(part.digest) }

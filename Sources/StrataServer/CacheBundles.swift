@@ -17,8 +17,8 @@ public struct CacheBundles: Sendable {
     }
 
     /// Writes the cached images, with every manifest and blob they name, to a tar.
-    public func export(_ images: [ImageReference], to path: String, withReferrers: Bool = false) async throws -> Report {
-        try await bundle.export(images, to: path, withReferrers: withReferrers)
+    public func export(_ images: [ImageReference], to path: String, withReferrers: Bool = false, platform: String? = nil) async throws -> Report {
+        try await bundle.export(images, to: path, withReferrers: withReferrers, platform: platform)
     }
 
     /// Loads a tar into the cache, verifying every digest before anything is stored.

@@ -40,12 +40,17 @@ public struct ImageBundle: Sendable {
 
     /// Writes `images` (as cached) to an OCI layout tar at `path`; with `withReferrers`,
     /// also the cached manifests (and their blobs) the referrers lists of its manifests name.
-    public func export(_ images: [ImageReference], to path: String, withReferrers: Bool = false) async throws -> Report {
+    ///
+    /// A multi-platform image must be cached for every platform its index lists, or be
+    /// exported for one `platform` (`linux/amd64`): then that platform's manifest is the
+    /// image in the bundle. An index that names manifests the bundle lacks would make
+    /// the bundle unusable (`skopeo copy --all` fails on it).
+    public func export(_ images: [ImageReference], to path: String, withReferrers: Bool = false, platform: String? = nil) async throws -> Report {
         var entries: [String] = []
         var digests: [Digest] = []
         var seen = Set<Digest>()
         for image in images {
-            let root: Digest
+            var root: Digest
             var mediaType: String
             switch image.reference {
             case .tag(let tag):
@@ -58,8 +63,12 @@ public struct ImageBundle: Sendable {
                 root = digest
                 mediaType = try index.blob(digest)?.mediaType ?? ""
             }
-            guard let blob = store.lookup(root) else { throw Failure("\(image) is not cached (pull or prefetch it first)") }
+            guard var blob = store.lookup(root) else { throw Failure("\(image) is not cached (pull or prefetch it first)") }
             if mediaType.isEmpty { mediaType = MediaType.ociManifest.value }
+            if let chosen = try await platformManifest(of: root, image: image, platform: platform) {
+                guard let child = store.lookup(chosen.digest) else { throw Failure("\(image) is not cached (pull or prefetch it first)") }
+                (root, mediaType, blob) = (chosen.digest, chosen.mediaType.isEmpty ? MediaType.ociManifest.value : chosen.mediaType, child)
+            }
             try await collect(root, image: image, withReferrers: withReferrers, into: &digests, seen: &seen)
             entries.append(#"{"mediaType":\#(JSONString.quote(mediaType)),"digest":"\#(root)","size":\#(blob.size),"annotations":{"org.opencontainers.image.ref.name":\#(JSONString.quote(image.description))}}"#)
         }
@@ -106,6 +115,26 @@ public struct ImageBundle: Sendable {
             guard store.lookup(blob.digest) != nil else { throw Failure("\(image) is not fully cached: blob \(blob.digest) is missing (pull it again first)") }
             digests.append(blob.digest)
         }
+    }
+
+    /// For an index: the platform manifest to export instead (with `platform`), or nil to
+    /// export the index, which every platform it lists must then be cached for.
+    private func platformManifest(of root: Digest, image: ImageReference, platform: String?) async throws -> ManifestReferences.Descriptor? {
+        guard let references = try? ManifestReferences(parsing: try await store.readAll(root)), !references.manifests.isEmpty else { return nil }
+        let cached = references.manifests.filter { store.lookup($0.digest) != nil }
+        let names = { (list: [ManifestReferences.Descriptor]) in list.map { $0.platform ?? "\($0.digest)" }.joined(separator: ", ") }
+        if let platform {
+            guard let match = cached.first(where: { $0.platform == platform || $0.platform?.hasPrefix(platform + "/") == true }) else {
+                throw Failure("\(image) has no cached \(platform) manifest (cached: \(cached.isEmpty ? "none" : names(cached)))")
+            }
+            return match
+        }
+        let missing = references.manifests.filter { store.lookup($0.digest) == nil }
+        guard missing.isEmpty else {
+            throw Failure("\(image) is cached for \(cached.isEmpty ? "no platform" : names(cached)) only, not \(names(missing)): "
+                          + "export one platform with --platform, or prefetch every platform first")
+        }
+        return nil
     }
 
     /// The manifests the cached referrers list of `subject` names (none when none is cached).

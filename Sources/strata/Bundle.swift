@@ -31,6 +31,8 @@ struct Export: AsyncParsableCommand {
 
     @OptionGroup var cache: CacheOptions
     @Option(name: .shortAndLong, help: "The tar file to write.") var output: String
+    @Option(name: .long, help: "For multi-platform images: export only this platform (linux/amd64) as the image.")
+    var platform: String?
     @Flag(name: .customLong("with-referrers"), help: "Also write the cached signatures, SBOMs and attestations that refer to the images (prefetch them with --with-referrers first).")
     var withReferrers = false
     @Argument(help: "Images as cached: alpine:3.20, ghcr.io/org/app:1, repo@sha256:...") var images: [String]
@@ -43,7 +45,7 @@ struct Export: AsyncParsableCommand {
                 guard let reference = ImageReference(parsing: image) else { throw CommandFailure("not an image reference: \(image)") }
                 references.append(reference)
             }
-            let report = try await wrap { try await bundles.export(references, to: output, withReferrers: withReferrers) }
+            let report = try await wrap { try await bundles.export(references, to: output, withReferrers: withReferrers, platform: platform) }
             print("exported \(report.images) images, \(report.blobs) blobs, \(Format.bytes(report.bytes)) to \(output)")
         }
     }

@@ -46,6 +46,39 @@ extension Integration.Lifecycle {
         #expect(missing.output == "strata: docker.io/library/big:1 is not cached (pull or prefetch it first)\n")
     }
 
+    /// A multi-platform image prefetched for one platform: `ls` shows that platform, a
+    /// plain export says what is missing instead of writing an index that names absent
+    /// manifests, and `--platform` exports that platform as the image.
+    @Test func aMultiPlatformImageCachedForOnePlatformExportsThatPlatform() async throws {
+        let binary = try #require(Integration.CommandLine.binary)
+        let (registry, images) = try await SharedUpstream.shared.get()
+        let source = try await StrataInstance.start(canonical: registry.url)
+        let prefetched = try runCommand(binary, ["prefetch", "--admin", source.adminURL, "--platform", "linux/amd64", "library/multi:1"])
+        #expect(prefetched.status == 0, "\(prefetched.output)")
+        let ls = try runCommand(binary, ["ls", "--admin", source.adminURL, "library/multi"])
+        #expect(ls.output.contains("linux/amd64") && !ls.output.contains("linux/arm64"), "\(ls.output)")
+        await source.stop()
+
+        let bundle = makeTempDirectory("bundle") + "/multi.tar"
+        let refused = try runCommand(binary, ["export", "--cache-dir", source.cacheDirectory, "-o", bundle, "library/multi:1"])
+        #expect(refused.status == 1)
+        #expect(refused.output == "strata: docker.io/library/multi:1 is cached for linux/amd64 only, not linux/arm64: "
+                + "export one platform with --platform, or prefetch every platform first\n", "\(refused.output)")
+        let exported = try runCommand(binary, ["export", "--cache-dir", source.cacheDirectory, "-o", bundle, "--platform", "linux/amd64", "library/multi:1"])
+        #expect(exported.status == 0, "\(exported.output)")
+        // Other OCI tools read it whole: the image is the amd64 manifest.
+        let skopeo = try #require(Skopeo.executable)
+        let copy = makeTempDirectory("from-bundle")
+        let copied = try runCommand(skopeo, ["--insecure-policy", "copy", "--all", "oci-archive:\(bundle):docker.io/library/multi:1", "dir:\(copy)"])
+        #expect(copied.status == 0, "\(copied.output)")
+        let amd64 = try #require(images.multi.children.first)
+        let files = try Skopeo.contents(copy)
+        #expect(files["manifest.json"] == Data(amd64.manifest))
+        for digest in amd64.blobs.keys { #expect(files[digest.hex] != nil, "blob \(digest)") }
+        let wrong = try runCommand(binary, ["export", "--cache-dir", source.cacheDirectory, "-o", bundle, "--platform", "linux/s390x", "library/multi:1"])
+        #expect(wrong.status == 1 && wrong.output.contains("has no cached linux/s390x manifest (cached: linux/amd64)"), "\(wrong.output)")
+    }
+
     /// A bundle whose blob does not match its digest is refused; nothing bad is stored.
     @Test func importRefusesABlobThatFailsItsDigest() async throws {
         let binary = try #require(Integration.CommandLine.binary)
