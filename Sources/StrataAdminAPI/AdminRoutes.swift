@@ -84,7 +84,7 @@ public struct AdminRoutes: Sendable {
             }
             references.append(reference)
         }
-        let prefetcher = Prefetcher(engine: engine)
+        let prefetcher = Prefetcher(engine: engine, ledger: ledger)
         let images = references
         var headers = HTTPFields()
         headers[.contentType] = "application/x-ndjson"

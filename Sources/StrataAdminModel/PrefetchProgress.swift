@@ -1,7 +1,9 @@
 /// One step of a prefetch, for progress reports (`POST /api/prefetch` answers these as
 /// JSON lines).
 public struct PrefetchEvent: Sendable, Codable, Equatable {
-    public enum Kind: String, Sendable, Codable { case manifest, blob, done, failed }
+    /// `config` and `blob` (a layer) when one is cached; `progress` while a large blob
+    /// is fetched (`bytes` of `total` so far).
+    public enum Kind: String, Sendable, Codable { case manifest, config, blob, progress, done, failed }
     public let image: String
     public let kind: Kind
     public var digest: String?
@@ -9,8 +11,12 @@ public struct PrefetchEvent: Sendable, Codable, Equatable {
     /// True when the content was already cached.
     public var cached: Bool?
     public var message: String?
+    /// The blob's size, for `progress`.
+    public var total: Int64?
 
-    public init(image: String, kind: Kind, digest: String? = nil, bytes: Int64? = nil, cached: Bool? = nil, message: String? = nil) {
+    public init(image: String, kind: Kind, digest: String? = nil, bytes: Int64? = nil, cached: Bool? = nil, message: String? = nil,
+                total: Int64? = nil) {
+        self.total = total
         self.image = image
         self.kind = kind
         self.digest = digest

@@ -217,10 +217,7 @@ public struct StrataConfiguration: Sendable, Equatable {
 
     public static func load(path: String) throws(Error) -> StrataConfiguration {
         guard let data = FileManager.default.contents(atPath: path) else {
-            var isDirectory: ObjCBool = false
-            let why = !FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) ? "no such file"
-                : isDirectory.boolValue ? "it is a directory" : "permission denied"
-            throw Error("cannot read config file \(path): \(why)")
+            throw Error("cannot read config file \(path): \(UnreadableFile.reason(path))")
         }
         guard let text = String(data: data, encoding: .utf8) else { throw Error("config file \(path) is not UTF-8 text") }
         return try parse(yaml: text)

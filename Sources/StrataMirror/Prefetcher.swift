@@ -1,14 +1,36 @@
 import Foundation
 import StrataCore
+import StrataAdminModel
 import StrataStore
+import StrataUpstream
 
 /// Pulls whole images through the tiers into the cache, as a client would, without
 /// sending the bytes anywhere: every platform, or only those asked for.
 public struct Prefetcher: Sendable {
     let engine: MirrorEngine
+    /// Where each manifest and blob prefetched is recorded (client `prefetch`), so the
+    /// traffic shows in the stats, the dashboard and the metrics.
+    let ledger: Ledger?
+    let now: @Sendable () -> Date
 
-    public init(engine: MirrorEngine) {
+    public init(engine: MirrorEngine, ledger: Ledger? = nil, now: @escaping @Sendable () -> Date = Date.init) {
         self.engine = engine
+        self.ledger = ledger
+        self.now = now
+    }
+
+    /// Bytes between two progress reports of one blob: a tenth of it, at least 16 MiB.
+    static func progressStep(_ size: Int64) -> Int64 { max(16 << 20, size / 10) }
+
+    private func record(_ kind: LedgerRecord.Kind, image: ImageReference, reference: String, started: Date, bytes: Int64,
+                        tier: String, path: [String], attempts: [TierAttempt]) {
+        guard let ledger else { return }
+        let route = kind == .manifest ? "manifests" : "blobs"
+        ledger.record(LedgerRecord(
+            time: started, client: "prefetch", userAgent: "strata prefetch", method: "GET",
+            path: "/v2/\(image.repository.value)/\(route)/\(reference)", kind: kind, registry: image.registry,
+            repository: image.repository.value, reference: reference, status: 200, bytes: bytes,
+            seconds: now().timeIntervalSince(started), tier: tier, tierPath: path, attempts: attempts.map(LedgerRecord.Attempt.init)))
     }
 
     /// Prefetches each image; `platforms` like `linux/amd64` (nil: all of them). With
@@ -41,7 +63,10 @@ public struct Prefetcher: Sendable {
         _ image: ImageReference, platforms: [String]?, as name: String, summary: inout Summary, progress: (Event) async -> Void
     ) async throws -> [Digest] {
         let all = ManifestAccept(headers: [])
+        let rootStarted = now()
         let root = try await engine.manifest(registry: image.registry, repository: image.repository, reference: image.reference, accept: all)
+        record(.manifest, image: image, reference: image.reference.description, started: rootStarted, bytes: Int64(root.bytes.count),
+               tier: root.tier.description, path: root.path, attempts: root.attempts)
         summary.manifests += 1
         await progress(Event(image: name, kind: .manifest, digest: root.digest.description, bytes: Int64(root.bytes.count), cached: root.tier == .local))
         var digests = [root.digest]
@@ -51,7 +76,10 @@ public struct Prefetcher: Sendable {
             manifests.append(root.bytes)
         } else {
             for child in references.manifests where Self.wanted(child.platform, platforms) {
+                let started = now()
                 let result = try await engine.manifest(registry: image.registry, repository: image.repository, reference: .digest(child.digest), accept: all)
+                record(.manifest, image: image, reference: child.digest.description, started: started, bytes: Int64(result.bytes.count),
+                       tier: result.tier.description, path: result.path, attempts: result.attempts)
                 summary.manifests += 1
                 await progress(Event(image: name, kind: .manifest, digest: child.digest.description, bytes: child.size, cached: result.tier == .local))
                 manifests.append(result.bytes)
@@ -60,24 +88,38 @@ public struct Prefetcher: Sendable {
         }
         for bytes in manifests {
             let parts = try ManifestReferences(parsing: bytes)
-            for blob in [parts.config].compactMap({ $0 }) + parts.layers {
+            let blobs = [parts.config].compactMap { $0 }.map { ($0, Event.Kind.config) } + parts.layers.map { ($0, Event.Kind.blob) }
+            for (blob, kind) in blobs {
+                let started = now()
                 let result = try await engine.blob(registry: image.registry, repository: image.repository, digest: blob.digest, headOnly: false)
                 var cached = false
+                var tier = TierName.local, path = ["local"], attempts: [TierAttempt] = []
                 switch result {
                 case .stored:
                     cached = true
-                case .filling(let fill, _, _):
+                case .filling(let fill, let size, let lease):
                     do {
+                        // Follow the fill (offsets only, nothing is read) to report how far it got.
+                        let step = Self.progressStep(size ?? blob.size)
+                        var reported: Int64 = 0
+                        try await fill.follow(from: 0, to: size, lease: lease, chunkSize: 4 << 20) { piece in
+                            guard case .file(_, let reached) = piece, reached - reported >= step, let size, reached < size else { return }
+                            reported = reached
+                            await progress(Event(image: name, kind: .progress, digest: blob.digest.description, bytes: reached, total: size))
+                        }
                         _ = try await fill.waitUntilDone()
                     } catch {
-                        throw MirrorError.unavailable.saying("blob \(blob.digest): \(error.message)")
+                        throw MirrorError.unavailable.saying("blob \(blob.digest): \((error as? FillError)?.message ?? "\(error)")")
                     }
+                    (tier, path, attempts) = (fill.tier, fill.path, fill.attempts)
                 case .upstreamHead:
                     break
                 }
+                record(.blob, image: image, reference: blob.digest.description, started: started, bytes: cached ? 0 : blob.size,
+                       tier: tier.description, path: path, attempts: attempts)
                 summary.blobs += 1
                 if cached { summary.cachedBlobs += 1 } else { summary.fetchedBytes = summary.fetchedBytes.saturatingAdd(blob.size) }  // a descriptor's size is upstream's word
-                await progress(Event(image: name, kind: .blob, digest: blob.digest.description, bytes: blob.size, cached: cached))
+                await progress(Event(image: name, kind: kind, digest: blob.digest.description, bytes: blob.size, cached: cached))
             }
         }
         return digests

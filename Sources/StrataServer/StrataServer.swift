@@ -198,7 +198,7 @@ public final class StrataServer: Sendable {
         if !configuration.prefetchImages.isEmpty {
             let images = configuration.prefetchImages.compactMap { ImageReference(parsing: $0, defaultRegistry: configuration.defaultRegistry) }
             services.append(PrefetchService(
-                prefetcher: Prefetcher(engine: engine), images: images, platforms: configuration.prefetchPlatforms,
+                prefetcher: Prefetcher(engine: engine, ledger: ledger, now: now), images: images, platforms: configuration.prefetchPlatforms,
                 refresh: .milliseconds(Int64(configuration.prefetchRefresh * 1000)), logger: logger, onRound: onPrefetchRound))
         }
         if let adminAddress = listeners.adminAddress {

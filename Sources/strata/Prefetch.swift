@@ -2,6 +2,7 @@ import ArgumentParser
 import AsyncHTTPClient
 import Foundation
 import NIOCore
+import StrataConfig
 import StrataAdminModel
 
 /// `strata prefetch`: pull images through the tiers into a running Strata's cache.
@@ -16,7 +17,24 @@ struct Prefetch: AsyncParsableCommand {
     @Flag(name: .long, help: "Print the progress as JSON lines.") var json = false
     @Flag(name: .customLong("with-referrers"), help: "Also prefetch what the OCI referrers API lists for each image (signatures, SBOMs, attestations).")
     var withReferrers = false
-    @Argument(help: "Images: alpine:3.20, library/nginx, ghcr.io/org/app:1, repo@sha256:...") var images: [String]
+    @Option(name: .long, help: "A file of images, one per line (# starts a comment).") var file: String?
+    @Argument(help: "Images: alpine:3.20, library/nginx, ghcr.io/org/app:1, repo@sha256:...") var images: [String] = []
+
+    /// The images named on the command line, then those in `--file`.
+    func allImages() throws -> [String] {
+        var all = images
+        if let file {
+            guard let text = try? String(contentsOfFile: file, encoding: .utf8) else {
+                throw CommandFailure("cannot read \(file): \(UnreadableFile.reason(file))")
+            }
+            for line in text.split(whereSeparator: \.isNewline) {
+                let entry = line.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first.map { $0.trimmingCharacters(in: .whitespaces) } ?? ""
+                if !entry.isEmpty { all.append(entry) }
+            }
+        }
+        guard !all.isEmpty else { throw CommandFailure("name at least one image, or a file of them with --file") }
+        return all
+    }
 
     func run() async throws {
         try await runReporting {
@@ -26,7 +44,7 @@ struct Prefetch: AsyncParsableCommand {
             var request = HTTPClientRequest(url: client.url("/api/prefetch"))
             request.method = .POST
             request.headers.add(name: "Content-Type", value: "application/json")
-            request.body = .bytes(ByteBuffer(bytes: try JSONEncoder().encode(Ask(images: images, platforms: platforms, referrers: withReferrers))))
+            request.body = .bytes(ByteBuffer(bytes: try JSONEncoder().encode(Ask(images: try allImages(), platforms: platforms, referrers: withReferrers))))
             if let token = try client.token() { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
             let response: HTTPClientResponse
             do {
@@ -40,7 +58,8 @@ struct Prefetch: AsyncParsableCommand {
             }
             var pending = [UInt8]()
             var failed = 0
-            var blobs = 0
+            // Layers are numbered per image.
+            var layers: [String: Int] = [:]
             let decoder = JSONDecoder()
             let start = Date()
             for try await chunk in response.body {
@@ -53,9 +72,13 @@ struct Prefetch: AsyncParsableCommand {
                         switch event.kind {
                         case .manifest:
                             print("\(event.image): manifest \(Format.shortDigest(event.digest ?? ""))\(event.cached == true ? " (cached)" : "")")
+                        case .config:
+                            print("\(event.image): config \(Format.shortDigest(event.digest ?? "")) \(Format.bytes(event.bytes ?? 0))\(event.cached == true ? " (cached)" : "")")
                         case .blob:
-                            blobs += 1
-                            print("\(event.image): layer \(blobs) \(Format.shortDigest(event.digest ?? "")) \(Format.bytes(event.bytes ?? 0))\(event.cached == true ? " (cached)" : "")")
+                            layers[event.image, default: 0] += 1
+                            print("\(event.image): layer \(layers[event.image] ?? 0) \(Format.shortDigest(event.digest ?? "")) \(Format.bytes(event.bytes ?? 0))\(event.cached == true ? " (cached)" : "")")
+                        case .progress:
+                            print("\(event.image): layer \((layers[event.image] ?? 0) + 1) \(Format.shortDigest(event.digest ?? "")) \(Format.bytes(event.bytes ?? 0)) of \(Format.bytes(event.total ?? 0))")
                         case .done:
                             print("\(event.image): done")
                         case .failed:

@@ -43,6 +43,43 @@ extension Integration.Lifecycle {
         #expect(missing.output.contains("library/nothing:1: FAILED"))
     }
 
+    /// `--file` names the images; a config blob is called a config, a large layer shows
+    /// its progress while it comes, and the prefetch shows in the admin server's stats.
+    @Test func prefetchFromAFileReportsConfigsProgressAndShowsInTheStats() async throws {
+        let binary = try #require(Integration.CommandLine.binary)
+        let registry = DistributionRegistry()
+        try await registry.start()
+        defer { registry.stop() }
+        let images = try TestImages.make(bigLayer: 48 << 20)
+        try await images.push(to: registry.url, only: ["library/small", "library/big"])
+        let strata = try await StrataInstance.start(canonical: registry.url)
+        defer { Task { await strata.stop() } }
+        let list = makeTempDirectory("prefetch") + "/images.txt"
+        try "# images for the build farm\nlibrary/small:1\n\nlibrary/big:1   # the large one\n".write(toFile: list, atomically: true, encoding: .utf8)
+
+        let result = try runCommand(binary, ["prefetch", "--admin", strata.adminURL, "--file", list])
+        #expect(result.status == 0, "\(result.output)")
+        #expect(result.output.contains("prefetched 2 images (0 failed)"), "\(result.output)")
+        let smallConfig = try #require(ManifestReferences(parsing: images.small.manifest).config)
+        #expect(result.output.contains("docker.io/library/small:1: config \(String(smallConfig.digest.description.prefix(19)))"), "\(result.output)")
+        #expect(result.output.contains("docker.io/library/small:1: layer 2 "), "two layers, the config not counted")
+        #expect(!result.output.contains("docker.io/library/small:1: layer 3 "))
+        // The 48 MiB layer reports its progress (every 16 MiB) before it is done.
+        let progress = result.output.split(separator: "\n").filter { $0.hasPrefix("docker.io/library/big:1: layer 1 ") && $0.contains(" of 48.0 MiB") }
+        #expect(!progress.isEmpty, "\(result.output)")
+
+        // The prefetch is traffic of the cache: it shows in the ledger and the stats.
+        let ledger = String(decoding: try await fetch("\(strata.adminURL)/api/requests?limit=100").body, as: UTF8.self)
+        #expect(ledger.contains(#""client":"prefetch""#) && ledger.contains(#""tier":"canonical""#), "\(ledger)")
+        let stats = String(decoding: try await fetch("\(strata.adminURL)/api/stats").body, as: UTF8.self)
+        #expect(stats.contains("canonical"), "\(stats)")
+
+        let unreadable = try runCommand(binary, ["prefetch", "--admin", strata.adminURL, "--file", list + ".none"])
+        #expect(unreadable.status == 1 && unreadable.output == "strata: cannot read \(list).none: no such file\n", "\(unreadable.output)")
+        let none = try runCommand(binary, ["prefetch", "--admin", strata.adminURL])
+        #expect(none.status == 1 && none.output.contains("name at least one image"), "\(none.output)")
+    }
+
     /// `prefetch:` in the config keeps images warm in the background.
     @Test func configuredPrefetchWarmsTheCache() async throws {
         let registry = DistributionRegistry()
