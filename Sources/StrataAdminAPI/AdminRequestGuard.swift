@@ -26,7 +26,7 @@ public struct AdminRequestGuard: Sendable {
     }
 
     /// Why a request is refused, or nil to let it through.
-    public func refusal(method: String, host: String?, origin: String?, contentType: String?, fetchSite: String?) -> String? {
+    public func refusal(method: String, host: String?, origin: String?, contentType: String?, fetchSite: String?, path: String = "") -> String? {
         let hostName = host.map(Self.hostName) ?? ""
         let wildcard = ["0.0.0.0", "::", ""].contains(listenHost)
         if !(wildcard && tokenRequired) {
@@ -44,6 +44,8 @@ public struct AdminRequestGuard: Sendable {
             }
         }
         let type = contentType?.split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() } ?? ""
+        // The sign-in form is the one form post: it changes nothing but the browser's cookie.
+        if path == "/login" && type == "application/x-www-form-urlencoded" { return nil }
         guard type == "application/json" else { return "state-changing requests need Content-Type: application/json" }
         return nil
     }
@@ -72,7 +74,7 @@ struct AdminGuardMiddleware: RouterMiddleware {
         let fetchSite = HTTPField.Name("Sec-Fetch-Site")!
         if let reason = guardrail.refusal(method: request.method.rawValue, host: request.head.authority,
                                           origin: request.headers[.origin], contentType: request.headers[.contentType],
-                                          fetchSite: request.headers[fetchSite]) {
+                                          fetchSite: request.headers[fetchSite], path: request.uri.path) {
             var headers = HTTPFields()
             headers[.contentType] = "application/json"
             return Response(status: .forbidden, headers: headers,

@@ -13,8 +13,12 @@ public struct AdminRoutes: Sendable {
     let ledger: Ledger
     let metrics: StrataMetrics
     let instanceID: String
+    /// The cache's bound (`cache.max_size`), for the dashboard's disk use.
+    let maxCacheBytes: Int64?
 
-    public init(engine: MirrorEngine, inventory: any CacheInventory, ledger: Ledger, metrics: StrataMetrics, instanceID: String) {
+    public init(engine: MirrorEngine, inventory: any CacheInventory, ledger: Ledger, metrics: StrataMetrics, instanceID: String,
+                maxCacheBytes: Int64? = nil) {
+        self.maxCacheBytes = maxCacheBytes
         self.engine = engine
         self.inventory = inventory
         self.ledger = ledger
@@ -27,15 +31,19 @@ public struct AdminRoutes: Sendable {
     public func router(token: String?, listenHost: String = "127.0.0.1") -> Router<BasicRequestContext> {
         let router = Router()
         router.add(middleware: AdminGuardMiddleware(guardrail: AdminRequestGuard(listenHost: listenHost, tokenRequired: token != nil)))
-        if let token { router.add(middleware: BearerTokenMiddleware(token: token)) }
+        if let token {
+            router.add(middleware: AdminAuthMiddleware(token: token))
+            AdminLogin(token: token).routes(router)
+        }
         router.get("/healthz") { _, _ in Self.text("ok\n") }
         router.get("/readyz") { _, _ in
             guard inventory.isReady() else {
                 return Self.text("not ready: the store is not writable or the index is not open\n", status: .serviceUnavailable)
             }
-            // Still ready without the shared store (the disk and the upstream tiers serve), but said.
-            let shared = engine.tierStatus().filter { $0.name == "shared" && $0.breaker != "closed" }
-            return Self.text("ready\n" + (shared.first.map { "shared store unavailable: \($0.lastError ?? $0.breaker)\n" } ?? ""))
+            // Still ready without the shared store (the disk and the upstream tiers serve), but said;
+            // probes need no token, so the why is left to the signed-in views.
+            let shared = engine.tierStatus().contains { $0.name == "shared" && $0.breaker != "closed" }
+            return Self.text("ready\n" + (shared ? "shared store unavailable\n" : ""))
         }
         router.get("/api/requests") { request, _ in
             let q = request.uri.queryParameters
@@ -65,7 +73,7 @@ public struct AdminRoutes: Sendable {
             headers[.contentType] = "text/plain; version=0.0.4; charset=utf-8"
             return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: metrics.render())))
         }
-        router.get("/") { _, _ in try await self.dashboard() }
+        router.get("/") { _, _ in try await self.dashboard(signedIn: token != nil) }
         return router
     }
 
@@ -105,10 +113,14 @@ public struct AdminRoutes: Sendable {
     }
 
     /// `GET /`: the dashboard page.
-    private func dashboard() async throws -> Response {
+    private func dashboard(signedIn: Bool) async throws -> Response {
         let page = DashboardPage(stats: ledger.stats(), tiers: engine.tierStatus(), recent: ledger.recent(limit: 25),
                                  cache: try? await inventory.cacheListing(registry: nil, repository: nil), instanceID: instanceID,
-                                 cacheOnly: engine.configuration.cacheOnly).render()
+                                 cacheOnly: engine.configuration.cacheOnly, now: Date(),
+                                 storedBytes: (try? inventory.storedBytes())?.stored, maxBytes: maxCacheBytes,
+                                 lastHour: ledger.series(bucketMinutes: 1, buckets: 60), lastDay: ledger.series(bucketMinutes: 15, buckets: 96),
+                                 topRepositories: ledger.topRepositories(limit: 10), prefetch: ledger.prefetchActivity(),
+                                 signedIn: signedIn).render()
         var headers = HTTPFields()
         headers[.contentType] = "text/html; charset=utf-8"
         return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: page)))
@@ -142,30 +154,5 @@ public struct AdminRoutes: Sendable {
         if let date = formatter.date(from: text) { return date }
         formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
         return formatter.date(from: text)
-    }
-}
-
-/// Refuses any request without `Authorization: Bearer <token>`.
-struct BearerTokenMiddleware: RouterMiddleware {
-    typealias Context = BasicRequestContext
-    let token: String
-
-    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        let presented = request.headers[.authorization] ?? ""
-        guard Self.constantTimeEqual(Array(presented.utf8), Array("Bearer \(token)".utf8)) else {
-            var headers = HTTPFields()
-            headers[.wwwAuthenticate] = "Bearer realm=\"strata-admin\""
-            headers[.contentType] = "application/json"
-            return Response(status: .unauthorized, headers: headers,
-                            body: .init(byteBuffer: ByteBuffer(string: #"{"error":"admin token required"}"#)))
-        }
-        return try await next(request, context)
-    }
-
-    static func constantTimeEqual(_ a: [UInt8], _ b: [UInt8]) -> Bool {
-        guard a.count == b.count else { return false }
-        var diff: UInt8 = 0
-        for i in a.indices { diff |= a[i] ^ b[i] }
-        return diff == 0
     }
 }

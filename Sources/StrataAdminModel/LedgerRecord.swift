@@ -70,8 +70,12 @@ public struct LedgerRecord: Sendable, Codable, Equatable {
         self.error = error
     }
 
-    /// Whether this request was for content (a manifest or a blob) that was answered.
+    /// Whether this request was a client's for content (a manifest or a blob) that was
+    /// answered: what hit ratios count (a prefetch is the cache's own traffic).
     public var isContentHit: Bool {
-        (kind == .manifest || kind == .blob) && (200..<300).contains(status)
+        (kind == .manifest || kind == .blob) && (200..<300).contains(status) && !isPrefetch
     }
+
+    /// Recorded by a prefetch, not by a client's request.
+    public var isPrefetch: Bool { client == "prefetch" }
 }

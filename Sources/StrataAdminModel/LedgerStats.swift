@@ -19,8 +19,11 @@ public struct LedgerStats: Sendable, Codable, Equatable {
         public let hitRatio: Double?
         /// Bytes served from the cache that would otherwise have come from upstream.
         public let upstreamBytesSaved: Int64
+        /// `GET /v2/` version checks among the requests (tier `none`).
+        public let pings: Int
 
-        public init(tiers: [String: Tier], requests: Int, bytes: Int64, hitRatio: Double?, upstreamBytesSaved: Int64) {
+        public init(tiers: [String: Tier], requests: Int, bytes: Int64, hitRatio: Double?, upstreamBytesSaved: Int64, pings: Int = 0) {
+            self.pings = pings
             self.tiers = tiers
             self.requests = requests
             self.bytes = bytes

@@ -68,6 +68,37 @@ public final class Ledger: Sendable {
         return Stats(since: startedAt, total: Self.window(total), last5m: Self.window(five), last1h: Self.window(hour))
     }
 
+    /// Requests and bytes per tier in `buckets` buckets of `bucketMinutes`, oldest first
+    /// (for the dashboard's charts). Prefetches are counted in their tier.
+    public func series(bucketMinutes: Int, buckets: Int) -> [TrafficBucket] {
+        let time = now()
+        let raw = state.withLockedValue { $0.statistics.series(bucketMinutes: bucketMinutes, buckets: buckets, now: time) }
+        let end = (time.timeIntervalSince1970 / 60).rounded(.down) * 60 + 60
+        return raw.enumerated().map { index, tiers in
+            TrafficBucket(start: Date(timeIntervalSince1970: end - Double((buckets - index) * bucketMinutes * 60)),
+                          tiers: tiers.mapValues { TrafficBucket.Tier(requests: $0.requests, bytes: $0.bytes) })
+        }
+    }
+
+    /// The most requested repositories (clients' content requests), with how many the cache answered.
+    public func topRepositories(limit: Int) -> [RepositoryTraffic] {
+        let all = state.withLockedValue { $0.statistics.repositories }
+        return all.sorted { ($0.value.requests, $1.key) > ($1.value.requests, $0.key) }.prefix(limit).map {
+            RepositoryTraffic(repository: $0.key, requests: $0.value.requests, hits: $0.value.hits, bytes: $0.value.bytes)
+        }
+    }
+
+    /// What prefetches brought over the last hour and day, and when the last one did.
+    public func prefetchActivity() -> PrefetchActivity {
+        let time = now()
+        let (hour, day, last) = state.withLockedValue { s in
+            (s.statistics.window(3600, now: time).values.reduce(LedgerStatistics.Counts(), +),
+             s.statistics.window(86400, now: time).values.reduce(LedgerStatistics.Counts(), +), s.statistics.lastPrefetch)
+        }
+        return PrefetchActivity(lastHour: hour.prefetched, lastHourBytes: hour.prefetchedBytes, lastDay: day.prefetched,
+                                lastDayBytes: day.prefetchedBytes, last: last)
+    }
+
     private static func window(_ counts: [String: LedgerStatistics.Counts]) -> Stats.Window {
         let content = counts.values.reduce(0) { $0 + $1.contentRequests }
         let hits = (counts["local"]?.contentRequests ?? 0) + (counts["stale"]?.contentRequests ?? 0)
@@ -76,6 +107,7 @@ public final class Ledger: Sendable {
             requests: counts.values.reduce(0) { $0 + $1.requests },
             bytes: counts.values.reduce(0) { $0 + $1.bytes },
             hitRatio: content > 0 ? Double(hits) / Double(content) : nil,
-            upstreamBytesSaved: (counts["local"]?.bytes ?? 0) + (counts["stale"]?.bytes ?? 0))
+            upstreamBytesSaved: (counts["local"]?.bytes ?? 0) + (counts["stale"]?.bytes ?? 0),
+            pings: counts.values.reduce(0) { $0 + $1.pings })
     }
 }

@@ -204,7 +204,8 @@ public final class StrataServer: Sendable {
         if let adminAddress = listeners.adminAddress {
             let metrics = StrataMetrics(engine: engine, inventory: disk, ledger: ledger)
             objectStore?.observe { metrics.recordObjectStore(method: $0.method, outcome: $0.outcome, seconds: $0.seconds, sent: $0.sent, received: $0.received) }
-            let routes = AdminRoutes(engine: engine, inventory: disk, ledger: ledger, metrics: metrics, instanceID: instanceID)
+            let routes = AdminRoutes(engine: engine, inventory: disk, ledger: ledger, metrics: metrics, instanceID: instanceID,
+                                     maxCacheBytes: configuration.maxSize)
             services.append(Application(
                 router: routes.router(token: listeners.adminToken, listenHost: adminAddress.host),
                 server: listeners.adminServer,

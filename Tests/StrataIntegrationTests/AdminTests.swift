@@ -184,6 +184,36 @@ extension Integration {
                 #expect(try await fetch(strata.adminURL + path, headers: [("Authorization", "Bearer wrong")]).status == 401)
                 #expect(try await fetch(strata.adminURL + path, headers: [("Authorization", "Bearer s3cret-token")]).status == 200)
             }
+            // Probes need no token, and say only ready or not.
+            #expect(String(decoding: try await fetch(strata.adminURL + "/healthz").body, as: UTF8.self) == "ok\n")
+            #expect(String(decoding: try await fetch(strata.adminURL + "/readyz").body, as: UTF8.self) == "ready\n")
+
+            // A browser is sent to the sign-in form; the token signs it in with a cookie.
+            let html = [("Accept", "text/html,application/xhtml+xml")]
+            let redirected = try await fetch(strata.adminURL + "/", headers: html)
+            #expect(redirected.status == 303 && redirected.headers.first(name: "Location") == "/login")
+            let form = try await fetch(strata.adminURL + "/login", headers: html)
+            #expect(form.status == 200 && String(decoding: form.body, as: UTF8.self).contains("<form id=\"login\" method=\"post\" action=\"/login\">"))
+            let post = [("Content-Type", "application/x-www-form-urlencoded"), ("Origin", strata.adminURL)]
+            let wrong = try await fetch(strata.adminURL + "/login", method: .POST, headers: post, body: "token=guess")
+            #expect(wrong.status == 401 && String(decoding: wrong.body, as: UTF8.self).contains("id=\"login-error\""))
+            #expect(wrong.headers.first(name: "Set-Cookie") == nil)
+            let signed = try await fetch(strata.adminURL + "/login", method: .POST, headers: post, body: "token=s3cret-token")
+            #expect(signed.status == 303 && signed.headers.first(name: "Location") == "/")
+            let cookie = try #require(signed.headers.first(name: "Set-Cookie"))
+            #expect(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict") && !cookie.contains("s3cret-token"))
+            let session = String(cookie.prefix { $0 != ";" })
+            let dashboard = try await fetch(strata.adminURL + "/", headers: html + [("Cookie", session)])
+            #expect(dashboard.status == 200 && String(decoding: dashboard.body, as: UTF8.self).contains("href=\"/logout\""))
+            #expect(try await fetch(strata.adminURL + "/api/stats", headers: [("Cookie", session)]).status == 200)
+            #expect(try await fetch(strata.adminURL + "/api/stats", headers: [("Cookie", "strata_admin=forged")]).status == 401)
+            // Another site's page cannot post the form.
+            let crossSite = try await fetch(strata.adminURL + "/login", method: .POST,
+                                            headers: [("Content-Type", "application/x-www-form-urlencoded"), ("Origin", "http://evil.example")],
+                                            body: "token=s3cret-token")
+            #expect(crossSite.status == 403)
+            let signedOut = try await fetch(strata.adminURL + "/logout", headers: [("Cookie", session)])
+            #expect(signedOut.status == 303 && signedOut.headers.first(name: "Set-Cookie")?.contains("Max-Age=0") == true)
         }
 
         /// `strata status`, `strata ls` and `strata requests` read a running Strata.
@@ -268,29 +298,77 @@ enum PrometheusText {
 }
 
 extension Integration.Admin {
-    /// The dashboard, loaded in a real headless browser (Debian's chromium).
-    @Test func dashboardRendersInAHeadlessBrowser() async throws {
+    /// Debian's chromium, headless, on one URL: the DOM it built, or a screenshot.
+    static func chromium(_ arguments: [String]) async throws -> (status: Int32, output: String) {
         let chromium = try #require(which("chromium"), "chromium is not installed (apt-get install chromium)")
+        let base = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--hide-scrollbars",
+                    "--user-data-dir=\(makeTempDirectory("chromium"))"]
+        return try await Task.detached { try runCommand(chromium, base + arguments) }.value
+    }
+
+    /// The part of `html` from the element with `id` to the end of its table or figure.
+    static func element(_ id: String, in html: String) -> Substring? {
+        guard let start = html.range(of: "id=\"\(id)\"") else { return nil }
+        let end = html.range(of: "</table>", range: start.upperBound..<html.endIndex)?.upperBound
+            ?? html.range(of: "</svg>", range: start.upperBound..<html.endIndex)?.upperBound ?? html.endIndex
+        return html[start.lowerBound..<end]
+    }
+
+    /// The dashboard, loaded in a real headless browser at 1280 px: every part a person
+    /// looks for is there with real figures, nothing is wider than the window, and a
+    /// screenshot is kept (in `$STRATA_SCREENSHOTS`, or a temp directory).
+    @Test func dashboardRendersInAHeadlessBrowser() async throws {
         let (upstream, _) = try await SharedUpstream.shared.get()
-        let strata = try await StrataInstance.start(canonical: upstream.url)
+        let strata = try await StrataInstance.start(canonical: upstream.url) { config in
+            config.maxSize = 2 << 30
+            config.tiers = [.init(name: "down", url: "http://127.0.0.1:9")]
+        }
         defer { Task { await strata.stop() } }
         _ = try Skopeo.copy("\(strata.hostPort)/library/small:1")
         _ = try Skopeo.copy("\(strata.hostPort)/library/small:1")
+        let binary = try #require(Integration.CommandLine.binary)
+        #expect(try runCommand(binary, ["prefetch", "--admin", strata.adminURL, "--platform", "linux/amd64", "library/multi:1"]).status == 0)
         let url = strata.adminURL + "/"
-        let dom = try await Task.detached {
-            try runCommand(chromium, ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                                      "--user-data-dir=\(makeTempDirectory("chromium"))", "--dump-dom", url])
-        }.value
+
+        let dom = try await Self.chromium(["--window-size=1280,1000", "--dump-dom", url])
         #expect(dom.status == 0)
-        // The DOM as the browser built it: the tier table with a row per serving tier.
         let html = dom.output
-        #expect(html.contains("<table id=\"tier-breakdown\">"))
-        let start = try #require(html.range(of: "<table id=\"tier-breakdown\">"))
-        let end = try #require(html.range(of: "</table>", range: start.upperBound..<html.endIndex))
-        let table = html[start.upperBound..<end.lowerBound]
-        #expect(table.contains("<td>local</td>"))
-        #expect(table.contains("<td>canonical</td>"))
-        #expect(html.contains("<table id=\"tier-health\">"))
+        // The DOM as the browser built it: the tier table with a row per serving tier.
+        let table = try #require(Self.element("tier-breakdown", in: html))
+        #expect(table.contains("<td>local</td>") && table.contains("<td>canonical</td>"))
         #expect(html.contains("id=\"hit-ratio\""))
+        #expect(html.contains("version <b>\(StrataVersion.current)</b>"))
+        #expect(Self.element("uptime", in: html)?.contains("up <b>") == true)
+        #expect(Self.element("disk-use", in: html)?.contains(" of 2.0 GiB (") == true, "disk use against the bound")
+        for chart in ["chart-requests-hour", "chart-bytes-hour", "chart-requests-day", "chart-bytes-day"] {
+            let svg = try #require(Self.element(chart, in: html), "\(chart)")
+            #expect(svg.contains("<rect") && svg.contains("fill=\"#2e7d32\""), "\(chart) has bars for local")
+        }
+        let health = try #require(Self.element("tier-health", in: html))
+        #expect(health.contains("class=\"t error-time\"") && health.contains("refused"), "the down tier's last error, with its time")
+        let top = try #require(Self.element("top-repositories", in: html))
+        #expect(top.contains("docker.io/library/small") && top.contains("%"))
+        #expect(Self.element("prefetch", in: html)?.contains("Last hour: 0 ") == false, "prefetch activity counted")
+        #expect(html.contains("id=\"pings\""))
+
+        // Nothing wider than 1280 px: the served page, measured in the browser by a
+        // script added to a copy of it (the page itself runs none).
+        let page = String(decoding: try await fetch(url).body, as: UTF8.self)
+        let probe = "<script>document.body.setAttribute('data-width', String(document.documentElement.scrollWidth));</script></body>"
+        let copy = makeTempDirectory("dashboard") + "/dashboard.html"
+        try page.replacingOccurrences(of: "</body>", with: probe).write(toFile: copy, atomically: true, encoding: .utf8)
+        let measured = try await Self.chromium(["--window-size=1280,1000", "--dump-dom", "file://\(copy)"])
+        let width = measured.output.range(of: #"data-width="(\d+)""#, options: .regularExpression)
+            .map { measured.output[$0].dropFirst(12).dropLast() }.flatMap { Int($0) }
+        #expect(width.map { $0 <= 1280 } == true, "page width \(String(describing: width)) at a 1280 px window")
+
+        let shots = ProcessInfo.processInfo.environment["STRATA_SCREENSHOTS"] ?? makeTempDirectory("screenshots")
+        try FileManager.default.createDirectory(atPath: shots, withIntermediateDirectories: true)
+        let shot = try await Self.chromium(["--window-size=1280,2400", "--screenshot=\(shots)/dashboard-1280.png", url])
+        #expect(shot.status == 0, "\(shot.output)")
+        let png = try Data(contentsOf: URL(fileURLWithPath: "\(shots)/dashboard-1280.png"))
+        // IHDR: the width is bytes 16..<20, big-endian.
+        #expect(png.count > 10_000 && png.prefix(4) == Data([0x89, 0x50, 0x4e, 0x47]))
+        #expect(png.count > 20 && png[16..<20].reduce(0) { $0 << 8 | Int($1) } == 1280)
     }
 }

@@ -51,6 +51,42 @@ import Yams
         #expect(central.canonical["docker.io"] == "https://registry-1.docker.io")
     }
 
+    /// The edge of compose.yaml, started with exactly its config and command (the token
+    /// file and the cache in a temp directory), in a network namespace of its own: its
+    /// admin port, published to the host, answers probes, sends a browser to sign in,
+    /// and signs it in with the token.
+    @Test func theComposeEdgesDashboardIsReachableAndSignsIn() throws {
+        let binary = try #require(Integration.CommandLine.binary)
+        let unshare = try #require(which("unshare"), "unshare is not installed (util-linux)")
+        let compose = try #require(try Yams.load(yaml: try text("Deploy/compose.yaml")) as? [String: Any])
+        let edge = try #require((compose["services"] as? [String: [String: Any]])?["edge"])
+        #expect((edge["ports"] as? [String])?.contains("127.0.0.1:5050:5050") == true)
+        #expect((edge["secrets"] as? [String]) == ["strata-admin-token"])
+        let command = try #require(edge["command"] as? [String])
+        let configs = try #require(compose["configs"] as? [String: [String: Any]])
+        let dir = makeTempDirectory("compose-edge")
+        try "compose-token\n".write(toFile: "\(dir)/token", atomically: true, encoding: .utf8)
+        let config = try #require(configs["edge"]?["content"] as? String)
+            .replacingOccurrences(of: "/run/secrets/strata-admin-token", with: "\(dir)/token")
+        try config.write(toFile: "\(dir)/strata.yml", atomically: true, encoding: .utf8)
+        let args = command.map { $0 == "/etc/strata/strata.yml" ? "\(dir)/strata.yml" : $0 == "/var/lib/strata" ? "\(dir)/cache" : $0 }
+        let quoted = ([binary] + args).map { "'\($0)'" }.joined(separator: " ")
+        let script = """
+            ip link set lo up
+            \(quoted) >"\(dir)/strata.log" 2>&1 &
+            for _ in $(seq 1 200); do curl -s -o /dev/null http://127.0.0.1:5050/healthz && break; sleep 0.05; done
+            curl -s http://127.0.0.1:5050/healthz
+            curl -s -o /dev/null -w '%{http_code} %{redirect_url}\\n' -H 'Accept: text/html' http://127.0.0.1:5050/
+            curl -s -o /dev/null -w '%{http_code}\\n' http://127.0.0.1:5050/api/stats
+            curl -s -o /dev/null -c "\(dir)/cookies" -w '%{http_code}\\n' -H 'Origin: http://127.0.0.1:5050' --data-urlencode token=compose-token http://127.0.0.1:5050/login
+            curl -s -o /dev/null -b "\(dir)/cookies" -w '%{http_code}\\n' http://127.0.0.1:5050/api/stats
+            kill %1; wait
+            """
+        let result = try runCommand(unshare, ["-n", "--", "bash", "-c", script])
+        let log = (try? String(contentsOfFile: "\(dir)/strata.log", encoding: .utf8)) ?? ""
+        #expect(result.output == "ok\n303 http://127.0.0.1:5050/login\n401\n303\n200\n", "\(result.output) \(log)")
+    }
+
     @Test func composeFileDescribesTwoReplicasOnOneBucket() throws {
         let compose = try #require(try Yams.load(yaml: try text("Deploy/compose-replicas.yaml")) as? [String: Any])
         let services = try #require(compose["services"] as? [String: [String: Any]])

@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import Foundation
 import Logging
+import NIOCore
 import StrataMirror
 import StrataServer
 import StrataTesting
@@ -98,14 +99,18 @@ enum Skopeo {
     }
 }
 
-/// Sends one request and collects the whole answer.
+/// A client that hands back redirects instead of following them.
+let redirectsShown = HTTPClient(eventLoopGroupProvider: .singleton, configuration: .init(redirectConfiguration: .disallow))
+
+/// Sends one request and collects the whole answer (a redirect is answered as it is).
 func fetch(
-    _ url: String, method: HTTPMethod = .GET, headers: [(String, String)] = [], limit: Int = 256 << 20
+    _ url: String, method: HTTPMethod = .GET, headers: [(String, String)] = [], body: String? = nil, limit: Int = 256 << 20
 ) async throws -> (status: Int, headers: HTTPHeaders, body: [UInt8]) {
     var request = HTTPClientRequest(url: url)
     request.method = method
+    if let body { request.body = .bytes(ByteBuffer(string: body)) }
     for (name, value) in headers { request.headers.add(name: name, value: value) }
-    let response = try await HTTPClient.shared.execute(request, timeout: .seconds(120))
+    let response = try await redirectsShown.execute(request, timeout: .seconds(120))
     let body = try await response.body.collect(upTo: limit)
     return (Int(response.status.code), response.headers, Array(body.readableBytesView))
 }
