@@ -57,7 +57,9 @@ public struct AdminRoutes: Sendable {
             try Self.json(TiersAnswer(instanceID: instanceID, mode: engine.configuration.cacheOnly ? "cache-only" : "normal", tiers: engine.tierStatus()))
         }
         router.get("/api/cache") { request, _ in
-            try Self.json(try await inventory.cacheListing(registry: request.uri.queryParameters["registry"].map(String.init), repository: nil))
+            var listing = try await inventory.cacheListing(registry: request.uri.queryParameters["registry"].map(String.init), repository: nil)
+            listing.maxBytes = maxCacheBytes
+            return try Self.json(listing)
         }
         router.get("/api/cache/**") { request, context in
             let repository = context.parameters.getCatchAll().joined(separator: "/")

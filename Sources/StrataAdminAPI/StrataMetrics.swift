@@ -11,7 +11,11 @@ public final class StrataMetrics: Sendable {
     private let durations: DurationHistogram
     private let storeDurations: DurationHistogram
 
-    public init(engine: MirrorEngine, inventory: any CacheInventory, ledger: Ledger) {
+    /// The cache's bound, for `strata_cache_max_bytes`.
+    let maxCacheBytes: Int64?
+
+    public init(engine: MirrorEngine, inventory: any CacheInventory, ledger: Ledger, maxCacheBytes: Int64? = nil) {
+        self.maxCacheBytes = maxCacheBytes
         self.engine = engine
         self.inventory = inventory
         self.durations = registry.makeDurationHistogram(
@@ -83,6 +87,9 @@ public final class StrataMetrics: Sendable {
         if let summary = try? inventory.storedBytes() {
             registry.makeGauge(name: "strata_cache_stored_bytes", help: "Bytes of blobs on disk.").set(to: Double(summary.stored))
             registry.makeGauge(name: "strata_cache_blobs", help: "Blobs in the cache.").set(to: Double(summary.count))
+        }
+        if let maxCacheBytes {
+            registry.makeGauge(name: "strata_cache_max_bytes", help: "The cache's bound (cache.max_size).").set(to: Double(maxCacheBytes))
         }
         return registry.emitToString()
     }

@@ -57,6 +57,8 @@ public struct CacheSummary: Sendable, Codable, Equatable {
     public let blobs: Int
     public let storedBytes: Int64
     public let contentBytes: Int64
+    /// The cache's bound (`cache.max_size`), when it has one.
+    public var maxBytes: Int64?
 
     public init(repositories: [CachedRepository], blobs: Int, storedBytes: Int64, contentBytes: Int64) {
         self.repositories = repositories

@@ -202,7 +202,7 @@ public final class StrataServer: Sendable {
                 refresh: .milliseconds(Int64(configuration.prefetchRefresh * 1000)), logger: logger, onRound: onPrefetchRound))
         }
         if let adminAddress = listeners.adminAddress {
-            let metrics = StrataMetrics(engine: engine, inventory: disk, ledger: ledger)
+            let metrics = StrataMetrics(engine: engine, inventory: disk, ledger: ledger, maxCacheBytes: configuration.maxSize)
             objectStore?.observe { metrics.recordObjectStore(method: $0.method, outcome: $0.outcome, seconds: $0.seconds, sent: $0.sent, received: $0.received) }
             let routes = AdminRoutes(engine: engine, inventory: disk, ledger: ledger, metrics: metrics, instanceID: instanceID,
                                      maxCacheBytes: configuration.maxSize)

@@ -29,6 +29,9 @@ struct Status: AsyncParsableCommand {
             out += "(last 5 min: \(stats.last5m.requests) requests, \(Format.percent(stats.last5m.hitRatio)))\n"
             out += "Served \(Format.bytes(stats.total.bytes)); upstream bytes saved \(Format.bytes(stats.total.upstreamBytesSaved))\n"
             out += "Cache: \(cache.repositories.count) repositories, \(cache.blobs) blobs, \(Format.bytes(cache.storedBytes)) on disk "
+            if let bound = cache.maxBytes, bound > 0 {
+                out += "of \(Format.bytes(bound)) (\(Format.percent(Double(cache.storedBytes) / Double(bound)))) "
+            }
             out += "for \(Format.bytes(cache.contentBytes)) of content\n\n"
             var served = Table(headers: ["SERVED BY", "REQUESTS", "BYTES", "LAST 5 MIN", "LAST HOUR"])
             for tier in stats.total.tiers.keys.sorted() {

@@ -340,6 +340,10 @@ extension Integration.Admin {
         #expect(html.contains("version <b>\(StrataVersion.current)</b>"))
         #expect(Self.element("uptime", in: html)?.contains("up <b>") == true)
         #expect(Self.element("disk-use", in: html)?.contains(" of 2.0 GiB (") == true, "disk use against the bound")
+        let status = try runCommand(binary, ["status", "--admin", strata.adminURL])
+        #expect(status.output.contains(" on disk of 2.0 GiB ("), "\(status.output)")
+        let metrics = String(decoding: try await fetch(strata.adminURL + "/metrics").body, as: UTF8.self)
+        #expect(metrics.contains("strata_cache_max_bytes 2147483648"), "\(metrics)")
         for chart in ["chart-requests-hour", "chart-bytes-hour", "chart-requests-day", "chart-bytes-day"] {
             let svg = try #require(Self.element(chart, in: html), "\(chart)")
             #expect(svg.contains("<rect") && svg.contains("fill=\"#2e7d32\""), "\(chart) has bars for local")
