@@ -56,7 +56,11 @@ extension Integration {
                             let answer = lines[index...].prefix { !$0.hasPrefix("$ ") }.joined(separator: "\n").trimmingCharacters(in: .whitespacesAndNewlines)
                             if answer.hasPrefix("strata:") || answer.hasPrefix("{\"errors\"") { expected = answer }
                         }
-                        out.append(Command(file: file, line: command, expected: expected))
+                        // `a && sudo b`: each step on its own, so the steps that can run here do.
+                        let steps = command.components(separatedBy: " && ").map { $0.trimmingCharacters(in: .whitespaces) }
+                        for step in steps where Self.isCommand(step) {
+                            out.append(Command(file: file, line: step, expected: steps.count == 1 ? expected : nil))
+                        }
                     }
                 }
             }
@@ -81,7 +85,10 @@ extension Integration {
             if unsudoed.contains("sudo ") { return "needs sudo on the host (installs into /etc, restarts a daemon)" }
             if first.hasPrefix("Tests/") { return "a test, benchmark or fixture script (CI runs them)" }
             if first == "openssl" { return "writes into the checkout" }
-            if command.contains("https://") || command.contains("--src-cert-dir") { return "needs TLS certificates" }
+            if command.contains("Deploy/strata-admin-token") { return "the compose deployment's token" }
+            if command.contains("https://") || command.contains("--src-cert-dir") || command.contains("/certs.d/strata.lan") {
+                return "needs TLS certificates"
+            }
             if command.contains("--follow") { return "runs until stopped" }
             if command.hasPrefix("strata serve") && !command.contains("0.0.0.0:5050") && !command.contains("--config strata.yml") {
                 return "a server (this test runs one)"
@@ -169,6 +176,12 @@ extension Integration {
                 script += "( \(line) ) > \"\(work)/out.\(index)\" 2>&1; echo \"\(index) $?\"\n"
             }
             script += "kill %1 %2; wait\n"
+            // Kept beside the outputs, for whoever reads a failure.
+            try script.write(toFile: "\(work)/script.sh", atomically: true, encoding: .utf8)
+            let skipped = commands.compactMap { command in Self.skipReason(command.line).map { "\(command.file): \(command.line)  -- \($0)" } }
+            try skipped.joined(separator: "\n").write(toFile: "\(work)/skipped.txt", atomically: true, encoding: .utf8)
+            print("docs commands: \(run.count) run, \(skipped.count) skipped:\n" + run.map { "  run  \($0.file): \($0.line)" }.joined(separator: "\n")
+                  + "\n" + skipped.map { "  skip \($0)" }.joined(separator: "\n"))
             let result = try runCommand(unshare, ["-n", "-m", "--", "bash", "-c", script])
             var statuses: [Int: Int] = [:]
             for line in result.output.split(separator: "\n") {
