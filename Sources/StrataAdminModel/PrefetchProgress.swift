@@ -13,10 +13,13 @@ public struct PrefetchEvent: Sendable, Codable, Equatable {
     public var message: String?
     /// The blob's size, for `progress`.
     public var total: Int64?
+    /// Which layer of its manifest a blob is (1 for the first), for `blob` and `progress`.
+    public var layer: Int?
 
     public init(image: String, kind: Kind, digest: String? = nil, bytes: Int64? = nil, cached: Bool? = nil, message: String? = nil,
-                total: Int64? = nil) {
+                total: Int64? = nil, layer: Int? = nil) {
         self.total = total
+        self.layer = layer
         self.image = image
         self.kind = kind
         self.digest = digest

@@ -86,43 +86,90 @@ public struct Prefetcher: Sendable {
                 digests.append(child.digest)
             }
         }
+        var blobs: [(ManifestReferences.Descriptor, Event.Kind, Int?)] = []
         for bytes in manifests {
             let parts = try ManifestReferences(parsing: bytes)
-            let blobs = [parts.config].compactMap { $0 }.map { ($0, Event.Kind.config) } + parts.layers.map { ($0, Event.Kind.blob) }
-            for (blob, kind) in blobs {
-                let started = now()
-                let result = try await engine.blob(registry: image.registry, repository: image.repository, digest: blob.digest, headOnly: false)
-                var cached = false
-                var tier = TierName.local, path = ["local"], attempts: [TierAttempt] = []
-                switch result {
-                case .stored:
-                    cached = true
-                case .filling(let fill, let size, let lease):
-                    do {
-                        // Follow the fill (offsets only, nothing is read) to report how far it got.
-                        let step = Self.progressStep(size ?? blob.size)
-                        var reported: Int64 = 0
-                        try await fill.follow(from: 0, to: size, lease: lease, chunkSize: 4 << 20) { piece in
-                            guard case .file(_, let reached) = piece, reached - reported >= step, let size, reached < size else { return }
-                            reported = reached
-                            await progress(Event(image: name, kind: .progress, digest: blob.digest.description, bytes: reached, total: size))
-                        }
-                        _ = try await fill.waitUntilDone()
-                    } catch {
-                        throw MirrorError.unavailable.saying("blob \(blob.digest): \((error as? FillError)?.message ?? "\(error)")")
+            blobs += [parts.config].compactMap { $0 }.map { ($0, Event.Kind.config, nil) }
+            blobs += parts.layers.enumerated().map { ($0.element, Event.Kind.blob, $0.offset + 1) }
+        }
+        // A few blobs at once (a prefetch is as impatient as a client pulling); their
+        // progress and results come back through one stream, reported here in turn.
+        let (events, sink) = AsyncStream.makeStream(of: BlobEvent.self)
+        let queue = blobs
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                defer { sink.finish() }
+                try await withThrowingTaskGroup(of: Void.self) { workers in
+                    var pending = queue[...]
+                    for _ in 0..<Self.blobsAtOnce {
+                        guard let next = pending.popFirst() else { break }
+                        workers.addTask { try await self.fetchBlob(next.0, kind: next.1, layer: next.2, of: image, as: name, events: sink) }
                     }
-                    (tier, path, attempts) = (fill.tier, fill.path, fill.attempts)
-                case .upstreamHead:
-                    break
+                    while try await workers.next() != nil {
+                        guard let next = pending.popFirst() else { continue }
+                        workers.addTask { try await self.fetchBlob(next.0, kind: next.1, layer: next.2, of: image, as: name, events: sink) }
+                    }
                 }
-                record(.blob, image: image, reference: blob.digest.description, started: started, bytes: cached ? 0 : blob.size,
-                       tier: tier.description, path: path, attempts: attempts)
-                summary.blobs += 1
-                if cached { summary.cachedBlobs += 1 } else { summary.fetchedBytes = summary.fetchedBytes.saturatingAdd(blob.size) }  // a descriptor's size is upstream's word
-                await progress(Event(image: name, kind: kind, digest: blob.digest.description, bytes: blob.size, cached: cached))
             }
+            for await event in events {
+                switch event {
+                case .progress(let report):
+                    await progress(report)
+                case .done(let report, let cached, let size):
+                    summary.blobs += 1
+                    // A descriptor's size is upstream's word.
+                    if cached { summary.cachedBlobs += 1 } else { summary.fetchedBytes = summary.fetchedBytes.saturatingAdd(size) }
+                    await progress(report)
+                }
+            }
+            try await group.waitForAll()
         }
         return digests
+    }
+
+    static let blobsAtOnce = 4
+
+    /// What a blob worker reports.
+    enum BlobEvent: Sendable {
+        case progress(Event)
+        case done(Event, cached: Bool, size: Int64)
+    }
+
+    /// One blob into the cache, following its fill to report how far it got.
+    private func fetchBlob(
+        _ blob: ManifestReferences.Descriptor, kind: Event.Kind, layer: Int?, of image: ImageReference, as name: String,
+        events: AsyncStream<BlobEvent>.Continuation
+    ) async throws {
+        let started = now()
+        let result = try await engine.blob(registry: image.registry, repository: image.repository, digest: blob.digest, headOnly: false)
+        var cached = false
+        var tier = TierName.local, path = ["local"], attempts: [TierAttempt] = []
+        switch result {
+        case .stored:
+            cached = true
+        case .filling(let fill, let size, let lease):
+            do {
+                // Offsets only: nothing is read.
+                let step = Self.progressStep(size ?? blob.size)
+                var reported: Int64 = 0
+                try await fill.follow(from: 0, to: size, lease: lease, chunkSize: 4 << 20) { piece in
+                    guard case .file(_, let reached) = piece, reached - reported >= step, let size, reached < size else { return }
+                    reported = reached
+                    events.yield(.progress(Event(image: name, kind: .progress, digest: blob.digest.description, bytes: reached,
+                                                 total: size, layer: layer)))
+                }
+                _ = try await fill.waitUntilDone()
+            } catch {
+                throw MirrorError.unavailable.saying("blob \(blob.digest): \((error as? FillError)?.message ?? "\(error)")")
+            }
+            (tier, path, attempts) = (fill.tier, fill.path, fill.attempts)
+        case .upstreamHead:
+            break
+        }
+        record(.blob, image: image, reference: blob.digest.description, started: started, bytes: cached ? 0 : blob.size,
+               tier: tier.description, path: path, attempts: attempts)
+        events.yield(.done(Event(image: name, kind: kind, digest: blob.digest.description, bytes: blob.size, cached: cached, layer: layer),
+                           cached: cached, size: blob.size))
     }
 
     /// What refers to `subject`, each prefetched as an image of its own; a tier without

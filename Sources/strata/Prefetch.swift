@@ -76,9 +76,9 @@ struct Prefetch: AsyncParsableCommand {
                             print("\(event.image): config \(Format.shortDigest(event.digest ?? "")) \(Format.bytes(event.bytes ?? 0))\(event.cached == true ? " (cached)" : "")")
                         case .blob:
                             layers[event.image, default: 0] += 1
-                            print("\(event.image): layer \(layers[event.image] ?? 0) \(Format.shortDigest(event.digest ?? "")) \(Format.bytes(event.bytes ?? 0))\(event.cached == true ? " (cached)" : "")")
+                            print("\(event.image): layer \(event.layer ?? layers[event.image] ?? 0) \(Format.shortDigest(event.digest ?? "")) \(Format.bytes(event.bytes ?? 0))\(event.cached == true ? " (cached)" : "")")
                         case .progress:
-                            print("\(event.image): layer \((layers[event.image] ?? 0) + 1) \(Format.shortDigest(event.digest ?? "")) \(Format.bytes(event.bytes ?? 0)) of \(Format.bytes(event.total ?? 0))")
+                            print("\(event.image): layer \(event.layer ?? (layers[event.image] ?? 0) + 1) \(Format.shortDigest(event.digest ?? "")) \(Format.bytes(event.bytes ?? 0)) of \(Format.bytes(event.total ?? 0))")
                         case .done:
                             print("\(event.image): done")
                         case .failed:
