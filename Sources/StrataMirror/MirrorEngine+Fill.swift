@@ -85,7 +85,7 @@ extension MirrorEngine {
         let ranged = configuration.rangedFill
         if let total, upstream.acceptsRanges, ranged.connections > 1, total - writer.written >= ranged.threshold, !fill.isPassThrough {
             let parts = RangedFill(tier: tier, repository: repository, digest: digest, via: via, writer: writer, fill: fill, total: total,
-                                   connections: ranged.connections, eventLoop: upstream.body.eventLoop)
+                                   connections: ranged.connections, fastEnough: ranged.fastEnough, eventLoop: upstream.body.eventLoop)
             switch try await parts.run(first: upstream) {
             case .complete: return
             case .diskFull:

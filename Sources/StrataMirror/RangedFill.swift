@@ -15,10 +15,15 @@ public struct RangedFillSettings: Sendable, Equatable {
     public var threshold: Int64
     /// Ranged `GET`s at once; 1 turns parallel fills off.
     public var connections: Int
+    /// A first connection at least this fast (bytes a second, judged on its first 2 MiB or
+    /// 150 ms) carries the whole blob: more connections would only cost CPU (on a LAN,
+    /// or on loopback, they are slower). 100 MiB/s.
+    public var fastEnough: Double
 
-    public init(threshold: Int64 = 64 << 20, connections: Int = 8) {
+    public init(threshold: Int64 = 64 << 20, connections: Int = 8, fastEnough: Double = 100 * 1024 * 1024) {
         self.threshold = threshold
         self.connections = connections
+        self.fastEnough = fastEnough
     }
 }
 
@@ -39,6 +44,8 @@ struct RangedFill {
     let fill: BlobFill
     let total: Int64
     let connections: Int
+    /// See ``RangedFillSettings/fastEnough``.
+    let fastEnough: Double
     /// Where hash-lane backpressure futures complete.
     let eventLoop: any EventLoop
 
@@ -54,30 +61,44 @@ struct RangedFill {
         case diskFull
     }
 
-    /// `first` is the answer already open from `writer.written` on: it carries the first
-    /// part, and is let go at that part's end (no request is wasted to learn the size).
+    /// How the first answer is judged: its first `probeBytes`, or what came in `probeTime`.
+    static let probeBytes: Int64 = 2 << 20
+    static let probeTime: Duration = .milliseconds(150)
+
+    /// `first` is the answer already open from `writer.written` on. It carries the blob
+    /// while it is judged; when it turns out slower than ``fastEnough``, the rest is split
+    /// into parts fetched at once, and the first answer is let go at the end of its own
+    /// (no request is wasted to learn the size).
     func run(first: UpstreamBlob) async throws(UpstreamError) -> Outcome {
-        let start = writer.written
-        let partSize = max(Self.minimumPart, (total - start + Int64(connections) - 1) / Int64(connections))
-        var parts: [Range<Int64>] = []
-        var lower = start
-        while lower < total {
-            parts.append(lower..<min(total, lower + partSize))
-            lower += partSize
-        }
-        let progress = Progress(parts: parts.count)
+        let progress = Progress(first: writer.written..<total)
         let (signals, signal) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
         do {
             return try await withThrowingTaskGroup(of: Void.self) { group in
-                for (index, part) in parts.enumerated() {
-                    let open = index == 0 ? first : nil
-                    group.addTask { await self.fetch(part, index: index, opened: open, progress: progress, signal: signal) }
+                group.addTask { await self.fetch(index: 0, opened: first, progress: progress, signal: signal) }
+                // A first answer that stalls is judged too.
+                group.addTask {
+                    try? await Task.sleep(for: Self.probeTime)
+                    signal.yield()
                 }
                 defer { group.cancelAll() }
+                let started = ContinuousClock.now
+                var judged = false
                 var front = 0
                 for await _ in signals {
-                    front = try await advance(from: front, parts: parts, progress: progress)
-                    if writer.written == total { return .complete }
+                    if !judged {
+                        let elapsed = (ContinuousClock.now - started).inSeconds
+                        let received = progress.received(0)
+                        if received >= Self.probeBytes || elapsed >= Self.probeTime.inSeconds {
+                            judged = true
+                            if Double(received) / max(elapsed, 0.001) < fastEnough {
+                                for (index, _) in progress.split(into: connections, minimumPart: Self.minimumPart) {
+                                    group.addTask { await self.fetch(index: index, opened: nil, progress: progress, signal: signal) }
+                                }
+                            }
+                        }
+                    }
+                    front = try await advance(from: front, progress: progress)
+                    if front == progress.parts.count { return .complete }
                     switch progress.failure {
                     case .some(.diskFull): return .diskFull
                     case .some(.tier(let error)): throw error
@@ -93,10 +114,18 @@ struct RangedFill {
         }
     }
 
-    /// Hashes what arrived in order from the front on, and tells the clients.
-    private func advance(from front: Int, parts: [Range<Int64>], progress: Progress) async throws -> Int {
+    /// Hashes what arrived in order from the front on, and tells the clients. The first
+    /// part appends (hashed as it comes, its clients told by its own task): the others
+    /// are adopted once it is complete, so only its task touches the writer until then.
+    private func advance(from front: Int, progress: Progress) async throws -> Int {
         var front = front
+        let parts = progress.parts
         while front < parts.count {
+            if front == 0 {
+                guard progress.isComplete(0) else { break }
+                front = 1
+                continue
+            }
             let reached = parts[front].lowerBound + progress.received(front)
             if reached > writer.written {
                 do {
@@ -117,13 +146,13 @@ struct RangedFill {
     struct PartComplete: Error {}
 
     /// One part, retried from where it broke; its failure is recorded, not thrown.
-    private func fetch(
-        _ part: Range<Int64>, index: Int, opened: UpstreamBlob?, progress: Progress, signal: AsyncStream<Void>.Continuation
-    ) async {
+    private func fetch(index: Int, opened: UpstreamBlob?, progress: Progress, signal: AsyncStream<Void>.Continuation) async {
         var retries = 0
         var opened = opened
         defer { signal.yield() }
-        let length = part.upperBound - part.lowerBound
+        // The first part may be cut shorter while it runs (when the rest is split): read its end afresh.
+        var part: Range<Int64> { progress.part(index) }
+        var length: Int64 { part.upperBound - part.lowerBound }
         while progress.received(index) < length, !Task.isCancelled {
             let before = progress.received(index)
             do {
@@ -138,19 +167,27 @@ struct RangedFill {
                     upstream.body.cancel()
                     throw UpstreamError(.invalidResponse, "size \(size) differs from \(total)")
                 }
-                let writer = self.writer
+                let writer = self.writer, fill = self.fill, eventLoop = upstream.body.eventLoop
                 do {
                     try await upstream.body.stream { chunk throws -> EventLoopFuture<Void>? in
-                        let at = part.lowerBound + progress.received(index)
                         // Only the part's own bytes are kept; an answer that runs on is let go at its end.
-                        let keep = Int(min(Int64(chunk.readableBytes), part.upperBound - at))
+                        guard let (at, keep) = progress.take(Int64(chunk.readableBytes), for: index) else { throw PartComplete() }
+                        var room: EventLoopFuture<Void>? = nil
                         if keep > 0 {
-                            try writer.write(chunk.getSlice(at: chunk.readerIndex, length: keep)!, at: at)
-                            progress.add(Int64(keep), to: index)
+                            let slice = chunk.getSlice(at: chunk.readerIndex, length: Int(keep))!
+                            if index == 0 {
+                                // The front: in order, hashed as it comes, as a single-connection fill is.
+                                try writer.append(slice)
+                                fill.bytesWritten(writer.written)
+                                room = writer.hashRoom(on: eventLoop)
+                            } else {
+                                try writer.write(slice, at: at)
+                            }
+                            progress.add(keep, to: index)
                             signal.yield()
                         }
-                        if at + Int64(keep) == part.upperBound { throw PartComplete() }
-                        return nil
+                        if keep < Int64(chunk.readableBytes) || progress.isComplete(index) { throw PartComplete() }
+                        return room
                     }
                 } catch is PartComplete {
                     upstream.body.cancel()
@@ -177,20 +214,62 @@ struct RangedFill {
         }
     }
 
-    /// What each part received, and the first failure.
+    /// The parts, what each received, and the first failure.
     final class Progress: Sendable {
         enum Failure {
             case tier(UpstreamError)
             case diskFull
         }
         private struct State {
+            var parts: [Range<Int64>]
             var received: [Int64]
             var failure: Failure?
         }
         private let state: NIOLockedValueBox<State>
 
-        init(parts: Int) {
-            state = NIOLockedValueBox(State(received: Array(repeating: 0, count: parts)))
+        /// One part, the whole of what is left, until ``split(into:minimumPart:)``.
+        init(first: Range<Int64>) {
+            state = NIOLockedValueBox(State(parts: [first], received: [0]))
+        }
+
+        var parts: [Range<Int64>] { state.withLockedValue { $0.parts } }
+        func part(_ index: Int) -> Range<Int64> { state.withLockedValue { $0.parts[index] } }
+
+        /// Cuts the first part a share past what it received, and splits the rest into
+        /// parts of about the same size; returns the new parts. Nothing when too little is left.
+        func split(into connections: Int, minimumPart: Int64) -> [(Int, Range<Int64>)] {
+            state.withLockedValue { s in
+                guard s.parts.count == 1 else { return [] }
+                let reached = s.parts[0].lowerBound + s.received[0]
+                let end = s.parts[0].upperBound
+                let size = max(minimumPart, (end - reached + Int64(connections) - 1) / Int64(connections))
+                guard end - reached > size else { return [] }
+                s.parts[0] = s.parts[0].lowerBound..<(reached + size)
+                var added: [(Int, Range<Int64>)] = []
+                var lower = reached + size
+                while lower < end {
+                    let part = lower..<min(end, lower + size)
+                    s.parts.append(part)
+                    s.received.append(0)
+                    added.append((s.parts.count - 1, part))
+                    lower = part.upperBound
+                }
+                return added
+            }
+        }
+
+        /// Where `count` more bytes of part `index` go, and how many of them belong to it;
+        /// nil when the part is complete.
+        func take(_ count: Int64, for index: Int) -> (at: Int64, keep: Int64)? {
+            state.withLockedValue { s in
+                let at = s.parts[index].lowerBound + s.received[index]
+                guard at < s.parts[index].upperBound else { return nil }
+                return (at, min(count, s.parts[index].upperBound - at))
+            }
+        }
+
+        func isComplete(_ index: Int) -> Bool {
+            state.withLockedValue { $0.parts[index].lowerBound + $0.received[index] >= $0.parts[index].upperBound }
         }
 
         func received(_ index: Int) -> Int64 { state.withLockedValue { $0.received[index] } }

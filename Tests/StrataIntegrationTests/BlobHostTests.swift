@@ -70,8 +70,9 @@ extension Integration {
             }
             for i in 0..<8 { #expect(answers[i] == Array(bytes[(i * part)..<((i + 1) * part)]), "part \(i)") }
             let ranged = cdn.requests.compactMap(\.range).filter { $0.hasPrefix("bytes=") && !$0.hasSuffix("-") }
-            // The first part came on the GET that told the size; seven more as ranges.
-            #expect(ranged.count == 7, "\(cdn.requests)")
+            // The first part came on the GET that told the size (judged slow: 16 MiB/s); the
+            // rest as ranges of at least 4 MiB.
+            #expect((5...8).contains(ranged.count), "\(cdn.requests)")
             #expect(cdn.mostConcurrent >= 4)
             let stored = try await fetch("\(strata.url)/v2/library/x/blobs/\(digest)")
             #expect(stored.headers.first(name: "X-Strata-Tier") == "local" && stored.body == bytes)
