@@ -2,14 +2,7 @@ import Foundation
 
 /// Requests and bytes per tier in one stretch of time (a bar of a dashboard chart).
 public struct TrafficBucket: Sendable, Codable, Equatable {
-    public struct Tier: Sendable, Codable, Equatable {
-        public let requests: Int
-        public let bytes: Int64
-        public init(requests: Int, bytes: Int64) {
-            self.requests = requests
-            self.bytes = bytes
-        }
-    }
+    public typealias Tier = LedgerStats.Window.Tier
     public let start: Date
     public let tiers: [String: Tier]
 

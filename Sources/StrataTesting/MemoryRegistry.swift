@@ -150,16 +150,8 @@ public final class MemoryRegistry: ContentSource {
             end = min(end, offset + after)
             state.withLockedValue { $0.fault = times > 1 ? .breaks(times: times - 1, after: after) : .none }
         }
-        let part = Array(bytes[Int(min(offset, end))..<Int(end)])
-        // Handed on in 64 KiB parts; a truncated body just ends short, as a cut connection does.
-        let body = PushedBlobStream { emit in
-            var at = 0
-            while at < part.count {
-                let next = min(part.count, at + 65_536)
-                try await emit(ByteBuffer(bytes: part[at..<next]))
-                at = next
-            }
-        }
+        // A truncated body just ends short, as a cut connection does.
+        let body = Self.body(Array(bytes[Int(min(offset, end))..<Int(end)]))
         return UpstreamBlob(totalSize: Int64(bytes.count), offset: offset, body: body, remotePath: [],
                             acceptsRanges: state.withLockedValue { $0.servesRanges })
     }
@@ -176,8 +168,13 @@ public final class MemoryRegistry: ContentSource {
             end = min(end, range.lowerBound + after)
             state.withLockedValue { $0.fault = times > 1 ? .breaks(times: times - 1, after: after) : .none }
         }
-        let part = Array(bytes[Int(range.lowerBound)..<Int(end)])
-        let body = PushedBlobStream { emit in
+        let body = Self.body(Array(bytes[Int(range.lowerBound)..<Int(end)]))
+        return UpstreamBlob(totalSize: Int64(bytes.count), offset: range.lowerBound, body: body, remotePath: [], acceptsRanges: true)
+    }
+
+    /// A body handed on in 64 KiB parts.
+    static func body(_ part: [UInt8]) -> PushedBlobStream {
+        PushedBlobStream { emit in
             var at = 0
             while at < part.count {
                 let next = min(part.count, at + 65_536)
@@ -185,7 +182,6 @@ public final class MemoryRegistry: ContentSource {
                 at = next
             }
         }
-        return UpstreamBlob(totalSize: Int64(bytes.count), offset: range.lowerBound, body: body, remotePath: [], acceptsRanges: true)
     }
 
     private func waitForGate() async {

@@ -164,30 +164,14 @@ public final class RegistryClient: Sendable {
     public func listTags(_ repository: RepositoryName, via: String? = nil) async throws(UpstreamError) -> UpstreamTagList {
         var tags: [Tag] = []
         var seen = Set<Tag>()
-        var next: String? = "/v2/\(repository.value)/tags/list"
-        var pages = 0
-        var remotePath: [String] = []
-        while let path = next, pages < Self.maxTagPages, tags.count < Self.maxTags {
-            pages += 1
-            let response = try await send(.GET, path, accept: ["application/json"], via: via, repository: repository)
-            try await Self.check(response, what: "tags of \(repository)")
-            let body: ByteBuffer
-            do {
-                body = try await response.body.collect(upTo: maxManifestSize)
-            } catch {
-                throw UpstreamError(.invalidResponse, "tag list (at most \(maxManifestSize) bytes a page): \(error)")
-            }
-            guard let page = TagListPage(parsing: Array(body.readableBytesView)) else {
-                throw UpstreamError(.invalidResponse, "tags of \(repository): not a tag list")
-            }
-            if pages == 1 { remotePath = Self.remotePath(response.headers) }
+        let (remotePath, cutShort) = try await pages("/v2/\(repository.value)/tags/list", accept: ["application/json"], what: "tags of \(repository)",
+                                                    most: Self.maxTagPages, via: via, repository: repository) { body throws(UpstreamError) in
+            guard let page = TagListPage(parsing: body) else { throw UpstreamError(.invalidResponse, "tags of \(repository): not a tag list") }
             for tag in page.tags where tags.count < Self.maxTags && seen.insert(tag).inserted { tags.append(tag) }
-            next = response.headers.first(name: "Link").flatMap { TagListPage.nextPage(link: $0, repository: repository) }
-            // A page that adds nothing new would loop.
-            if page.tags.isEmpty { next = nil }
+            return !page.tags.isEmpty && tags.count < Self.maxTags
         }
-        if next != nil {
-            logger.warning("tag list cut short", metadata: ["repository": "\(repository)", "pages": "\(pages)", "tags": "\(tags.count)"])
+        if cutShort {
+            logger.warning("tag list cut short", metadata: ["repository": "\(repository)", "tags": "\(tags.count)"])
         }
         return UpstreamTagList(tags: tags.sorted(), remotePath: remotePath)
     }
@@ -195,29 +179,44 @@ public final class RegistryClient: Sendable {
     /// `GET` the referrers of `subject`, every page (at most 10), each at most the manifest
     /// size limit. A 404 is "not supported" (or nothing known) and passes on as such.
     public func getReferrers(_ repository: RepositoryName, _ subject: Digest, via: String? = nil) async throws(UpstreamError) -> UpstreamReferrers {
-        let path = "/v2/\(repository.value)/referrers/\(subject)"
         var entries: [ReferrersIndex.Entry] = []
+        let (remotePath, _) = try await pages("/v2/\(repository.value)/referrers/\(subject)", accept: [MediaType.ociIndex.value],
+                                             what: "referrers of \(subject)", most: 10, via: via, repository: repository) { body throws(UpstreamError) in
+            guard let index = ReferrersIndex(parsing: body) else {
+                throw UpstreamError(.invalidResponse, "referrers of \(subject): not an image index of descriptors")
+            }
+            entries += index.manifests
+            return !index.manifests.isEmpty
+        }
+        return UpstreamReferrers(index: ReferrersIndex(manifests: entries), remotePath: remotePath)
+    }
+
+    /// `GET`s a listing and the pages its `Link` headers name on the same path (at most
+    /// `most`), each body at most the manifest size limit, handing each to `take`, which
+    /// says whether to go on (a page that adds nothing would loop). Returns the remote
+    /// path of the first answer, and whether pages were left unread.
+    private func pages(
+        _ path: String, accept: [String], what: String, most: Int, via: String?, repository: RepositoryName,
+        _ take: ([UInt8]) throws(UpstreamError) -> Bool
+    ) async throws(UpstreamError) -> (remotePath: [String], cutShort: Bool) {
         var next: String? = path
-        var pages = 0
+        var count = 0
         var remotePath: [String] = []
-        while let page = next, pages < 10 {
-            pages += 1
-            let response = try await send(.GET, page, accept: [MediaType.ociIndex.value], via: via, repository: repository)
-            try await Self.check(response, what: "referrers of \(subject)")
+        while let page = next, count < most {
+            count += 1
+            let response = try await send(.GET, page, accept: accept, via: via, repository: repository)
+            try await Self.check(response, what: what)
             let body: ByteBuffer
             do {
                 body = try await response.body.collect(upTo: maxManifestSize)
             } catch {
-                throw UpstreamError(.invalidResponse, "referrers (at most \(maxManifestSize) bytes a page): \(error)")
+                throw UpstreamError(.invalidResponse, "\(what) (at most \(maxManifestSize) bytes a page): \(error)")
             }
-            guard let index = ReferrersIndex(parsing: Array(body.readableBytesView)) else {
-                throw UpstreamError(.invalidResponse, "referrers of \(subject): not an image index of descriptors")
-            }
-            if pages == 1 { remotePath = Self.remotePath(response.headers) }
-            entries += index.manifests
-            next = index.manifests.isEmpty ? nil : response.headers.first(name: "Link").flatMap { LinkHeader.nextPage($0, path: path) }
+            if count == 1 { remotePath = Self.remotePath(response.headers) }
+            let goOn = try take(Array(body.readableBytesView))
+            next = goOn ? response.headers.first(name: "Link").flatMap { LinkHeader.nextPage($0, path: path) } : nil
         }
-        return UpstreamReferrers(index: ReferrersIndex(manifests: entries), remotePath: remotePath)
+        return (remotePath, next != nil)
     }
 
     private func manifestPath(_ repository: RepositoryName, _ reference: Reference) -> String {
