@@ -14,10 +14,12 @@ import StrataCore
 struct AdminLogin: Sendable {
     static let cookieName = "strata_admin"
     let token: String
-
     /// The cookie's value for this token.
-    var session: String {
-        HMAC.sha256(key: Array(token.utf8), Array("strata-admin-session".utf8)).hexString
+    let session: String
+
+    init(token: String) {
+        self.token = token
+        self.session = HMAC.sha256(key: Array(token.utf8), Array("strata-admin-session".utf8)).hexString
     }
 
     /// Whether a `Cookie` header carries this port's session.
@@ -92,7 +94,12 @@ struct AdminLogin: Sendable {
 struct AdminAuthMiddleware: RouterMiddleware {
     typealias Context = BasicRequestContext
     let token: String
-    var login: AdminLogin { AdminLogin(token: token) }
+    let login: AdminLogin
+
+    init(token: String) {
+        self.token = token
+        self.login = AdminLogin(token: token)
+    }
 
     static let open: Set<String> = ["/healthz", "/readyz", "/login"]
 

@@ -21,9 +21,4 @@ public struct TagListPage: Sendable, Equatable {
         }
         self.tags = (wire.tags ?? []).compactMap { try? Tag($0) }
     }
-
-    /// The next page from a `Link` header: only this repository's own listing.
-    public static func nextPage(link: String, repository: RepositoryName) -> String? {
-        LinkHeader.nextPage(link, path: "/v2/\(repository.value)/tags/list")
-    }
 }

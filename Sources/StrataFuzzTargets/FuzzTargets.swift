@@ -67,7 +67,7 @@ public enum FuzzTargets {
             precondition(page.tags.count <= bytes.count / 3, "more tags than strings fit")
         }
         let repository = try! RepositoryName("library/fuzz")
-        if let next = TagListPage.nextPage(link: text(bytes), repository: repository) {
+        if let next = LinkHeader.nextPage(text(bytes), path: "/v2/\(repository.value)/tags/list") {
             precondition(next.hasPrefix("/v2/library/fuzz/tags/list"), "a next page off the listing path")
             precondition(!next.contains("#") && !next.contains(" "), "a next page with a fragment or a space")
         }

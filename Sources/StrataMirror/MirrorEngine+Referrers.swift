@@ -22,9 +22,6 @@ public struct ReferrersResult: Sendable {
 /// under the registry name `<registry>~referrers` and the tag `<algorithm>-<hex>` (the
 /// tag schema's name): every content store keeps it, and it never mixes with real tags.
 extension MirrorEngine {
-    public static func referrersRegistry(_ registry: String) -> String { ReferrersIndex.registryName(for: registry) }
-    public static func referrersTag(_ subject: Digest) -> Tag { ReferrersIndex.tagName(for: subject) }
-
     public func referrers(
         registry: String, repository: RepositoryName, subject: Digest, via: String? = nil
     ) async throws(MirrorError) -> ReferrersResult {
@@ -84,13 +81,13 @@ extension MirrorEngine {
     func keep(_ index: ReferrersIndex, registry: String, repository: RepositoryName, subject: Digest, tier: TierName) async {
         let bytes = index.bytes
         let digest = ContentHasher.digest(of: bytes)
-        let keptRegistry = Self.referrersRegistry(registry)
+        let keptRegistry = ReferrersIndex.registryName(for: registry)
         do {
             let stored = try await local.putManifest(bytes, digest: digest, record: ManifestRecord(
                 registry: keptRegistry, repository: repository, digest: digest, mediaType: MediaType.ociIndex.value, fetchedAt: now(),
                 tier: tier.description))
             notify(.stored(stored))
-            try await local.setTag(TagRecord(registry: keptRegistry, repository: repository, tag: Self.referrersTag(subject), digest: digest,
+            try await local.setTag(TagRecord(registry: keptRegistry, repository: repository, tag: ReferrersIndex.tagName(for: subject), digest: digest,
                                              mediaType: MediaType.ociIndex.value, fetchedAt: now(), tier: tier.description))
         } catch {
             logger.error("cannot keep a referrers list", metadata: ["subject": "\(subject)", "error": "\(error)"])
@@ -99,7 +96,7 @@ extension MirrorEngine {
 
     /// The referrers list kept for `subject`, with when it was fetched.
     func keptReferrers(registry: String, repository: RepositoryName, subject: Digest) async -> (index: ReferrersIndex, fetchedAt: Date)? {
-        guard let record = await local.tag(registry: Self.referrersRegistry(registry), repository: repository, tag: Self.referrersTag(subject)),
+        guard let record = await local.tag(registry: ReferrersIndex.registryName(for: registry), repository: repository, tag: ReferrersIndex.tagName(for: subject)),
               let stored = await local.manifest(record.digest), let index = ReferrersIndex(parsing: stored.bytes) else { return nil }
         return (index, record.fetchedAt)
     }

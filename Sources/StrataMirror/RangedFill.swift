@@ -195,8 +195,6 @@ struct RangedFill {
                 if progress.received(index) < length {
                     throw UpstreamError(.transport, "range \(part) ended after \(progress.received(index)) bytes")
                 }
-            } catch is PartComplete {
-                continue
             } catch let error as StoreError where error.isDiskFull {
                 progress.fail(.diskFull)
                 return

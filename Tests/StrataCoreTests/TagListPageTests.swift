@@ -11,12 +11,12 @@ import Testing
     }
 
     @Test func theNextPageStaysOnTheRepositorysListing() throws {
-        let repo = try RepositoryName("library/x")
-        #expect(TagListPage.nextPage(link: #"</v2/library/x/tags/list?last=b&n=2>; rel="next""#, repository: repo)
+        let listing = "/v2/\(try RepositoryName("library/x").value)/tags/list"
+        #expect(LinkHeader.nextPage(#"</v2/library/x/tags/list?last=b&n=2>; rel="next""#, path: listing)
                 == "/v2/library/x/tags/list?last=b&n=2")
-        #expect(TagListPage.nextPage(link: #"<https://other.example/v2/library/x/tags/list?n=1>; rel="next""#, repository: repo) == nil)
-        #expect(TagListPage.nextPage(link: #"</v2/library/y/tags/list?n=1>; rel="next""#, repository: repo) == nil)
-        #expect(TagListPage.nextPage(link: #"</v2/library/x/tags/listing>; rel="next""#, repository: repo) == nil)
-        #expect(TagListPage.nextPage(link: #"</v2/library/x/tags/list?n=1>; rel="prev""#, repository: repo) == nil)
+        #expect(LinkHeader.nextPage(#"<https://other.example/v2/library/x/tags/list?n=1>; rel="next""#, path: listing) == nil)
+        #expect(LinkHeader.nextPage(#"</v2/library/y/tags/list?n=1>; rel="next""#, path: listing) == nil)
+        #expect(LinkHeader.nextPage(#"</v2/library/x/tags/listing>; rel="next""#, path: listing) == nil)
+        #expect(LinkHeader.nextPage(#"</v2/library/x/tags/list?n=1>; rel="prev""#, path: listing) == nil)
     }
 }

@@ -9,10 +9,14 @@ import Testing
 
 /// The referrers API pulled through, against registries in memory.
 @Suite struct ReferrersTests {
-    let repo = try! RepositoryName("library/x")
+    let repo: RepositoryName
     let clock = TestClock()
     let local = MemoryContentStore()
     let subject = ContentHasher.digest(of: Array("image".utf8))
+
+    init() throws {
+        repo = try RepositoryName("library/x")
+    }
 
     static func entry(_ name: String, artifactType: String) -> ReferrersIndex.Entry {
         ReferrersIndex.Entry(mediaType: MediaType.ociManifest.value, digest: ContentHasher.digest(of: Array(name.utf8)), size: 100,

@@ -9,11 +9,15 @@ import Testing
 
 /// Tags deleted upstream and tag lists asked of the tiers, against registries in memory.
 @Suite struct TagListAndDeletionTests {
-    let repo = try! RepositoryName("library/x")
+    let repo: RepositoryName
     let clock = TestClock()
     let local = MemoryContentStore()
     static let index = MirrorEngineTests.index
     static let accept = MirrorEngineTests.accept
+
+    init() throws {
+        repo = try RepositoryName("library/x")
+    }
 
     func engine(_ upstream: MemoryRegistry, tagTTL: TimeInterval = 60, keepDeletedTags: Bool = false, cacheOnly: Bool = false) -> MirrorEngine {
         var logger = Logger(label: "tags-test")
