@@ -94,6 +94,9 @@ public final class MirrorEngine: Sendable {
     public func manifest(
         registry: String, repository: RepositoryName, reference: Reference, accept: ManifestAccept, via: String? = nil
     ) async throws(MirrorError) -> ManifestResult {
+        if let hit = manifestInMemory(registry: registry, repository: repository, reference: reference, accept: accept) {
+            return hit
+        }
         switch reference {
         case .digest(let digest):
             if let cached = await local.manifest(digest) {
@@ -140,6 +143,25 @@ public final class MirrorEngine: Sendable {
                 try await self.revalidateTag(key, entry: entry, accept: accept, chain: chain, negativeKey: flightKey, via: via)
             }
         }
+    }
+
+    /// A manifest hit the store holds in memory, answered without waiting: by digest, or
+    /// by a tag that is fresh (or any cached tag in cache-only mode) whose media type the
+    /// client accepts. nil sends the request the whole way (``manifest(registry:repository:reference:accept:via:)``),
+    /// which answers the same hit the same way. The registry port calls it on the event loop.
+    public func manifestInMemory(registry: String, repository: RepositoryName, reference: Reference, accept: ManifestAccept) -> ManifestResult? {
+        let digest: Digest
+        switch reference {
+        case .digest(let wanted):
+            digest = wanted
+        case .tag(let tag):
+            guard let entry = local.tagInMemory(registry: registry, repository: repository, tag: tag), accept.accepts(entry.mediaType),
+                  configuration.cacheOnly || freshness.decide(fetchedAt: entry.fetchedAt, now: now()) == .fresh else { return nil }
+            digest = entry.digest
+        }
+        guard let cached = local.manifestInMemory(digest) else { return nil }
+        local.recordAccess(digest, at: now())
+        return ManifestResult(bytes: cached.bytes, mediaType: cached.mediaType, digest: digest, tier: .local, stale: false, attempts: [], path: ["local"])
     }
 
     private func flight(_ key: String, _ work: @escaping @Sendable () async throws -> ManifestResult) async throws(MirrorError) -> ManifestResult {

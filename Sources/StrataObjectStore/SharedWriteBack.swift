@@ -40,6 +40,10 @@ public final class SharedWriteBack: ContentStore {
         await local.tag(registry: registry, repository: repository, tag: tag)
     }
     public func recordAccess(_ digest: Digest, at time: Date) { local.recordAccess(digest, at: time) }
+    public func manifestInMemory(_ digest: Digest) -> StoredManifest? { local.manifestInMemory(digest) }
+    public func tagInMemory(registry: String, repository: RepositoryName, tag: Tag) -> TagRecord? {
+        local.tagInMemory(registry: registry, repository: repository, tag: tag)
+    }
     @discardableResult
     public func putManifest(_ bytes: [UInt8], digest: Digest, record: ManifestRecord) async throws -> StoredBlob {
         try await local.putManifest(bytes, digest: digest, record: record)

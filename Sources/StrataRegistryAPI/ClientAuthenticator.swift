@@ -47,7 +47,7 @@ public final class ClientAuthenticator: Sendable {
         guard let header, header.count < 4096, header.lowercased().hasPrefix("basic "),
               let decoded = Data(base64Encoded: String(header.dropFirst(6)).trimmingCharacters(in: .whitespaces)),
               let login = String(data: decoded, encoding: .utf8), let colon = login.firstIndex(of: ":") else { return false }
-        let key = ContentHasher.digest(of: Array(header.utf8)).hex
+        let key = Self.rememberedKey(header)
         let time = now()
         if let until = verified.withLockedValue({ $0[key] }), until > time { return true }
         let user = String(login[..<colon])
@@ -61,5 +61,19 @@ public final class ClientAuthenticator: Sendable {
             table[key] = time.addingTimeInterval(remember)
         }
         return true
+    }
+
+    /// Whether an `Authorization` header value is a login verified a short while ago,
+    /// found without hashing a password (the event loop's check); false when it would
+    /// take bcrypt to know.
+    public func isRemembered(_ header: String?) -> Bool {
+        guard let header, header.count < 4096 else { return false }
+        let key = Self.rememberedKey(header)
+        let time = now()
+        return verified.withLockedValue { $0[key] }.map { $0 > time } ?? false
+    }
+
+    private static func rememberedKey(_ header: String) -> String {
+        ContentHasher.digest(of: Array(header.utf8)).hex
     }
 }

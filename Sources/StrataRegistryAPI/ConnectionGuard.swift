@@ -101,6 +101,8 @@ public final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandle
     private var counted = false
     private var inFlight = 0
     private var timer: Scheduled<Void>?
+    /// When the connection is closed unless a request head arrives; nil while one is in flight.
+    private var deadline: NIODeadline?
     /// The request was answered here; what follows on this connection is dropped.
     private var answeredHere = false
 
@@ -148,11 +150,27 @@ public final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandle
         if counted { counter.leave(); counted = false }
     }
 
+    /// Closes the connection at `after` from now unless a request head arrives first.
+    /// The timer is not moved on every request: it fires at the old deadline, finds the
+    /// new one, and waits again.
     private func arm(_ context: ChannelHandlerContext, _ after: TimeAmount) {
-        timer?.cancel()
-        let loopBound = NIOLoopBound(context, eventLoop: context.eventLoop)
-        timer = context.eventLoop.scheduleTask(in: after) {
-            loopBound.value.close(promise: nil)
+        let at = NIODeadline.now() + after
+        deadline = at
+        if timer == nil { schedule(context, at: at) }
+    }
+
+    private func schedule(_ context: ChannelHandlerContext, at: NIODeadline) {
+        let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        timer = context.eventLoop.scheduleTask(deadline: at) {
+            let (handler, context) = loopBound.value
+            handler.timer = nil
+            // A request in flight: the end of its response arms again.
+            guard let deadline = handler.deadline else { return }
+            if deadline <= .now() {
+                context.close(promise: nil)
+            } else {
+                handler.schedule(context, at: deadline)
+            }
         }
     }
 
@@ -160,8 +178,7 @@ public final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandle
         guard !answeredHere else { return }
         let part = unwrapInboundIn(data)
         if case .head(let head) = part {
-            timer?.cancel()
-            timer = nil
+            deadline = nil
             inFlight += 1
             // After CONNECT the parser hands over raw bytes: answer and close here.
             if head.method == .connect {

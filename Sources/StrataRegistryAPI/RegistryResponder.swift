@@ -1,6 +1,7 @@
 import Foundation
 import HTTPTypes
 import Hummingbird
+import HummingbirdCore
 import Logging
 import NIOConcurrencyHelpers
 import NIOCore
@@ -78,13 +79,8 @@ public struct RegistryResponder: HTTPResponder {
         response.headers[Self.tierHeader] = response.headers[Self.tierHeader] ?? exchange.info.tier
         guard let ledger else { return response }
         // Record once the body is written (or cut off), with the bytes that went out.
-        var record = LedgerRecord(
-            time: started, client: Self.clientAddress(context), userAgent: request.headers[.userAgent] ?? "",
-            method: request.method.rawValue, path: request.uri.description, kind: .other,
-            status: Int(response.status.code), bytes: 0, seconds: 0, tier: "none")
-        let hops = ViaHeader.stratas(request.headers[values: .via].joined(separator: ", "))
-        record.via = hops.isEmpty ? nil : hops.joined(separator: ",")
-        let base = record
+        let base = Self.ledgerRecord(time: started, client: Self.clientAddress(context), request.method, target: request.uri.description,
+                                     headers: request.headers, status: response.status)
         let body = response.body
         // A body sent from a file writes instructions, not bytes: the route counts those.
         let countsBuffers = response.headers[Self.fileRegionHeader] == nil
@@ -105,6 +101,18 @@ public struct RegistryResponder: HTTPResponder {
             if let failure { throw failure }
         }
         return response
+    }
+
+    /// A request's ledger record before its route ran: who asked what, and the status.
+    static func ledgerRecord(time: Date, client: String, _ method: HTTPRequest.Method, target: String, headers: HTTPFields,
+                             status: HTTPResponse.Status) -> LedgerRecord {
+        var record = LedgerRecord(
+            time: time, client: client, userAgent: headers[.userAgent] ?? "",
+            method: method.rawValue, path: target, kind: .other,
+            status: Int(status.code), bytes: 0, seconds: 0, tier: "none")
+        let hops = ViaHeader.stratas(headers[values: .via].joined(separator: ", "))
+        record.via = hops.isEmpty ? nil : hops.joined(separator: ",")
+        return record
     }
 
     static func finish(_ base: LedgerRecord, _ info: Exchange.Info, bytes: Int64, seconds: Double, aborted: Bool) -> LedgerRecord {
@@ -140,29 +148,10 @@ public struct RegistryResponder: HTTPResponder {
         if !loggedIn && !isPeerBlobRead(request) {
             throw RegistryError(.unauthorized, "authentication required")
         }
-        guard let parsed = try RegistryPath(path: request.uri.path) else {
-            throw RegistryError(.nameUnknown, "no such endpoint: \(request.uri.path)", status: 404)
-        }
-        let method = request.method
-        if case .blobUpload = parsed {
-            throw RegistryError(.unsupported, "this registry is a read-only mirror: push is not supported")
-        }
-        guard method == .get || method == .head else {
-            throw RegistryError(.unsupported, "this registry is a read-only mirror: \(method.rawValue) is not supported")
-        }
-        let via = request.headers[values: .via].joined(separator: ", ")
-        if ViaHeader.names(via, instanceID: instanceID) {
-            throw RegistryError(.loopDetected, "mirror loop: this request already passed through strata-\(instanceID)")
-        }
-        var registry = try registryName(request)
-        let namespaced = request.uri.queryParameters["ns"] != nil
-        var path = parsed
-        if let (prefixed, target) = unprefixed(path) {
-            path = prefixed
-            registry = target
-        }
+        let target = try resolve(method: request.method, uri: request.uri, headers: request.headers)
+        let path = target.path
         exchange.update { info in
-            info.registry = registry
+            info.registry = target.registry
             switch path {
             case .base: info.kind = .base
             case .catalog: info.kind = .catalog
@@ -173,14 +162,49 @@ public struct RegistryResponder: HTTPResponder {
             case .blobUpload(let name): info.repository = name.value
             }
         }
-        var response = try await answer(request, path: path, registry: registry, via: via.isEmpty ? nil : via, exchange: exchange, channel: channel)
-        if namespaced || registry != engine.configuration.defaultRegistry {
-            response.headers[Self.namespaceHeader] = registry
-        }
+        var response = try await answer(request, path: path, registry: target.registry, via: target.via, exchange: exchange, channel: channel)
+        if let namespace = target.namespaceHeader { response.headers[Self.namespaceHeader] = namespace }
         return response
     }
 
-    /// Whether a `Via` value names `strata-<id>` as one of its hops.
+    /// What a request asks for, once its method, path, `Via` and namespace were checked.
+    struct Target {
+        let path: RegistryPath
+        let registry: String
+        /// The request's `Via`, passed on upstream; nil when it had none.
+        let via: String?
+        /// The `OCI-Namespace` answer header: the registry, when it is not the default one
+        /// or the client named it.
+        let namespaceHeader: String?
+    }
+
+    /// Parses and checks what a request asks for: the same for every request, whichever
+    /// path answers it. Throws the error the client gets.
+    func resolve(method: HTTPRequest.Method, uri: URI, headers: HTTPFields) throws -> Target {
+        guard let parsed = try RegistryPath(path: uri.path) else {
+            throw RegistryError(.nameUnknown, "no such endpoint: \(uri.path)", status: 404)
+        }
+        if case .blobUpload = parsed {
+            throw RegistryError(.unsupported, "this registry is a read-only mirror: push is not supported")
+        }
+        guard method == .get || method == .head else {
+            throw RegistryError(.unsupported, "this registry is a read-only mirror: \(method.rawValue) is not supported")
+        }
+        let via = headers[values: .via].joined(separator: ", ")
+        if ViaHeader.names(via, instanceID: instanceID) {
+            throw RegistryError(.loopDetected, "mirror loop: this request already passed through strata-\(instanceID)")
+        }
+        var registry = try registryName(uri)
+        let namespaced = uri.queryParameters["ns"] != nil
+        var path = parsed
+        if let (prefixed, target) = unprefixed(path) {
+            path = prefixed
+            registry = target
+        }
+        let showsNamespace = namespaced || registry != engine.configuration.defaultRegistry
+        return Target(path: path, registry: registry, via: via.isEmpty ? nil : via, namespaceHeader: showsNamespace ? registry : nil)
+    }
+
     /// Maps a configured first path component to its registry: `/v2/ghcr/org/x/...`
     /// with `prefixes: {ghcr: ghcr.io}` is `org/x` of `ghcr.io`.
     private func unprefixed(_ path: RegistryPath) -> (RegistryPath, String)? {
@@ -253,13 +277,7 @@ public struct RegistryResponder: HTTPResponder {
                 info.tierPath = result.path
                 info.attempts = result.attempts.map(LedgerRecord.Attempt.init)
             }
-            var headers = Self.baseHeaders(contentType: result.mediaType)
-            headers[.contentLength] = String(result.bytes.count)
-            headers[Self.digestHeader] = result.digest.description
-            headers[.eTag] = "\"\(result.digest)\""
-            headers[Self.tierHeader] = result.tier.description
-            headers[Self.pathHeader] = result.path.joined(separator: ",")
-            if result.stale { headers[Self.warningHeader] = "110 strata \"Response is stale\"" }
+            let headers = Self.manifestHeaders(result)
             if method == .head { return Response(status: .ok, headers: headers, body: .init()) }
             return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: result.bytes)))
         case .blob(let name, let digest):
@@ -325,8 +343,8 @@ public struct RegistryResponder: HTTPResponder {
     }
 
     /// The registry a request is for: containerd's `?ns=`, else the default.
-    private func registryName(_ request: Request) throws -> String {
-        guard let ns = request.uri.queryParameters["ns"].map(String.init), !ns.isEmpty else {
+    private func registryName(_ uri: URI) throws -> String {
+        guard let ns = uri.queryParameters["ns"].map(String.init), !ns.isEmpty else {
             return engine.configuration.defaultRegistry
         }
         let allowed = ns.utf8.allSatisfy { b in
@@ -346,6 +364,18 @@ public struct RegistryResponder: HTTPResponder {
     static let warningHeader = HTTPField.Name("Warning")!
     static let filtersAppliedHeader = HTTPField.Name("OCI-Filters-Applied")!
     static let apiVersionHeader = HTTPField.Name("Docker-Distribution-Api-Version")!
+
+    /// A manifest answer's headers (the body is the manifest's bytes).
+    static func manifestHeaders(_ result: ManifestResult) -> HTTPFields {
+        var headers = Self.baseHeaders(contentType: result.mediaType)
+        headers[.contentLength] = String(result.bytes.count)
+        headers[Self.digestHeader] = result.digest.description
+        headers[.eTag] = "\"\(result.digest)\""
+        headers[Self.tierHeader] = result.tier.description
+        headers[Self.pathHeader] = result.path.joined(separator: ",")
+        if result.stale { headers[Self.warningHeader] = "110 strata \"Response is stale\"" }
+        return headers
+    }
 
     static func baseHeaders(contentType: String) -> HTTPFields {
         var headers = HTTPFields()

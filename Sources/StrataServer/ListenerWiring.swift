@@ -13,11 +13,14 @@ struct ListenerWiring {
     /// nil: `admin_listen: off`.
     let adminAddress: (host: String, port: Int)?
     let adminToken: String?
-    let registryServer: HTTPServerBuilder
     let adminServer: HTTPServerBuilder
     /// Plain-text registry connections send raw cache hits with sendfile; TLS cannot.
     let fileRegions: Bool
     let authenticator: ClientAuthenticator?
+    private let limits: ConnectionLimits
+    private let counter: ConnectionCounter
+    /// nil: plain HTTP.
+    private let tls: TLSConfiguration?
 
     init(configuration: StrataConfiguration, counter: ConnectionCounter, now: @escaping @Sendable () -> Date) throws(StrataServer.StartupError) {
         guard let address = ConfigValues.address(configuration.listen) else {
@@ -25,10 +28,11 @@ struct ListenerWiring {
         }
         registryAddress = address
         (adminAddress, adminToken) = try Self.admin(configuration)
-        let limits = ConnectionLimits(
+        limits = ConnectionLimits(
             headerTimeout: .milliseconds(Int64(configuration.limits.headerTimeout * 1000)),
             idleTimeout: .milliseconds(Int64(configuration.limits.idleTimeout * 1000)),
             maxConnections: configuration.limits.maxConnections)
+        self.counter = counter
         if let certificate = configuration.tlsCertificate, let key = configuration.tlsKey {
             for (name, path) in [("tls.cert", certificate), ("tls.key", key)] where !FileManager.default.isReadableFile(atPath: path) {
                 let why = FileManager.default.fileExists(atPath: path) ? "permission denied" : "no such file"
@@ -50,14 +54,13 @@ struct ListenerWiring {
             do {
                 let tls = TLSConfiguration.makeServerConfiguration(certificateChain: chain, privateKey: .privateKey(privateKey))
                 adminServer = try .tls(.http1(), tlsConfiguration: tls)
-                registryServer = try .tls(.http1(configuration: .init(additionalChannelHandlers: [ConnectionGuard.make(limits: limits, counter: counter)])),
-                                          tlsConfiguration: tls)
+                self.tls = tls
                 fileRegions = false
             } catch {
                 throw .init(description: "cannot use tls.cert \(certificate) and tls.key \(key): \(error)")
             }
         } else {
-            registryServer = ZeroCopyHTTP1Channel.builder(limits: limits, counter: counter)
+            tls = nil
             adminServer = .http1()
             fileRegions = true
         }
@@ -69,6 +72,20 @@ struct ListenerWiring {
             }
         } else {
             authenticator = nil
+        }
+    }
+
+    /// The registry port's server: the connection guard, then hits held in memory
+    /// answered on the event loop by `responder`, then its routes.
+    func registryServer(_ responder: RegistryResponder) throws(StrataServer.StartupError) -> HTTPServerBuilder {
+        let (limits, counter) = (self.limits, self.counter)
+        guard let tls else { return ZeroCopyHTTP1Channel.builder(limits: limits, counter: counter, memoryHits: responder) }
+        do {
+            return try .tls(.http1(configuration: .init(additionalChannelHandlers: [
+                ConnectionGuard.make(limits: limits, counter: counter), responder.memoryHitHandler(),
+            ])), tlsConfiguration: tls)
+        } catch {
+            throw .init(description: "cannot use tls.cert and tls.key: \(error)")
         }
     }
 

@@ -178,14 +178,15 @@ public final class StrataServer: Sendable {
         // Hummingbird's own "Server started" lines repeat the start-up summary: at notice and above only.
         var serverLogger = logger
         serverLogger.logLevel = max(logger.logLevel, .notice)
+        let responder = RegistryResponder(engine: engine, logger: logger, instanceID: instanceID, prefixes: configuration.prefixes,
+                                          ledger: ledger, authenticator: listeners.authenticator,
+                                          peers: objectStore.map { PeerToken(secret: $0.configuration.secretKey) },
+                                          fileRegions: listeners.fileRegions, now: now)
         var services: [any Service] = [
             FillService(work: engine.background),
             Application(
-                responder: RegistryResponder(engine: engine, logger: logger, instanceID: instanceID, prefixes: configuration.prefixes,
-                                             ledger: ledger, authenticator: listeners.authenticator,
-                                             peers: objectStore.map { PeerToken(secret: $0.configuration.secretKey) },
-                                             fileRegions: listeners.fileRegions, now: now),
-                server: listeners.registryServer,
+                responder: responder,
+                server: try listeners.registryServer(responder),
                 configuration: .init(address: .hostname(address.host, port: address.port), serverName: nil),
                 onServerRunning: { channel in onListening(channel.localAddress?.port ?? address.port) },
                 logger: serverLogger),

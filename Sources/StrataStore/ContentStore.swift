@@ -29,6 +29,14 @@ public protocol ContentStore: Sendable {
     /// Counts a request served from this store (for eviction and the admin server).
     func recordAccess(_ digest: Digest, at time: Date)
 
+    /// A manifest this store holds in memory, found without waiting (the registry port
+    /// answers such hits on the event loop); nil when it would have to be read.
+    func manifestInMemory(_ digest: Digest) -> StoredManifest?
+
+    /// A tag record this store holds in memory, found without waiting; nil when it would
+    /// have to be read.
+    func tagInMemory(registry: String, repository: RepositoryName, tag: Tag) -> TagRecord?
+
     /// Stores a manifest whose bytes were checked against `digest`, and records which
     /// repository it was fetched for. Throws ``StoreError`` when it does not match.
     @discardableResult
@@ -61,6 +69,12 @@ public protocol ContentStore: Sendable {
 
     /// The repositories with a tag or manifest stored, sorted.
     func repositories(registry: String) async throws -> [RepositoryName]
+}
+
+extension ContentStore {
+    /// A store that keeps nothing in memory: every read waits.
+    public func manifestInMemory(_ digest: Digest) -> StoredManifest? { nil }
+    public func tagInMemory(registry: String, repository: RepositoryName, tag: Tag) -> TagRecord? { nil }
 }
 
 public typealias TagRecord = CacheIndex.TagRow

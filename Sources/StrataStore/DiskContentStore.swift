@@ -100,6 +100,14 @@ public final class DiskContentStore: ContentStore {
         access.record(digest, at: time)
     }
 
+    public func manifestInMemory(_ digest: Digest) -> StoredManifest? {
+        hot.withLockedValue { $0.manifests[digest] }
+    }
+
+    public func tagInMemory(registry: String, repository: RepositoryName, tag: Tag) -> TagRecord? {
+        hot.withLockedValue { $0.tags[HotIndex.TagKey(registry: registry, repository: repository, tag: tag)] }
+    }
+
     // MARK: Writing
 
     public func putManifest(_ bytes: [UInt8], digest: Digest, record: ManifestRecord) async throws -> StoredBlob {

@@ -49,6 +49,14 @@ public final class MemoryContentStore: ContentStore {
         contents.withLockedValue { $0.accesses[digest, default: 0] += 1 }
     }
 
+    public func manifestInMemory(_ digest: Digest) -> StoredManifest? {
+        contents.withLockedValue { $0.manifests[digest] }
+    }
+
+    public func tagInMemory(registry: String, repository: RepositoryName, tag: Tag) -> TagRecord? {
+        self.tag(registry: registry, repository: repository, tag: tag)
+    }
+
     /// How many hits were recorded for `digest`.
     public func accesses(_ digest: Digest) -> Int {
         contents.withLockedValue { $0.accesses[digest] ?? 0 }

@@ -41,6 +41,7 @@ extension Integration {
                                                   "docker://\(strata.hostPort)/library/small:1", "dir:\(out)"])
             #expect(trusted.status == 0, "\(trusted.output)")
             #expect(try Data(contentsOf: URL(fileURLWithPath: "\(out)/manifest.json")) == Data(images.small.manifest))
+
             let untrusted = try runCommand(skopeo, ["--insecure-policy", "copy", "docker://\(strata.hostPort)/library/small:1", "dir:\(out)-2"])
             #expect(untrusted.status != 0)
             #expect(untrusted.output.contains("certificate"))
@@ -89,6 +90,18 @@ extension Integration {
                                                   "docker://\(strata.hostPort)/library/small:1", "dir:\(out)"])
             #expect(allowed.status == 0, "\(allowed.output)")
             #expect(try Data(contentsOf: URL(fileURLWithPath: "\(out)/manifest.json")) == Data(images.small.manifest))
+
+            // A manifest hit answered from memory needs the login as much as the routes do:
+            // a login verified a moment ago lets it through, no login or a wrong one does not.
+            let manifest = "\(strata.url)/v2/library/small/manifests/1"
+            let accept = ("Accept", images.small.mediaType)
+            let login = ("Authorization", "Basic " + Data("builder:\(password)".utf8).base64EncodedString())
+            #expect(try await fetch(manifest, headers: [accept, login]).status == 200)
+            #expect(try await fetch(manifest, headers: [accept, login]).body == images.small.manifest)
+            #expect(try await fetch(manifest, headers: [accept]).status == 401)
+            #expect(try await fetch(manifest, method: .HEAD, headers: [accept]).status == 401)
+            let wrongLogin = ("Authorization", "Basic " + Data("builder:\(password)x".utf8).base64EncodedString())
+            #expect(try await fetch(manifest, headers: [accept, wrongLogin]).status == 401)
 
             let ledger = String(decoding: try await fetch("\(strata.adminURL)/api/requests?limit=1000").body, as: UTF8.self)
             await strata.stop()

@@ -157,6 +157,56 @@ def hey(url, n, c=32, head=False, accept=None):
     return rps, n - ok, cores
 
 
+def wrk(url, seconds=5, c=32, threads=1, head=False, accept=None, script=None):
+    """Requests per second and bytes per second with `wrk` (HTTP/1.1 keep-alive, written in
+    C, so it takes less of the shared cores than hey), errors (non-2xx answers and socket
+    errors), and the cores wrk itself used."""
+    args = ["wrk", f"-t{threads}", f"-c{c}", f"-d{seconds}s", "--timeout", "10s"]
+    if accept: args += ["-H", f"Accept: {accept}"]
+    if head or script:
+        args += ["-s", script or head_script()]
+    import resource
+    before, start = resource.getrusage(resource.RUSAGE_CHILDREN), time.time()
+    out = subprocess.run(args + [url], capture_output=True, text=True).stdout
+    after, wall = resource.getrusage(resource.RUSAGE_CHILDREN), time.time() - start
+    cores = (after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime) / wall
+    rps, bps, errors = None, None, 0
+    units = {"B": 1, "KB": 1 << 10, "MB": 1 << 20, "GB": 1 << 30}
+    for line in out.splitlines():
+        line = line.strip()
+        if line.startswith("Requests/sec:"): rps = float(line.split()[1])
+        if line.startswith("Transfer/sec:"):
+            value = line.split()[1]
+            unit = next(u for u in ["GB", "MB", "KB", "B"] if value.endswith(u))
+            bps = float(value[:-len(unit)]) * units[unit]
+        if line.startswith("Non-2xx or 3xx responses:"): errors += int(line.split()[-1])
+        if line.startswith("Socket errors:"):
+            errors += sum(int(part.split()[-1]) for part in line.split(":", 1)[1].split(","))
+    if rps is None: raise SystemExit(f"wrk failed on {url}: {out[-500:]}")
+    return rps, errors, cores, bps
+
+
+_head_script = None
+def head_script():
+    global _head_script
+    if _head_script is None:
+        fd, _head_script = tempfile.mkstemp(suffix=".lua")
+        os.write(fd, b'wrk.method = "HEAD"\n'); os.close(fd)
+    return _head_script
+
+
+def cpu_seconds(pid):
+    """User and system CPU seconds a process (all its threads) has used so far."""
+    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def peak_rss_mib(pid):
+    for line in open(f"/proc/{pid}/status"):
+        if line.startswith("VmHWM:"): return int(line.split()[1]) / 1024
+    return 0
+
+
 def med(values): return statistics.median(values)
 
 
@@ -292,6 +342,50 @@ def ranged_cold(a, work):
         server.stop()
 
 
+def many_clients(a, work, upstream, start_strata, strata, nginx):
+    """1,000 keep-alive clients at once, each fetching cached blobs of 1-10 MiB picked at
+    random, from Strata and from nginx serving the same files: throughput, errors, and
+    Strata's peak RSS."""
+    rnd = random.Random(11)
+    blobs = []
+    for i in range(a.many_blobs):
+        path = f"{work}/www/many-{i}.bin"
+        make_random(path, rnd.randrange(1 << 20, 10 << 20)); os.chmod(path, 0o644)
+        digest = sha256_file(path)
+        push_blob(upstream, "library/many", path, digest)
+        blobs.append((path, digest))
+
+    def script(name, paths):
+        lua = f"{work}/{name}.lua"
+        open(lua, "w").write("local paths = {" + ",".join(f'"{p}"' for p in paths) + "}\n"
+                             "local requests = {}\n"
+                             "init = function(args) for i, p in ipairs(paths) do requests[i] = wrk.format(\"GET\", p) end end\n"
+                             "request = function() return requests[math.random(#requests)] end\n")
+        return lua
+    strata_lua = script("many-strata", [f"/v2/library/many/blobs/{d}" for _, d in blobs])
+    nginx_lua = script("many-nginx", [f"/many-{i}.bin" for i in range(len(blobs))])
+    p = start_strata(f"{work}/cache-many")
+    try:
+        for _, digest in blobs:
+            assert curl_get(f"{strata}/v2/library/many/blobs/{digest}")[2] == 200
+        subprocess.run(["sync"])
+        rss_before = peak_rss_mib(p.p.pid)
+        runs = {"strata": [], "nginx": []}
+        for _ in range(a.runs):
+            for name, base, lua in [("strata", strata, strata_lua), ("nginx", nginx, nginx_lua)]:
+                rps, errors, cores, bps = wrk(base + "/", seconds=10, c=a.many_clients, threads=2, script=lua)
+                runs[name].append((bps / 2**20, errors, rps))
+        rss = peak_rss_mib(p.p.pid)
+    finally:
+        p.stop()
+    out = {"clients": a.many_clients, "blobs": len(blobs), "strata_peak_rss_mib": rss, "strata_rss_after_warmup_mib": rss_before}
+    for name, rs in runs.items():
+        out[name] = {"mib_s": med([r[0] for r in rs]), "errors": sum(r[1] for r in rs), "req_per_s": med([r[2] for r in rs]),
+                     "runs_mib_s": [r[0] for r in rs]}
+    out["ratio"] = out["strata"]["mib_s"] / out["nginx"]["mib_s"]
+    return out
+
+
 def direct_s3(endpoint, bucket, digest, key, secret, head=False):
     """A GET (or HEAD) of a blob's object straight from the store, signed with SigV4 by curl."""
     args = ["curl", "-s", "-o", "/dev/null", "-w", "%{size_download} %{time_total} %{http_code}"] + (["-I"] if head else []) + [
@@ -312,7 +406,9 @@ def main():
                     help="another strata binary (an older commit) measured in the same run, as strata_before")
     ap.add_argument("--ranged-mib", type=int, default=128, help="blob size for the ranged section")
     ap.add_argument("--ranged-rate-mib", type=int, default=16, help="the throttled upstream's MiB/s per connection")
-    ap.add_argument("--only", default="cold,concurrent,hit,manifests,zstd,scaleout,ranged",
+    ap.add_argument("--many-clients", type=int, default=1000, help="keep-alive clients in the many section")
+    ap.add_argument("--many-blobs", type=int, default=24, help="cached blobs of 1-10 MiB the many section's clients pick from")
+    ap.add_argument("--only", default="cold,concurrent,hit,manifests,many,zstd,scaleout,ranged",
                     help="comma-separated sections to run (default: all of them)")
     a = ap.parse_args()
     only = set(a.only.split(","))
@@ -346,15 +442,21 @@ def main():
         push_manifest(upstream, "library/bench", "1", manifest, oci)
 
         registry_config(f"{work}/proxy.yml", proxy_port, f"{work}/proxy-data", proxy=upstream)
-        procs.append(Proc("proxy", ["docker-registry", "serve", f"{work}/proxy.yml"], f"{work}/proxy.log"))
-        proxy = f"http://127.0.0.1:{proxy_port}"; wait_http(proxy + "/v2/")
+        proxy = f"http://127.0.0.1:{proxy_port}"
+        proxy_p = None
+        def start_proxy():
+            nonlocal proxy_p
+            proxy_p = Proc("proxy", ["docker-registry", "serve", f"{work}/proxy.yml"], f"{work}/proxy.log")
+            procs.append(proxy_p)
+            wait_http(proxy + "/v2/")
+        start_proxy()
 
         os.makedirs(f"{work}/www", exist_ok=True)
         os.link(big, f"{work}/www/big.bin")
         os.chmod(big, 0o644)
         open(f"{work}/www/manifest.json", "wb").write(manifest)
         open(f"{work}/nginx.conf", "w").write(f"""daemon off; worker_processes 2; pid {work}/nginx.pid; error_log {work}/nginx-error.log;
-events {{ worker_connections 1024; }}
+events {{ worker_connections 4096; }}
 http {{ access_log off; sendfile on; tcp_nopush on; keepalive_requests 1000000;
   server {{ listen 127.0.0.1:{nginx_port}; root {work}/www; }} }}
 """)
@@ -386,7 +488,7 @@ http {{ access_log off; sendfile on; tcp_nopush on; keepalive_requests 1000000;
         # 1. Cold 500 MiB blob: through Strata vs straight from the upstream; upstream bytes.
         if "cold" in only:
             print("cold blob ...", flush=True)
-            cold, direct, cold_before = [], [], []
+            cold, direct, cold_before, cold_cpu = [], [], [], []
             for run in range(-1, a.runs):
                 # Run -1 is a warm-up, not counted. Each run deletes the last one's cache and
                 # starts with the disk idle. On a VM with free page reporting, memory that
@@ -398,7 +500,9 @@ http {{ access_log off; sendfile on; tcp_nopush on; keepalive_requests 1000000;
                 subprocess.run(["sync"])
                 p = start_strata(f"{work}/cache-cold-{run}")
                 before = blob_gets(f"{work}/up.log", big_digest, "strata/")
+                cpu_before = cpu_seconds(p.p.pid)
                 size, t, code = curl_get(strata + blob_path); assert code == 200 and size == a.blob_mib << 20
+                cpu = cpu_seconds(p.p.pid) - cpu_before
                 after = blob_gets(f"{work}/up.log", big_digest, "strata/")
                 p.stop()
                 _, direct_t, _ = curl_get(upstream + blob_path)
@@ -409,9 +513,10 @@ http {{ access_log off; sendfile on; tcp_nopush on; keepalive_requests 1000000;
                     _, before_t, _ = curl_get(strata_before + blob_path)
                     pb.stop()
                     if run >= 0: cold_before.append(before_t)
-                if run >= 0: cold.append(t); direct.append(direct_t)
+                if run >= 0: cold.append(t); direct.append(direct_t); cold_cpu.append(cpu / (a.blob_mib / 1024))
             time.sleep(0.2)
             fig["cold_blob_seconds"] = {"strata": med(cold), "direct": med(direct), "ratio": med(cold) / med(direct),
+                                        "strata_cpu_seconds_per_gib": med(cold_cpu), "strata_cpu_runs": cold_cpu,
                                         "strata_runs": cold, "direct_runs": direct,
                                         "upstream_gets_last_run": after[0] - before[0],
                                         "upstream_bytes_per_cold_blob": (after[1] - before[1]) / (a.blob_mib << 20)}
@@ -423,14 +528,28 @@ http {{ access_log off; sendfile on; tcp_nopush on; keepalive_requests 1000000;
             agent_lines = lambda: blob_gets(f"{work}/up.log", big_digest)[1] - blob_gets(f"{work}/up.log", big_digest, "strata/")[1]
             before_proxy = agent_lines()
             shutil.rmtree(f"{work}/cache-cold-{a.runs - 1}", ignore_errors=True)  # the same footing as Strata's runs
-            subprocess.run(["sync"])
-            size, t, code = curl_get(proxy + blob_path); assert code == 200
-            deadline = time.time() + 30
-            while agent_lines() - before_proxy < 2 * (a.blob_mib << 20) and time.time() < deadline:
-                time.sleep(0.2)
-            proxy_bytes = agent_lines() - before_proxy
-            fig["cold_blob_seconds"]["distribution_proxy"] = t
-            fig["cold_blob_seconds"]["distribution_upstream_bytes_per_cold_blob"] = proxy_bytes / (a.blob_mib << 20)
+            # distribution in proxy mode, as many rounds, each on an empty proxy store (a
+            # fresh proxy process), the CPU it took from its process's counters.
+            proxy_times, proxy_cpu, proxy_bytes = [], [], []
+            for run in range(a.runs):
+                proxy_p.stop()
+                shutil.rmtree(f"{work}/proxy-data", ignore_errors=True)
+                subprocess.run(["sync"])
+                start_proxy()
+                before_proxy = agent_lines()
+                cpu_before = cpu_seconds(proxy_p.p.pid)
+                size, t, code = curl_get(proxy + blob_path); assert code == 200
+                proxy_cpu.append((cpu_seconds(proxy_p.p.pid) - cpu_before) / (a.blob_mib / 1024))
+                deadline = time.time() + 30
+                while agent_lines() - before_proxy < 2 * (a.blob_mib << 20) and time.time() < deadline:
+                    time.sleep(0.2)
+                proxy_bytes.append(agent_lines() - before_proxy)
+                proxy_times.append(t)
+            fig["cold_blob_seconds"]["distribution_proxy"] = med(proxy_times)
+            fig["cold_blob_seconds"]["distribution_proxy_runs"] = proxy_times
+            fig["cold_blob_seconds"]["distribution_proxy_cpu_seconds_per_gib"] = med(proxy_cpu)
+            fig["cold_blob_seconds"]["proxy_ratio"] = med(cold) / med(proxy_times)
+            fig["cold_blob_seconds"]["distribution_upstream_bytes_per_cold_blob"] = med(proxy_bytes) / (a.blob_mib << 20)
 
         # 2. 32 concurrent cold pulls of the blob: upstream GETs and Strata's peak RSS.
         if "concurrent" in only:
@@ -481,24 +600,39 @@ http {{ access_log off; sendfile on; tcp_nopush on; keepalive_requests 1000000;
             tag_url, digest_url = strata + "/v2/library/bench/manifests/1", strata + f"/v2/library/bench/manifests/{manifest_digest}"
             curl_get(tag_url, [f"Accept: {oci}"]); curl_get(proxy + "/v2/library/bench/manifests/1", [f"Accept: {oci}"])
             m = {}
-            cases = [("strata_tag_head", tag_url, 64000, True), ("strata_tag_get", tag_url, 64000, False),
-                     ("strata_digest_get", digest_url, 64000, False)]
+            nginx_manifest = nginx + "/manifest.json"
+            cases = [("strata_tag_head", tag_url, True), ("strata_tag_get", tag_url, False),
+                     ("strata_digest_head", digest_url, True), ("strata_digest_get", digest_url, False),
+                     ("nginx_small_file_head", nginx_manifest, True), ("nginx_small_file_get", nginx_manifest, False),
+                     ("distribution_proxy_tag_head", proxy + "/v2/library/bench/manifests/1", True),
+                     ("distribution_proxy_tag_get", proxy + "/v2/library/bench/manifests/1", False)]
             if a.baseline:
                 btag, bdigest = strata_before + "/v2/library/bench/manifests/1", strata_before + f"/v2/library/bench/manifests/{manifest_digest}"
                 curl_get(btag, [f"Accept: {oci}"])
-                cases += [("strata_before_tag_head", btag, 64000, True), ("strata_before_tag_get", btag, 64000, False),
-                          ("strata_before_digest_get", bdigest, 64000, False)]
-            for label, url, n, head in cases + [
-                                        ("nginx_small_file_get", nginx + "/manifest.json", 64000, False),
-                                        ("distribution_proxy_tag_head", proxy + "/v2/library/bench/manifests/1", 1500, True),
-                                        ("distribution_proxy_tag_get", proxy + "/v2/library/bench/manifests/1", 1500, False)]:
-                runs = [hey(url, n, head=head, accept=oci) for _ in range(a.runs)]
-                m[label] = {"req_per_s": med([r[0] for r in runs]), "errors": sum(r[1] for r in runs),
-                            "load_generator_cores": med([r[2] for r in runs])}
+                cases += [("strata_before_tag_head", btag, True), ("strata_before_tag_get", btag, False),
+                          ("strata_before_digest_get", bdigest, False)]
+            runs = {label: [] for label, _, _ in cases}
+            # The servers take turns in every round, so a noisy neighbour hits them alike.
+            for _ in range(a.runs):
+                for label, url, head in cases:
+                    runs[label].append(wrk(url, seconds=3 if label.startswith("distribution") else 5, head=head, accept=oci))
+            for label, rs in runs.items():
+                m[label] = {"req_per_s": med([r[0] for r in rs]), "errors": sum(r[1] for r in rs),
+                            "load_generator_cores": med([r[2] for r in rs]), "runs": [r[0] for r in rs]}
+            # The same with hey (Go), which takes more of the shared cores itself.
+            for label, url in [("strata_tag_get", tag_url), ("nginx_small_file_get", nginx_manifest)]:
+                rs = [hey(url, 64000, accept=oci) for _ in range(a.runs)]
+                m[label]["hey_req_per_s"] = med([r[0] for r in rs])
+                m[label]["hey_cores"] = med([r[2] for r in rs])
             fig["manifests_32_connections"] = m
-            fig["manifests_32_connections"]["load_generator"] = "hey -c 32, HTTP/1.1 keep-alive, on the same 2 cores as the server"
+            fig["manifests_32_connections"]["load_generator"] = "wrk -t1 -c32, HTTP/1.1 keep-alive, on the same 2 cores as the server"
         if warm: warm.stop()
         if warm_before: warm_before.stop()
+
+        # 4b. 1,000 keep-alive clients fetching cached blobs of 1-10 MiB.
+        if "many" in only:
+            print(f"{a.many_clients} clients ...", flush=True)
+            fig["many_clients"] = many_clients(a, work, upstream, start_strata, strata, nginx)
 
         # 5. Replicas on a shared object store (a one-node Ceph RGW on loopback).
         if "scaleout" in only:
@@ -553,21 +687,36 @@ http {{ access_log off; sendfile on; tcp_nopush on; keepalive_requests 1000000;
          f"{h['strata']['one_stream_mib_s']/h['nginx']['one_stream_mib_s']:.2f}x nginx, {h['strata']['one_stream_mib_s']/h['distribution_proxy']['one_stream_mib_s']:.2f}x proxy"),
         ("cache-hit GET 500 MiB, 4 streams (MiB/s)", f"strata {h['strata']['four_streams_mib_s']:.0f} | nginx {h['nginx']['four_streams_mib_s']:.0f} | proxy {h['distribution_proxy']['four_streams_mib_s']:.0f}",
          f"{h['strata']['four_streams_mib_s']/h['nginx']['four_streams_mib_s']:.2f}x nginx, {h['strata']['four_streams_mib_s']/h['distribution_proxy']['four_streams_mib_s']:.2f}x proxy")]
-    if mm: rows += [
-        ("manifest by tag, HEAD, 32 conns (req/s)", f"strata {mm['strata_tag_head']['req_per_s']:.0f} | proxy {mm['distribution_proxy_tag_head']['req_per_s']:.0f}",
-         f"{mm['strata_tag_head']['req_per_s']/mm['distribution_proxy_tag_head']['req_per_s']:.0f}x proxy"),
-        ("manifest by tag, GET, 32 conns (req/s)", f"strata {mm['strata_tag_get']['req_per_s']:.0f} | proxy {mm['distribution_proxy_tag_get']['req_per_s']:.0f} | nginx small file {mm['nginx_small_file_get']['req_per_s']:.0f}",
-         f"{mm['strata_tag_get']['req_per_s']/mm['distribution_proxy_tag_get']['req_per_s']:.0f}x proxy"),
-        ("manifest by digest, GET, 32 conns (req/s)", f"strata {mm['strata_digest_get']['req_per_s']:.0f}", ""),
-        ("cores taken by the load generator (hey)", f"strata tag GET {mm['strata_tag_get']['load_generator_cores']:.2f} | nginx {mm['nginx_small_file_get']['load_generator_cores']:.2f} of 2", "")]
+    if mm:
+        nginx_get, nginx_head = mm["nginx_small_file_get"]["req_per_s"], mm["nginx_small_file_head"]["req_per_s"]
+        for key, name, peer in [("tag_head", "manifest by tag, HEAD", nginx_head), ("tag_get", "manifest by tag, GET", nginx_get),
+                                ("digest_head", "manifest by digest, HEAD", nginx_head), ("digest_get", "manifest by digest, GET", nginx_get)]:
+            rps = mm["strata_" + key]["req_per_s"]
+            proxy_rps = mm.get("distribution_proxy_" + key, {}).get("req_per_s")
+            rows.append((f"{name}, 32 conns (req/s)",
+                         f"strata {rps:.0f} | nginx static file {peer:.0f}" + (f" | proxy {proxy_rps:.0f}" if proxy_rps else ""),
+                         f"{rps / peer:.2f}x nginx (target >= 0.8x)"))
+        rows += [("manifest by tag, GET, with hey (req/s)",
+                  f"strata {mm['strata_tag_get']['hey_req_per_s']:.0f} | nginx {mm['nginx_small_file_get']['hey_req_per_s']:.0f}",
+                  f"{mm['strata_tag_get']['hey_req_per_s'] / mm['nginx_small_file_get']['hey_req_per_s']:.2f}x nginx"),
+                 ("cores taken by the load generator", f"wrk {mm['strata_tag_get']['load_generator_cores']:.2f} | hey {mm['strata_tag_get']['hey_cores']:.2f} of 2", ""),
+                 ("errors in the manifest runs", f"{sum(v['errors'] for k, v in mm.items() if isinstance(v, dict))}", "")]
     if c: rows += [
-        ("cold 500 MiB blob (s)", f"strata {c['strata']:.2f} | direct {c['direct']:.2f} | proxy {c['distribution_proxy']:.2f}", f"{c['ratio']:.2f}x direct"),
+        ("cold 500 MiB blob (s)", f"strata {c['strata']:.2f} | direct {c['direct']:.2f} | proxy {c['distribution_proxy']:.2f}",
+         f"{c['proxy_ratio']:.2f}x proxy (target <= 0.9x), {c['ratio']:.2f}x direct"),
+        ("CPU per GiB filled (s)", f"strata {c['strata_cpu_seconds_per_gib']:.2f} | proxy {c['distribution_proxy_cpu_seconds_per_gib']:.2f}",
+         "target <= 1.2 s"),
         ("upstream bytes per cold blob", f"strata {c['upstream_bytes_per_cold_blob']:.2f}x | proxy {c['distribution_upstream_bytes_per_cold_blob']:.2f}x", "")]
     if k: rows += [
         ("32 concurrent cold pulls of one blob", f"upstream GETs {k['upstream_gets']} | all whole {k['all_ok']} | peak RSS {k['strata_peak_rss_mib']:.0f} MiB", "")]
     if z: rows += [
         ("uncompressed tar layer in the zstd store", f"stored {z['stored_ratio']:.3f}x | whole read {z['whole_read_gb_s']:.2f} GB/s | 4 MiB ranges {z['range_4mib_reads_gb_s']:.2f} GB/s", ""),
     ]
+    mc = fig.get("many_clients")
+    if mc:
+        rows += [(f"{mc['clients']} keep-alive clients, cached 1-10 MiB blobs (MiB/s)",
+                  f"strata {mc['strata']['mib_s']:.0f} | nginx {mc['nginx']['mib_s']:.0f} | errors {mc['strata']['errors']} / {mc['nginx']['errors']} | strata peak RSS {mc['strata_peak_rss_mib']:.0f} MiB",
+                  f"{mc['ratio']:.2f}x nginx (target >= 1x, RSS < 300 MiB)")]
     rg = fig.get("ranged_cold")
     if rg:
         rows += [
