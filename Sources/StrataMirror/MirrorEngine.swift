@@ -164,6 +164,18 @@ public final class MirrorEngine: Sendable {
         return ManifestResult(bytes: cached.bytes, mediaType: cached.mediaType, digest: digest, tier: .local, stale: false, attempts: [], path: ["local"])
     }
 
+    /// A stored blob's raw file, opened for sendfile, when the store knows the blob in
+    /// memory and it needs no check on read: the event loop's blob hit. The caller owns
+    /// the descriptor. nil sends the request the whole way (``blob(registry:repository:digest:headOnly:via:)``),
+    /// which also finds a blob removed underneath.
+    public func openStoredBlobInMemory(_ digest: Digest) -> (blob: StoredBlob, descriptor: Int32)? {
+        guard let (blob, path) = local.rawFileInMemory(digest) else { return nil }
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else { return nil }
+        local.recordAccess(digest, at: now())
+        return (blob, descriptor)
+    }
+
     private func flight(_ key: String, _ work: @escaping @Sendable () async throws -> ManifestResult) async throws(MirrorError) -> ManifestResult {
         do {
             return try await manifestFlights.run(key, work)

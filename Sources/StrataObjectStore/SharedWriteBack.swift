@@ -44,6 +44,7 @@ public final class SharedWriteBack: ContentStore {
     public func tagInMemory(registry: String, repository: RepositoryName, tag: Tag) -> TagRecord? {
         local.tagInMemory(registry: registry, repository: repository, tag: tag)
     }
+    public func rawFileInMemory(_ digest: Digest) -> (blob: StoredBlob, path: String)? { local.rawFileInMemory(digest) }
     @discardableResult
     public func putManifest(_ bytes: [UInt8], digest: Digest, record: ManifestRecord) async throws -> StoredBlob {
         try await local.putManifest(bytes, digest: digest, record: record)

@@ -4,8 +4,9 @@ import NIOCore
 import NIOHTTPTypes
 
 /// Answers cache hits held in memory (manifests by digest and by fresh tag, most of a
-/// pull's requests) on the connection's event loop, below Hummingbird's router: no task,
-/// no hop between threads. Every other request passes on to the routes unchanged.
+/// pull's requests, and large raw blobs, sent with sendfile by the ``FileRegionHandler``)
+/// on the connection's event loop, below Hummingbird's router: no task, no hop between
+/// threads. Every other request passes on to the routes unchanged.
 ///
 /// It sits after the ``ConnectionGuard`` (which sees every request and response, so its
 /// timers hold) and keeps a connection's answers in order: while a request it passed on
@@ -22,6 +23,8 @@ final class MemoryHitHandler: ChannelDuplexHandler, RemovableChannelHandler {
     /// The request being read: answered here once its end arrives, or passed on.
     private var current: Current = .none
     private var clientAddress: String?
+    /// The connection's file sender, for blob hits; nil when it has none (TLS).
+    private var fileRegions: FileRegionHandler??
 
     private enum Current {
         case none
@@ -37,7 +40,7 @@ final class MemoryHitHandler: ChannelDuplexHandler, RemovableChannelHandler {
         switch unwrapInboundIn(data) {
         case .head(let request):
             let started = ContinuousClock.now
-            if passedOn == 0, let answer = responder.answerFromMemory(request, client: client(context), time: Date()) {
+            if passedOn == 0, let answer = responder.answerFromMemory(request, client: client(context), time: Date(), files: files(context)) {
                 current = .answering(answer, started: started)
                 return
             }
@@ -65,7 +68,14 @@ final class MemoryHitHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     private func send(_ answer: RegistryResponder.MemoryAnswer, started: ContinuousClock.Instant, context: ChannelHandlerContext) {
-        context.write(wrapOutboundOut(.head(answer.head)), promise: nil)
+        var head = answer.head
+        if let file = answer.file {
+            // Checked at the head: this connection has a file sender.
+            let registration = fileRegions!!.add(NIOFileHandle(_deprecatedTakingOwnershipOfDescriptor: file.descriptor),
+                                                 use: .region(offset: file.offset, length: file.length), on: context.eventLoop)
+            head.headerFields[RegistryResponder.fileRegionHeader] = String(registration.token)
+        }
+        context.write(wrapOutboundOut(.head(head)), promise: nil)
         if let body = answer.body { context.write(wrapOutboundOut(.body(body)), promise: nil) }
         let written = context.eventLoop.makePromise(of: Void.self)
         let responder = self.responder
@@ -76,6 +86,14 @@ final class MemoryHitHandler: ChannelDuplexHandler, RemovableChannelHandler {
         // Written past this handler, so that it is not counted as a passed-on request's end.
         context.write(wrapOutboundOut(.end(nil)), promise: written)
         context.flush()
+    }
+
+    /// Whether blob hits can be sent from files on this connection.
+    private func files(_ context: ChannelHandlerContext) -> Bool {
+        if fileRegions == nil {
+            fileRegions = .some(try? context.pipeline.syncOperations.handler(type: FileRegionHandler.self))
+        }
+        return fileRegions! != nil
     }
 
     /// The client's address, for the ledger: looked up once per connection.

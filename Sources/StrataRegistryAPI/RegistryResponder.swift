@@ -291,10 +291,7 @@ public struct RegistryResponder: HTTPResponder {
                       channel: any Channel) async throws -> Response {
         let head = request.method == .head
         let result = try await engine.blob(registry: registry, repository: name, digest: digest, headOnly: head, via: via)
-        var headers = Self.baseHeaders(contentType: "application/octet-stream")
-        headers[Self.digestHeader] = digest.description
-        headers[.eTag] = "\"\(digest)\""
-        headers[.acceptRanges] = "bytes"
+        var headers = Self.blobHeaders(digest)
         let size: Int64?
         switch result {
         case .stored(let blob):
@@ -364,6 +361,15 @@ public struct RegistryResponder: HTTPResponder {
     static let warningHeader = HTTPField.Name("Warning")!
     static let filtersAppliedHeader = HTTPField.Name("OCI-Filters-Applied")!
     static let apiVersionHeader = HTTPField.Name("Docker-Distribution-Api-Version")!
+
+    /// A blob answer's headers before its tier, size and range are known.
+    static func blobHeaders(_ digest: Digest) -> HTTPFields {
+        var headers = Self.baseHeaders(contentType: "application/octet-stream")
+        headers[Self.digestHeader] = digest.description
+        headers[.eTag] = "\"\(digest)\""
+        headers[.acceptRanges] = "bytes"
+        return headers
+    }
 
     /// A manifest answer's headers (the body is the manifest's bytes).
     static func manifestHeaders(_ result: ManifestResult) -> HTTPFields {

@@ -37,6 +37,11 @@ public protocol ContentStore: Sendable {
     /// have to be read.
     func tagInMemory(registry: String, repository: RepositoryName, tag: Tag) -> TagRecord?
 
+    /// The file holding a stored blob's raw bytes, when this store knows the blob in
+    /// memory and it needs no check on read (see ``DiskContentStore/verifyOnReadLimit``):
+    /// a path to open without waiting. nil when the blob must be read the whole way.
+    func rawFileInMemory(_ digest: Digest) -> (blob: StoredBlob, path: String)?
+
     /// Stores a manifest whose bytes were checked against `digest`, and records which
     /// repository it was fetched for. Throws ``StoreError`` when it does not match.
     @discardableResult
@@ -75,6 +80,7 @@ extension ContentStore {
     /// A store that keeps nothing in memory: every read waits.
     public func manifestInMemory(_ digest: Digest) -> StoredManifest? { nil }
     public func tagInMemory(registry: String, repository: RepositoryName, tag: Tag) -> TagRecord? { nil }
+    public func rawFileInMemory(_ digest: Digest) -> (blob: StoredBlob, path: String)? { nil }
 }
 
 public typealias TagRecord = CacheIndex.TagRow

@@ -108,6 +108,11 @@ public final class DiskContentStore: ContentStore {
         hot.withLockedValue { $0.tags[HotIndex.TagKey(registry: registry, repository: repository, tag: tag)] }
     }
 
+    public func rawFileInMemory(_ digest: Digest) -> (blob: StoredBlob, path: String)? {
+        guard let blob = hot.withLockedValue({ $0.blobs[digest] }), !blob.compressed, blob.size > Self.verifyOnReadLimit else { return nil }
+        return (blob, "\(blobs.layout.blobDirectory(digest))/\(StoreLayout.rawFile)")
+    }
+
     // MARK: Writing
 
     public func putManifest(_ bytes: [UInt8], digest: Digest, record: ManifestRecord) async throws -> StoredBlob {

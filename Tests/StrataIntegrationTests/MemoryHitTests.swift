@@ -5,7 +5,7 @@ import Testing
 import NIOHTTP1
 
 extension Integration {
-    /// Manifest hits held in memory are answered on the event loop, below the routes:
+    /// Hits held in memory (manifests, large raw blobs) are answered on the event loop, below the routes:
     /// the client and the ledger cannot tell them from the routes' answers, and a
     /// connection's answers keep their order.
     @Suite struct MemoryHits {
@@ -18,18 +18,26 @@ extension Integration {
             let cache = makeTempDirectory("memory-hits")
             let tagURL = "/v2/library/multi/manifests/1"
             let digestURL = "/v2/library/multi/manifests/\(images.multi.children[0].digest)?ns=docker.io"
+            let (layer, layerBytes) = try #require(images.big.blobs.max { $0.value.count < $1.value.count })
+            let blobURL = "/v2/library/big/blobs/\(layer)"
             let first = try await StrataInstance.start(canonical: registry.url, cacheDirectory: cache)
             #expect(try await fetch(first.url + tagURL, headers: Self.accept).headers.first(name: "X-Strata-Tier") == "canonical")
             #expect(try await fetch(first.url + digestURL, headers: Self.accept).headers.first(name: "X-Strata-Tier") == "canonical")
+            #expect(try await fetch(first.url + blobURL).body == layerBytes)
             await first.stop()
 
             let strata = try await StrataInstance.start(canonical: "http://127.0.0.1:9", cacheDirectory: cache)
             defer { Task { await strata.stop() } }
-            for (url, method) in [(tagURL, HTTPMethod.GET), (tagURL, .HEAD), (digestURL, .GET), (digestURL, .HEAD)] {
-                let fromDisk = try await fetch(strata.url + url, method: method, headers: Self.accept)
-                let fromMemory = try await fetch(strata.url + url, method: method, headers: Self.accept)
-                #expect(fromDisk.status == 200)
-                #expect(fromMemory.status == 200)
+            let range = [("Range", "bytes=1000-1999")]
+            let cases: [(String, HTTPMethod, [(String, String)], Int)] = [
+                (tagURL, .GET, Self.accept, 200), (tagURL, .HEAD, Self.accept, 200), (digestURL, .GET, Self.accept, 200),
+                (digestURL, .HEAD, Self.accept, 200), (blobURL, .HEAD, [], 200), (blobURL, .GET, range, 206), (blobURL, .GET, [], 200),
+            ]
+            for (url, method, headers, status) in cases {
+                let fromDisk = try await fetch(strata.url + url, method: method, headers: headers)
+                let fromMemory = try await fetch(strata.url + url, method: method, headers: headers)
+                #expect(fromDisk.status == status)
+                #expect(fromMemory.status == status)
                 #expect(fromMemory.body == fromDisk.body)
                 #expect(fromMemory.headers.first(name: "Date") != nil)
                 let headers = { (h: HTTPHeaders) in h.filter { $0.name != "Date" }.map { "\($0.name): \($0.value)" } }
@@ -49,6 +57,10 @@ extension Integration {
             }
             let heads = ledger.filter { $0.method == "HEAD" && $0.path == tagURL }
             #expect(heads.count == 2 && heads.allSatisfy { $0.bytes == 0 && $0.tier == "local" })
+            let blobGets = ledger.filter { $0.method == "GET" && $0.path == blobURL }
+            #expect(blobGets.map(\.bytes).sorted() == [1000, 1000, Int64(layerBytes.count), Int64(layerBytes.count)])
+            #expect(blobGets.allSatisfy { $0.kind == "blob" && $0.tier == "local" && $0.reference == layer.description })
+            #expect(try await fetch(strata.url + blobURL, headers: range).body == Array(layerBytes[1000..<2000]))
         }
 
         /// Pipelined requests are answered in the order they came, whichever path answers

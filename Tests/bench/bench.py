@@ -157,14 +157,13 @@ def hey(url, n, c=32, head=False, accept=None):
     return rps, n - ok, cores
 
 
-def wrk(url, seconds=5, c=32, threads=1, head=False, accept=None, script=None):
+def wrk(url, seconds=5, c=32, threads=1, accept=None, script=None):
     """Requests per second and bytes per second with `wrk` (HTTP/1.1 keep-alive, written in
     C, so it takes less of the shared cores than hey), errors (non-2xx answers and socket
     errors), and the cores wrk itself used."""
     args = ["wrk", f"-t{threads}", f"-c{c}", f"-d{seconds}s", "--timeout", "10s"]
     if accept: args += ["-H", f"Accept: {accept}"]
-    if head or script:
-        args += ["-s", script or head_script()]
+    if script: args += ["-s", script]
     import resource
     before, start = resource.getrusage(resource.RUSAGE_CHILDREN), time.time()
     out = subprocess.run(args + [url], capture_output=True, text=True).stdout
@@ -184,15 +183,6 @@ def wrk(url, seconds=5, c=32, threads=1, head=False, accept=None, script=None):
             errors += sum(int(part.split()[-1]) for part in line.split(":", 1)[1].split(","))
     if rps is None: raise SystemExit(f"wrk failed on {url}: {out[-500:]}")
     return rps, errors, cores, bps
-
-
-_head_script = None
-def head_script():
-    global _head_script
-    if _head_script is None:
-        fd, _head_script = tempfile.mkstemp(suffix=".lua")
-        os.write(fd, b'wrk.method = "HEAD"\n'); os.close(fd)
-    return _head_script
 
 
 def cpu_seconds(pid):
@@ -386,6 +376,83 @@ def many_clients(a, work, upstream, start_strata, strata, nginx):
     return out
 
 
+def scale(a, work):
+    """How cost grows with the cache: synthetic caches of N blobs and N/10 tags
+    (Tests/bench/synthetic_cache.py); for each, start-up to serving, RSS, the rate of
+    manifest hits by tag over many tags, and eviction of 10% of the cache while serving."""
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import sqlite3, synthetic_cache
+    oci = "application/vnd.oci.image.manifest.v1+json"
+    out = []
+
+    def serve(cache, port, config=None):
+        args = [a.strata, "serve", "--listen", f"127.0.0.1:{port}", "--admin-listen", "off", "--cache-dir", cache,
+                "--canonical", "http://127.0.0.1:9", "--log-level", "error"] + (["--config", config] if config else [])
+        start = time.time()
+        p = Proc("strata-scale", args, f"{work}/strata-scale.log")
+        deadline = start + 600
+        while time.time() < deadline:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/v2/", timeout=1).read(); break
+            except Exception:
+                if p.p.poll() is not None: raise SystemExit(f"strata exited on {cache}: see {work}/strata-scale.log")
+                time.sleep(0.01)
+        return p, time.time() - start
+
+    def stored(cache):
+        db = sqlite3.connect(f"file:{cache}/index.sqlite?mode=ro", uri=True)
+        try: return db.execute("SELECT COALESCE(SUM(stored_size), 0), COUNT(*) FROM blobs").fetchone()
+        finally: db.close()
+
+    for n in [int(x) for x in a.scale_blobs.split(",")]:
+        cache = f"{work}/scale-{n}"
+        port = free_port()
+        p, _ = serve(cache, port)   # creates the index
+        p.stop()
+        made = time.time()
+        tags = synthetic_cache.make(cache, n)
+        made = time.time() - made
+        subprocess.run(["sync"])
+        rnd = random.Random(5)
+        picked = rnd.sample(tags, min(len(tags), 2000))
+        lua = f"{work}/scale-{n}.lua"
+        open(lua, "w").write("local paths = {" + ",".join('"/v2/%s/manifests/%s"' % tuple(t.split(":")) for t in picked) + "}\n"
+                             "local requests = {}\n"
+                             f"init = function(args) for i, p in ipairs(paths) do requests[i] = wrk.format(\"GET\", p, {{Accept = \"{oci}\"}}) end end\n"
+                             "request = function() return requests[math.random(#requests)] end\n")
+        p, startup = serve(cache, port)
+        rss_start = peak_rss_mib(p.p.pid)
+        # The first pass reads each tag from the index and disk; the measured ones hit memory.
+        wrk(f"http://127.0.0.1:{port}/", seconds=2, script=lua)
+        runs = [wrk(f"http://127.0.0.1:{port}/", seconds=5, script=lua) for _ in range(a.runs)]
+        rss = peak_rss_mib(p.p.pid)
+        p.stop()
+        # Eviction of 10%: a bound of 90% of what is stored, while clients keep asking.
+        total, count = stored(cache)
+        bound = int(total * 0.9)
+        config = f"{work}/scale-{n}.yml"
+        open(config, "w").write(f"cache:\n  max_size: {bound}B\n")
+        p, evict_startup = serve(cache, port, config)
+        served = time.time()
+        evicted_at, during = None, []
+        while time.time() - served < 300:
+            during.append(wrk(f"http://127.0.0.1:{port}/", seconds=1, script=lua)[0])
+            if stored(cache)[0] <= bound:
+                evicted_at = time.time() - served; break
+        left = stored(cache)
+        p.stop()
+        row = {"blobs": n, "tags": len(tags), "made_seconds": made, "startup_seconds": startup, "rss_after_start_mib": rss_start,
+               "peak_rss_mib": rss, "manifest_hits_per_s": med([r[0] for r in runs]), "errors": sum(r[1] for r in runs),
+               "eviction_seconds": evicted_at, "eviction_startup_seconds": evict_startup,
+               "hits_per_s_while_evicting": med(during) if during else None,
+               "evicted_blobs": count - left[1], "stored_bytes": total}
+        print(f"  {n} blobs: start-up {startup:.2f} s, RSS {rss:.0f} MiB, {row['manifest_hits_per_s']:.0f} hits/s, "
+              f"10% evicted in {evicted_at if evicted_at is None else round(evicted_at, 1)} s", flush=True)
+        out.append(row)
+        shutil.rmtree(cache, ignore_errors=True)
+    return out
+
+
 def direct_s3(endpoint, bucket, digest, key, secret, head=False):
     """A GET (or HEAD) of a blob's object straight from the store, signed with SigV4 by curl."""
     args = ["curl", "-s", "-o", "/dev/null", "-w", "%{size_download} %{time_total} %{http_code}"] + (["-I"] if head else []) + [
@@ -408,7 +475,8 @@ def main():
     ap.add_argument("--ranged-rate-mib", type=int, default=16, help="the throttled upstream's MiB/s per connection")
     ap.add_argument("--many-clients", type=int, default=1000, help="keep-alive clients in the many section")
     ap.add_argument("--many-blobs", type=int, default=24, help="cached blobs of 1-10 MiB the many section's clients pick from")
-    ap.add_argument("--only", default="cold,concurrent,hit,manifests,many,zstd,scaleout,ranged",
+    ap.add_argument("--scale-blobs", default="1000,10000,100000,1000000", help="cache sizes (blobs) of the scale section")
+    ap.add_argument("--only", default="cold,concurrent,hit,manifests,many,zstd,scaleout,ranged,scale",
                     help="comma-separated sections to run (default: all of them)")
     a = ap.parse_args()
     only = set(a.only.split(","))
@@ -613,9 +681,14 @@ http {{ access_log off; sendfile on; tcp_nopush on; keepalive_requests 1000000;
                           ("strata_before_digest_get", bdigest, False)]
             runs = {label: [] for label, _, _ in cases}
             # The servers take turns in every round, so a noisy neighbour hits them alike.
+            # wrk 4.1 waits for a body after a HEAD answer: HEAD rates come from hey.
             for _ in range(a.runs):
                 for label, url, head in cases:
-                    runs[label].append(wrk(url, seconds=3 if label.startswith("distribution") else 5, head=head, accept=oci))
+                    if head:
+                        rps, errors, cores = hey(url, 1500 if label.startswith("distribution") else 64000, head=True, accept=oci)
+                        runs[label].append((rps, errors, cores, None))
+                    else:
+                        runs[label].append(wrk(url, seconds=3 if label.startswith("distribution") else 5, accept=oci))
             for label, rs in runs.items():
                 m[label] = {"req_per_s": med([r[0] for r in rs]), "errors": sum(r[1] for r in rs),
                             "load_generator_cores": med([r[2] for r in rs]), "runs": [r[0] for r in rs]}
@@ -633,6 +706,11 @@ http {{ access_log off; sendfile on; tcp_nopush on; keepalive_requests 1000000;
         if "many" in only:
             print(f"{a.many_clients} clients ...", flush=True)
             fig["many_clients"] = many_clients(a, work, upstream, start_strata, strata, nginx)
+
+        # 4c. How cost grows with the cache.
+        if "scale" in only:
+            print("synthetic caches ...", flush=True)
+            fig["scale"] = scale(a, work)
 
         # 5. Replicas on a shared object store (a one-node Ceph RGW on loopback).
         if "scaleout" in only:
@@ -693,7 +771,7 @@ http {{ access_log off; sendfile on; tcp_nopush on; keepalive_requests 1000000;
                                 ("digest_head", "manifest by digest, HEAD", nginx_head), ("digest_get", "manifest by digest, GET", nginx_get)]:
             rps = mm["strata_" + key]["req_per_s"]
             proxy_rps = mm.get("distribution_proxy_" + key, {}).get("req_per_s")
-            rows.append((f"{name}, 32 conns (req/s)",
+            rows.append((f"{name}, 32 conns, {'hey' if 'head' in key else 'wrk'} (req/s)",
                          f"strata {rps:.0f} | nginx static file {peer:.0f}" + (f" | proxy {proxy_rps:.0f}" if proxy_rps else ""),
                          f"{rps / peer:.2f}x nginx (target >= 0.8x)"))
         rows += [("manifest by tag, GET, with hey (req/s)",
@@ -712,6 +790,11 @@ http {{ access_log off; sendfile on; tcp_nopush on; keepalive_requests 1000000;
     if z: rows += [
         ("uncompressed tar layer in the zstd store", f"stored {z['stored_ratio']:.3f}x | whole read {z['whole_read_gb_s']:.2f} GB/s | 4 MiB ranges {z['range_4mib_reads_gb_s']:.2f} GB/s", ""),
     ]
+    for row in fig.get("scale", []):
+        rows.append((f"cache of {row['blobs']} blobs, {row['tags']} tags",
+                     f"start-up {row['startup_seconds']:.2f} s | RSS {row['peak_rss_mib']:.0f} MiB | {row['manifest_hits_per_s']:.0f} manifest hits/s | "
+                     f"10% evicted in {'-' if row['eviction_seconds'] is None else '%.1f s' % row['eviction_seconds']} "
+                     f"({row['hits_per_s_while_evicting'] or 0:.0f} hits/s meanwhile)", ""))
     mc = fig.get("many_clients")
     if mc:
         rows += [(f"{mc['clients']} keep-alive clients, cached 1-10 MiB blobs (MiB/s)",
