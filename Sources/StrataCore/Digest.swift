@@ -3,7 +3,7 @@
 /// Only `sha256` (64 lowercase hex) and `sha512` (128 lowercase hex) are accepted;
 /// anything else, including upper-case hex, is invalid.
 public struct Digest: Hashable, Sendable, CustomStringConvertible, Comparable {
-    public enum Algorithm: String, Sendable, Hashable {
+    public enum Algorithm: String, Sendable, Hashable, CaseIterable {
         case sha256
         case sha512
 

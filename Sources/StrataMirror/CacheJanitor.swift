@@ -42,21 +42,27 @@ public final class CacheJanitor: Sendable {
     @discardableResult
     public func run() async throws -> Report {
         try disk.access.flush()
-        let blobs = try disk.index.allBlobs()
         var protected = engine.inUse.digests
         protected.formUnion(await pinnedDigests())
-        let plan = EvictionPlan(blobs: blobs, limits: limits, protected: protected, now: now())
+        let stored = try disk.index.storedBytes().stored
+        let plan = EvictionPlan(total: stored, oldestFirst: EvictionCandidates(index: disk.index), limits: limits, protected: protected, now: now())
         var report = Report()
-        report.storedBefore = blobs.reduce(0) { $0 + $1.storedSize }
-        for victim in plan.victims {
-            // A response may have started on this blob since the plan was made.
-            if engine.inUse.digests.contains(victim.digest) { continue }
-            disk.forget(victim.digest)
-            disk.blobs.remove(victim.digest)
-            try disk.index.removeBlob(victim.digest)
-            report.removed += 1
-            report.bytes += victim.bytes
-            if victim.reason == .idle { report.idle += 1 }
+        report.storedBefore = stored
+        // In batches: the rows of a batch go in one transaction, and requests run between batches.
+        for start in stride(from: 0, to: plan.victims.count, by: 256) {
+            var removed: [Digest] = []
+            for victim in plan.victims[start..<min(start + 256, plan.victims.count)] {
+                // A response may have started on this blob since the plan was made.
+                if engine.inUse.contains(victim.digest) { continue }
+                disk.forget(victim.digest)
+                disk.blobs.remove(victim.digest)
+                removed.append(victim.digest)
+                report.removed += 1
+                report.bytes += victim.bytes
+                if victim.reason == .idle { report.idle += 1 }
+            }
+            try disk.index.removeBlobs(removed)
+            await Task.yield()
         }
         report.storedAfter = report.storedBefore - report.bytes
         if report.removed > 0 {

@@ -31,26 +31,31 @@ public struct EvictionPlan: Sendable, Equatable {
 
     public var bytes: Int64 { victims.reduce(0) { $0 + $1.bytes } }
 
+    /// The plan over rows in memory (sorted here).
     public init(blobs: [CacheIndex.BlobRow], limits: Limits, protected: Set<Digest>, now: Date) {
-        var victims: [(Digest, Int64, Reason)] = []
-        var total = blobs.reduce(0) { $0 + $1.storedSize }
-        let candidates = blobs.filter { !protected.contains($0.digest) }
+        let oldestFirst = blobs.map { EvictionCandidate(digest: $0.digest, storedSize: $0.storedSize, lastAccess: $0.lastAccess) }
             .sorted { ($0.lastAccess, $0.digest) < ($1.lastAccess, $1.digest) }
-        var chosen = Set<Digest>()
-        if let maxIdle = limits.maxIdle {
-            for blob in candidates where now.timeIntervalSince(blob.lastAccess) >= maxIdle {
+        self.init(total: blobs.reduce(0) { $0 + $1.storedSize }, oldestFirst: oldestFirst, limits: limits, protected: protected, now: now)
+    }
+
+    /// The plan over the cache's blobs least recently requested first, read only as far
+    /// as the plan goes: idle blobs are the oldest, and blobs taken for size follow them,
+    /// so the plan stops at the first blob it keeps (however large the cache).
+    public init(total stored: Int64, oldestFirst: some Sequence<EvictionCandidate>, limits: Limits, protected: Set<Digest>, now: Date) {
+        var victims: [(Digest, Int64, Reason)] = []
+        var total = stored
+        var forSize: Bool?   // decided at the first blob that is not idle
+        let target = limits.maxSize.map { Int64(Double($0) * limits.lowWatermark) }
+        for blob in oldestFirst where !protected.contains(blob.digest) {
+            if let maxIdle = limits.maxIdle, now.timeIntervalSince(blob.lastAccess) >= maxIdle {
                 victims.append((blob.digest, blob.storedSize, .idle))
-                chosen.insert(blob.digest)
                 total -= blob.storedSize
+                continue
             }
-        }
-        if let maxSize = limits.maxSize, total > maxSize {
-            let target = Int64(Double(maxSize) * limits.lowWatermark)
-            for blob in candidates where !chosen.contains(blob.digest) {
-                guard total > target else { break }
-                victims.append((blob.digest, blob.storedSize, .size))
-                total -= blob.storedSize
-            }
+            if forSize == nil { forSize = limits.maxSize.map { total > $0 } ?? false }
+            guard forSize == true, let target, total > target else { break }
+            victims.append((blob.digest, blob.storedSize, .size))
+            total -= blob.storedSize
         }
         self.victims = victims
     }

@@ -19,4 +19,6 @@ public final class InUseTracker: Sendable {
     }
 
     public var digests: Set<Digest> { counts.withLockedValue { Set($0.keys) } }
+
+    public func contains(_ digest: Digest) -> Bool { counts.withLockedValue { $0[digest] != nil } }
 }

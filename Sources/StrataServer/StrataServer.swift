@@ -42,6 +42,12 @@ public final class StrataServer: Sendable {
     public func evictionIdle() async {
         await eviction.waitUntilIdle()
     }
+
+    /// Returns once the index and the blob files were reconciled after start-up (for tests and tools).
+    public func reconciled() async {
+        await reconciliation.wait()
+    }
+    private let reconciliation = ReconcileService.Done()
     private let clients: [HTTPClient]
     private let services: [any Service]
     private let logger: Logger
@@ -119,7 +125,7 @@ public final class StrataServer: Sendable {
             } ?? []
             self.services = sharedServices + (try Self.services(
                 configuration, listeners: listeners, engine: engine, disk: disk, objectStore: shared?.store.client, ledger: ledger,
-                instanceID: instanceID, eviction: eviction,
+                instanceID: instanceID, eviction: eviction, reconciled: reconciliation,
                 scrubber: scrubber, logger: logger, now: now,
                 onListening: Self.advertising(shared?.peers, configuration, then: onListening),
                 onAdminListening: onAdminListening, onPrefetchRound: onPrefetchRound))
@@ -170,8 +176,8 @@ public final class StrataServer: Sendable {
     private static func services(
         _ configuration: StrataConfiguration, listeners: ListenerWiring, engine: MirrorEngine, disk: DiskContentStore, objectStore: S3Client?,
         ledger: Ledger, instanceID: String,
-        eviction: EvictionService, scrubber: CacheScrubber, logger: Logger, now: @escaping @Sendable () -> Date,
-        onListening: @escaping @Sendable (Int) -> Void, onAdminListening: @escaping @Sendable (Int) -> Void,
+        eviction: EvictionService, reconciled: ReconcileService.Done, scrubber: CacheScrubber, logger: Logger,
+        now: @escaping @Sendable () -> Date, onListening: @escaping @Sendable (Int) -> Void, onAdminListening: @escaping @Sendable (Int) -> Void,
         onPrefetchRound: @escaping @Sendable (Prefetcher.Summary) -> Void
     ) throws(StartupError) -> [any Service] {
         let address = listeners.registryAddress
@@ -191,6 +197,7 @@ public final class StrataServer: Sendable {
                 onServerRunning: { channel in onListening(channel.localAddress?.port ?? address.port) },
                 logger: serverLogger),
             AccessFlushService(recorder: disk.access, interval: .seconds(5), logger: logger),
+            ReconcileService(reconciler: Reconciler(store: disk.blobs, index: disk.index), done: reconciled, logger: logger),
             eviction,
         ]
         if configuration.scrubInterval > 0 {
@@ -247,8 +254,8 @@ public final class StrataServer: Sendable {
         }
     }
 
-    /// What must hold before the ports open: the addresses are free, and the index and
-    /// the files agree (a crash may have left them apart).
+    /// What must hold before the ports open: the addresses are free, and blobs a crash
+    /// may have torn are verified.
     private func prepareToServe() async throws(StartupError) {
         for address in [configuration.listen] + (configuration.adminListen.map { [$0] } ?? []) {
             if let parsed = ConfigValues.address(address), let problem = PortCheck.problem(host: parsed.host, port: parsed.port) {
@@ -264,7 +271,9 @@ public final class StrataServer: Sendable {
             }
         }
         do {
-            let report = try await Reconciler(store: disk.blobs, index: disk.index).run()
+            // The rest of the reconciling (a walk of the whole cache) runs once the ports
+            // are open: ReconcileService.
+            let report = try await Reconciler(store: disk.blobs, index: disk.index).confirmProvisional()
             if report != Reconciler.Report() { logger.notice("cache reconciled", metadata: ["report": "\(report)"]) }
         } catch {
             throw StartupError(description: "cannot reconcile the cache index with \(configuration.cacheDirectory): \(error)")

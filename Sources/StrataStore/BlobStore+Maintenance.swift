@@ -18,6 +18,13 @@ extension BlobStore {
         return out
     }
 
+    /// The digests with a blob directory in one shard (`ab` for digests starting `ab`).
+    public func digestsOnDisk(algorithm: Digest.Algorithm, shard: String) -> [Digest] {
+        FS.list("\(layout.blobsDirectory)/\(algorithm.rawValue)/\(shard)").compactMap { hex in
+            hex.hasPrefix(shard) ? try? Digest(algorithm: algorithm, hex: hex) : nil
+        }
+    }
+
     /// Re-reads a stored blob (decompressing frames) and hashes it.
     /// Returns the blob when its bytes match its digest, nil when they don't or it cannot be read.
     public func verify(_ digest: Digest) async -> StoredBlob? {

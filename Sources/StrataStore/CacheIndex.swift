@@ -99,6 +99,11 @@ public final class CacheIndex: Sendable {
             // A blob recorded before its files were synced: start-up verifies it again.
             try db.execute(sql: "ALTER TABLE blobs ADD COLUMN provisional INTEGER NOT NULL DEFAULT 0")
         }
+        migrator.registerMigration("v3 rows by digest") { db in
+            // Removing a blob removes the tags and manifest rows that name it: without these,
+            // each removal scans both tables.
+            try db.execute(sql: "CREATE INDEX tags_digest ON tags(digest); CREATE INDEX manifests_digest ON manifests(digest)")
+        }
         try migrator.migrate(queue)
     }
 
@@ -170,6 +175,37 @@ public final class CacheIndex: Sendable {
         }
     }
 
+    /// The blobs whose hex digest starts with `hexPrefix`, from the primary key alone.
+    public func blobDigests(algorithm: Digest.Algorithm, hexPrefix: String) throws -> [Digest] {
+        let lower = "\(algorithm.rawValue):\(hexPrefix)"
+        return try queue.read { db in
+            try String.fetchAll(db, sql: "SELECT digest FROM blobs WHERE digest >= ? AND digest < ?", arguments: [lower, lower + "~"])
+                .compactMap { try? Digest(parsing: $0) }
+        }
+    }
+
+    /// Blobs in the order eviction takes them: least recently requested first, then by
+    /// digest; one page of `limit` after `after` (the last of the page before).
+    public func blobsByLastAccess(after: EvictionCandidate?, limit: Int) throws -> [EvictionCandidate] {
+        try queue.read { db in
+            let rows: [Row]
+            if let after {
+                rows = try Row.fetchAll(db, sql: """
+                    SELECT digest, stored_size, last_access FROM blobs
+                    WHERE last_access > ? OR (last_access = ? AND digest > ?)
+                    ORDER BY last_access, digest LIMIT ?
+                    """, arguments: [after.lastAccess.timeIntervalSince1970, after.lastAccess.timeIntervalSince1970, after.digest.description, limit])
+            } else {
+                rows = try Row.fetchAll(db, sql: "SELECT digest, stored_size, last_access FROM blobs ORDER BY last_access, digest LIMIT ?",
+                                        arguments: [limit])
+            }
+            return rows.compactMap { row in
+                guard let text: String = row["digest"], let digest = try? Digest(parsing: text) else { return nil }
+                return EvictionCandidate(digest: digest, storedSize: row["stored_size"], lastAccess: Date(timeIntervalSince1970: row["last_access"]))
+            }
+        }
+    }
+
     public func allBlobs() throws -> [BlobRow] {
         try queue.read { db in try Row.fetchAll(db, sql: "SELECT * FROM blobs ORDER BY digest").compactMap(Self.blobRow) }
     }
@@ -184,10 +220,17 @@ public final class CacheIndex: Sendable {
 
     /// Removes a blob's row, and the tags and manifest rows that name it.
     public func removeBlob(_ digest: Digest) throws {
+        try removeBlobs([digest])
+    }
+
+    /// Removes blobs' rows, and the tags and manifest rows that name them, in one transaction.
+    public func removeBlobs(_ digests: [Digest]) throws {
         try queue.write { db in
-            try db.execute(sql: "DELETE FROM blobs WHERE digest = ?", arguments: [digest.description])
-            try db.execute(sql: "DELETE FROM tags WHERE digest = ?", arguments: [digest.description])
-            try db.execute(sql: "DELETE FROM manifests WHERE digest = ?", arguments: [digest.description])
+            for digest in digests {
+                try db.execute(sql: "DELETE FROM blobs WHERE digest = ?", arguments: [digest.description])
+                try db.execute(sql: "DELETE FROM tags WHERE digest = ?", arguments: [digest.description])
+                try db.execute(sql: "DELETE FROM manifests WHERE digest = ?", arguments: [digest.description])
+            }
         }
     }
 

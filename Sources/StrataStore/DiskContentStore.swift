@@ -37,9 +37,25 @@ public final class DiskContentStore: ContentStore {
             let repository: RepositoryName
             let tag: Tag
         }
-        var tags: [TagKey: TagRecord] = [:]
+        private(set) var tags: [TagKey: TagRecord] = [:]
+        /// Which tags point at a digest, so that forgetting a blob does not scan every tag.
+        private var tagsByDigest: [Digest: Set<TagKey>] = [:]
         var manifests: [Digest: StoredManifest] = [:]
         var blobs: [Digest: StoredBlob] = [:]
+
+        /// Sets or (nil) forgets a tag's record.
+        mutating func setTag(_ key: TagKey, _ record: TagRecord?) {
+            if let old = tags[key]?.digest {
+                tagsByDigest[old]?.remove(key)
+                if tagsByDigest[old]?.isEmpty == true { tagsByDigest[old] = nil }
+            }
+            tags[key] = record
+            if let record { tagsByDigest[record.digest, default: []].insert(key) }
+        }
+
+        mutating func forgetTags(pointingAt digest: Digest) {
+            for key in tagsByDigest.removeValue(forKey: digest) ?? [] { tags[key] = nil }
+        }
     }
 
     public init(blobs: BlobStore, index: CacheIndex, logger: Logger, now: @escaping @Sendable () -> Date = Date.init) {
@@ -92,7 +108,7 @@ public final class DiskContentStore: ContentStore {
         let key = HotIndex.TagKey(registry: registry, repository: repository, tag: tag)
         if let record = hot.withLockedValue({ $0.tags[key] }) { return record }
         guard let row = try? index.tag(registry: registry, repository: repository, tag: tag) else { return nil }
-        hot.withLockedValue { $0.tags[key] = row }
+        hot.withLockedValue { $0.setTag(key, row) }
         return row
     }
 
@@ -134,13 +150,13 @@ public final class DiskContentStore: ContentStore {
 
     public func setTag(_ record: TagRecord) throws {
         let key = HotIndex.TagKey(registry: record.registry, repository: record.repository, tag: record.tag)
-        hot.withLockedValue { $0.tags[key] = record }
+        hot.withLockedValue { $0.setTag(key, record) }
         try index.setTag(record)
     }
 
     public func removeTag(registry: String, repository: RepositoryName, tag: Tag) throws {
         let key = HotIndex.TagKey(registry: registry, repository: repository, tag: tag)
-        hot.withLockedValue { $0.tags[key] = nil }
+        hot.withLockedValue { $0.setTag(key, nil) }
         try index.removeTag(registry: registry, repository: repository, tag: tag)
     }
 
@@ -218,7 +234,7 @@ public final class DiskContentStore: ContentStore {
         hot.withLockedValue { hot in
             hot.blobs[digest] = nil
             hot.manifests[digest] = nil
-            hot.tags = hot.tags.filter { $0.value.digest != digest }
+            hot.forgetTags(pointingAt: digest)
         }
     }
 

@@ -17,6 +17,13 @@ public struct Reconciler: Sendable {
 
         public init() {}
 
+        mutating func add(_ other: Report) {
+            droppedRows += other.droppedRows
+            adopted += other.adopted
+            removed += other.removed
+            confirmed += other.confirmed
+        }
+
         public var description: String {
             "dropped \(droppedRows) index rows without files, adopted \(adopted) blobs, confirmed \(confirmed) unsynced blobs, removed \(removed) bad blobs"
         }
@@ -30,17 +37,20 @@ public struct Reconciler: Sendable {
         self.index = index
     }
 
+    /// Both passes, one after the other.
     public func run(now: Date = Date()) async throws -> Report {
+        var report = try await confirmProvisional()
+        report.add(try await sweep(now: now))
+        return report
+    }
+
+    /// What must happen before the cache is served: blobs recorded before their files
+    /// were synced (a crash may have torn them) are verified, then synced, or removed.
+    /// They are the fills that were in flight, so this is quick.
+    public func confirmProvisional() async throws -> Report {
         var report = Report()
-        let onDisk = Set(store.digestsOnDisk())
-        let rows = try index.allBlobs()
-        let known = Set(rows.map(\.digest))
-        for row in rows where !onDisk.contains(row.digest) || store.lookup(row.digest) == nil {
-            try index.removeBlob(row.digest)
-            report.droppedRows += 1
-        }
-        for digest in try index.provisionalBlobs() where onDisk.contains(digest) {
-            guard await store.verify(digest) != nil else {
+        for digest in try index.provisionalBlobs() {
+            guard store.lookup(digest) != nil, await store.verify(digest) != nil else {
                 store.remove(digest)
                 try index.removeBlob(digest)
                 report.removed += 1
@@ -50,22 +60,51 @@ public struct Reconciler: Sendable {
             try index.markDurable(digest)
             report.confirmed += 1
         }
-        for digest in onDisk.subtracting(known) {
-            guard let blob = await store.verify(digest) else {
-                store.remove(digest)
-                report.removed += 1
-                continue
+        return report
+    }
+
+    /// Index rows whose files are gone are dropped; blob files the index does not know
+    /// are verified, then adopted or removed. One shard directory at a time, so memory
+    /// stays small however large the cache; safe while the cache serves and fills (a row
+    /// is dropped only when its file is missing at that moment, and a file only adopted
+    /// when no row appeared for it meanwhile).
+    public func sweep(now: Date = Date()) async throws -> Report {
+        var report = Report()
+        for algorithm in Digest.Algorithm.allCases {
+            for shard in 0..<256 {
+                let prefix = String(format: "%02x", shard)
+                // Rows first: a blob is committed file first, row second, so every row read
+                // here had its file before the directory is listed.
+                let known = Set(try index.blobDigests(algorithm: algorithm, hexPrefix: prefix))
+                let onDisk = Set(store.digestsOnDisk(algorithm: algorithm, shard: prefix))
+                for digest in known where !onDisk.contains(digest) && store.lookup(digest) == nil {
+                    try index.removeBlob(digest)
+                    report.droppedRows += 1
+                }
+                for digest in onDisk.subtracting(known) where try index.blob(digest) == nil {
+                    try await adopt(digest, now: now, into: &report)
+                }
+                // A shard's work is synchronous: let requests run between shards.
+                await Task.yield()
             }
-            // A manifest's media type is in its own JSON; layers and configs need none.
-            var mediaType: String? = nil
-            if blob.size < 4 << 20, let bytes = try? await store.readAll(digest),
-               let object = try? JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any],
-               let type = object["mediaType"] as? String, object["schemaVersion"] != nil {
-                mediaType = type
-            }
-            try index.recordBlob(blob, mediaType: mediaType, at: now)
-            report.adopted += 1
         }
         return report
+    }
+
+    private func adopt(_ digest: Digest, now: Date, into report: inout Report) async throws {
+        guard let blob = await store.verify(digest) else {
+            store.remove(digest)
+            report.removed += 1
+            return
+        }
+        // A manifest's media type is in its own JSON; layers and configs need none.
+        var mediaType: String? = nil
+        if blob.size < 4 << 20, let bytes = try? await store.readAll(digest),
+           let object = try? JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any],
+           let type = object["mediaType"] as? String, object["schemaVersion"] != nil {
+            mediaType = type
+        }
+        try index.recordBlob(blob, mediaType: mediaType, at: now)
+        report.adopted += 1
     }
 }

@@ -103,6 +103,8 @@ extension Integration {
 
             let second = try await StrataInstance.start(canonical: registry.url, cacheDirectory: cache)
             defer { Task { await second.stop() } }
+            // The walk of the cache runs once the port is open.
+            await second.server.reconciled()
             let index = second.server.disk.index
             #expect(try index.blob(layers[0]) == nil)
             #expect(try index.blob(orphanDigest)?.size == Int64(orphan.count))

@@ -40,6 +40,34 @@ import Testing
         #expect(plan.victims.map(\.digest) == [blobs[0].digest])
         #expect(plan.victims.map(\.reason) == [.idle])
     }
+
+    /// Over a large cache the plan reads only as far as it goes: the idle blobs and
+    /// those taken for size are the oldest, so it stops at the first blob it keeps.
+    @Test func readsTheOldestOnlyAsFarAsItEvicts() {
+        final class Counting: Sequence {
+            let items: [EvictionCandidate]
+            var pulled = 0
+            init(_ items: [EvictionCandidate]) { self.items = items }
+            func makeIterator() -> AnyIterator<EvictionCandidate> {
+                var index = 0
+                return AnyIterator { [self] in
+                    guard index < items.count else { return nil }
+                    defer { index += 1 }
+                    pulled += 1
+                    return items[index]
+                }
+            }
+        }
+        let blobs = (0..<10_000).map { blob("b\($0)", size: 10, accessed: TimeInterval($0)) }
+        let oldest = Counting(blobs.map { EvictionCandidate(digest: $0.digest, storedSize: $0.storedSize, lastAccess: $0.lastAccess) })
+        // 100,000 bytes against a bound of 99,990: down to 89,991, so 1,001 blobs go.
+        let limits = EvictionPlan.Limits(maxSize: 99_990, lowWatermark: 0.9)
+        let plan = EvictionPlan(total: 100_000, oldestFirst: oldest, limits: limits, protected: [blobs[0].digest], now: t0)
+        #expect(plan.victims.count == 1_001)
+        #expect(plan.victims.first?.digest == blobs[1].digest)
+        #expect(oldest.pulled == 1_003)
+        #expect(plan == EvictionPlan(blobs: blobs.shuffled(), limits: limits, protected: [blobs[0].digest], now: t0))
+    }
 }
 
 @Suite struct ImageReferenceTests {

@@ -122,7 +122,8 @@ def make_tar_layer(path, size):
 def curl_get(url, headers=()):
     args = ["curl", "-s", "-o", "/dev/null", "-w", "%{size_download} %{time_total} %{http_code}"]
     for h in headers: args += ["-H", h]
-    out = subprocess.run(args + [url], capture_output=True, text=True).stdout.split()
+    run = subprocess.run(args + [url], capture_output=True, text=True)
+    out = run.stdout.split()
     return int(out[0]), float(out[1]), int(out[2])
 
 
@@ -181,7 +182,7 @@ def wrk(url, seconds=5, c=32, threads=1, accept=None, script=None):
         if line.startswith("Non-2xx or 3xx responses:"): errors += int(line.split()[-1])
         if line.startswith("Socket errors:"):
             errors += sum(int(part.split()[-1]) for part in line.split(":", 1)[1].split(","))
-    if rps is None: raise SystemExit(f"wrk failed on {url}: {out[-500:]}")
+    if rps is None: raise SystemExit(f"wrk failed on {url}: {out[-500:]} {run.stderr[-500:]}")
     return rps, errors, cores, bps
 
 
@@ -427,17 +428,20 @@ def scale(a, work):
         runs = [wrk(f"http://127.0.0.1:{port}/", seconds=5, script=lua) for _ in range(a.runs)]
         rss = peak_rss_mib(p.p.pid)
         p.stop()
-        # Eviction of 10%: a bound of 90% of what is stored, while clients keep asking.
+        # Eviction of 10% while clients keep asking.
+        # Eviction goes down to 90% of the bound: a bound a byte below what is stored
+        # removes 10% of the bytes, the least recently used first.
         total, count = stored(cache)
-        bound = int(total * 0.9)
+        bound = total - 1
         config = f"{work}/scale-{n}.yml"
         open(config, "w").write(f"cache:\n  max_size: {bound}B\n")
         p, evict_startup = serve(cache, port, config)
         served = time.time()
         evicted_at, during = None, []
         while time.time() - served < 300:
+            if p.p.poll() is not None: raise SystemExit(f"strata exited while evicting: see {work}/strata-scale.log")
             during.append(wrk(f"http://127.0.0.1:{port}/", seconds=1, script=lua)[0])
-            if stored(cache)[0] <= bound:
+            if stored(cache)[0] <= bound * 0.9:
                 evicted_at = time.time() - served; break
         left = stored(cache)
         p.stop()

@@ -23,18 +23,11 @@ def write_blob(root, data):
     return "sha256:" + hexd
 
 
-def make(root, blobs, repositories=None, registry="docker.io", seed_time=None):
-    images = max(1, blobs // 10)
-    repositories = repositories or max(1, images // 10)
-    now = seed_time or time.time()
-    for shard in range(256):
-        os.makedirs(f"{root}/blobs/sha256/{shard:02x}", exist_ok=True)
-    db = sqlite3.connect(f"{root}/index.sqlite")
-    db.execute("PRAGMA journal_mode=WAL")
-    db.execute("PRAGMA synchronous=OFF")
-    blob_rows, tag_rows, manifest_rows = [], [], []
-    tags = []
-    for image in range(images):
+def make_images(args):
+    """Writes the blobs of images [first, last) and returns their index rows."""
+    root, first, last, images, repositories, registry, now = args
+    blob_rows, tag_rows, manifest_rows, tags = [], [], [], []
+    for image in range(first, last):
         layers = []
         for j in range(8):
             data = f"synthetic layer {image}.{j}\n".encode()
@@ -56,9 +49,27 @@ def make(root, blobs, repositories=None, registry="docker.io", seed_time=None):
         tag_rows.append((registry, repository, tag, manifest_digest, MANIFEST, now, "canonical"))
         manifest_rows.append((registry, repository, manifest_digest, MANIFEST, now, "canonical"))
         tags.append(f"{repository}:{tag}")
-        if len(blob_rows) >= 50000:
+    return blob_rows, tag_rows, manifest_rows, tags
+
+
+def make(root, blobs, repositories=None, registry="docker.io", seed_time=None):
+    """Writes the cache (on every core) and returns its tags as `repository:tag`."""
+    import multiprocessing
+    images = max(1, blobs // 10)
+    repositories = repositories or max(1, images // 10)
+    now = seed_time or time.time()
+    for shard in range(256):
+        os.makedirs(f"{root}/blobs/sha256/{shard:02x}", exist_ok=True)
+    db = sqlite3.connect(f"{root}/index.sqlite")
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA synchronous=OFF")
+    step = 5000
+    jobs = [(root, first, min(images, first + step), images, repositories, registry, now) for first in range(0, images, step)]
+    tags = []
+    with multiprocessing.Pool(os.cpu_count()) as pool:
+        for blob_rows, tag_rows, manifest_rows, image_tags in pool.imap(make_images, jobs):
             flush(db, blob_rows, tag_rows, manifest_rows)
-    flush(db, blob_rows, tag_rows, manifest_rows)
+            tags += image_tags
     db.close()
     return tags
 
