@@ -278,8 +278,12 @@ public final class BlobStore: Sendable {
         forgetFrameIndex(digest)
         let target = layout.blobDirectory(digest)
         let doomed = "\(layout.tmpDirectory)/\(UUID().uuidString).rm"
-        // Rename first so a reader never sees a half-deleted directory.
-        if rename(target, doomed) == 0 { FS.removeTree(doomed) }
+        // Rename first so a reader never sees a half-deleted directory. Its files have
+        // known names: unlinked by name, the directory goes without being listed, unless
+        // something else was put in it.
+        guard rename(target, doomed) == 0 else { return }
+        for name in [StoreLayout.rawFile, StoreLayout.compressedFile, StoreLayout.frameIndexFile] { unlink("\(doomed)/\(name)") }
+        if rmdir(doomed) != 0 { FS.removeTree(doomed) }
     }
 
     func forgetFrameIndex(_ digest: Digest) {

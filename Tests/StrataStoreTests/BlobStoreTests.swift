@@ -23,6 +23,27 @@ import Testing
         return writer
     }
 
+    /// Listing a large shard directory finds every blob in it (names are read where the
+    /// directory entries lie: copying each entry's whole name field once crashed on a
+    /// shard of a large cache).
+    @Test func largeShardsAreListedWhole() throws {
+        let store = try makeStore()
+        var made = Set<Digest>()
+        var n = 0
+        while made.count < 3000 {
+            let digest = ContentHasher.digest(of: Array("blob \(n)".utf8))
+            n += 1
+            guard digest.hex.hasPrefix("ab") || made.count % 7 == 0 && digest.hex.hasPrefix("a") else { continue }
+            try FileManager.default.createDirectory(atPath: store.layout.blobDirectory(digest), withIntermediateDirectories: true)
+            made.insert(digest)
+        }
+        let shards = Set(made.map { String($0.hex.prefix(2)) })
+        var listed = Set<Digest>()
+        for shard in shards { listed.formUnion(store.digestsOnDisk(algorithm: .sha256, shard: shard)) }
+        #expect(listed == made)
+        #expect(Set(store.digestsOnDisk()) == made)
+    }
+
     static func text(_ count: Int) -> [UInt8] {
         var out: [UInt8] = []
         var i = 0

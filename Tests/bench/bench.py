@@ -122,8 +122,7 @@ def make_tar_layer(path, size):
 def curl_get(url, headers=()):
     args = ["curl", "-s", "-o", "/dev/null", "-w", "%{size_download} %{time_total} %{http_code}"]
     for h in headers: args += ["-H", h]
-    run = subprocess.run(args + [url], capture_output=True, text=True)
-    out = run.stdout.split()
+    out = subprocess.run(args + [url], capture_output=True, text=True).stdout.split()
     return int(out[0]), float(out[1]), int(out[2])
 
 
@@ -167,7 +166,8 @@ def wrk(url, seconds=5, c=32, threads=1, accept=None, script=None):
     if script: args += ["-s", script]
     import resource
     before, start = resource.getrusage(resource.RUSAGE_CHILDREN), time.time()
-    out = subprocess.run(args + [url], capture_output=True, text=True).stdout
+    run = subprocess.run(args + [url], capture_output=True, text=True)
+    out = run.stdout
     after, wall = resource.getrusage(resource.RUSAGE_CHILDREN), time.time() - start
     cores = (after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime) / wall
     rps, bps, errors = None, None, 0
@@ -444,10 +444,11 @@ def scale(a, work):
             if stored(cache)[0] <= bound * 0.9:
                 evicted_at = time.time() - served; break
         left = stored(cache)
+        evict_rss = peak_rss_mib(p.p.pid)
         p.stop()
         row = {"blobs": n, "tags": len(tags), "made_seconds": made, "startup_seconds": startup, "rss_after_start_mib": rss_start,
                "peak_rss_mib": rss, "manifest_hits_per_s": med([r[0] for r in runs]), "errors": sum(r[1] for r in runs),
-               "eviction_seconds": evicted_at, "eviction_startup_seconds": evict_startup,
+               "eviction_seconds": evicted_at, "eviction_startup_seconds": evict_startup, "eviction_peak_rss_mib": evict_rss,
                "hits_per_s_while_evicting": med(during) if during else None,
                "evicted_blobs": count - left[1], "stored_bytes": total}
         print(f"  {n} blobs: start-up {startup:.2f} s, RSS {rss:.0f} MiB, {row['manifest_hits_per_s']:.0f} hits/s, "
@@ -796,7 +797,7 @@ http {{ access_log off; sendfile on; tcp_nopush on; keepalive_requests 1000000;
     ]
     for row in fig.get("scale", []):
         rows.append((f"cache of {row['blobs']} blobs, {row['tags']} tags",
-                     f"start-up {row['startup_seconds']:.2f} s | RSS {row['peak_rss_mib']:.0f} MiB | {row['manifest_hits_per_s']:.0f} manifest hits/s | "
+                     f"start-up {row['startup_seconds']:.2f} s | RSS {max(row['peak_rss_mib'], row['eviction_peak_rss_mib']):.0f} MiB | {row['manifest_hits_per_s']:.0f} manifest hits/s | "
                      f"10% evicted in {'-' if row['eviction_seconds'] is None else '%.1f s' % row['eviction_seconds']} "
                      f"({row['hits_per_s_while_evicting'] or 0:.0f} hits/s meanwhile)", ""))
     mc = fig.get("many_clients")
