@@ -282,7 +282,9 @@ public final class BlobStore: Sendable {
         // known names: unlinked by name, the directory goes without being listed, unless
         // something else was put in it.
         guard rename(target, doomed) == 0 else { return }
-        for name in [StoreLayout.rawFile, StoreLayout.compressedFile, StoreLayout.frameIndexFile] { unlink("\(doomed)/\(name)") }
+        // Most blobs are raw: one file, then the directory.
+        if unlink("\(doomed)/\(StoreLayout.rawFile)") == 0, rmdir(doomed) == 0 { return }
+        for name in [StoreLayout.compressedFile, StoreLayout.frameIndexFile] { unlink("\(doomed)/\(name)") }
         if rmdir(doomed) != 0 { FS.removeTree(doomed) }
     }
 
