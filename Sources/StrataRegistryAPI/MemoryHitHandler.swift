@@ -23,8 +23,9 @@ final class MemoryHitHandler: ChannelDuplexHandler, RemovableChannelHandler {
     /// The request being read: answered here once its end arrives, or passed on.
     private var current: Current = .none
     private var clientAddress: String?
-    /// The connection's file sender, for blob hits; nil when it has none (TLS).
-    private var fileRegions: FileRegionHandler??
+    /// The connection's file sender, for blob hits; nil when it has none (TLS). It sits
+    /// before this handler, so it is there when this one is added.
+    private var fileRegions: FileRegionHandler?
 
     private enum Current {
         case none
@@ -36,11 +37,15 @@ final class MemoryHitHandler: ChannelDuplexHandler, RemovableChannelHandler {
         self.responder = responder
     }
 
+    func handlerAdded(context: ChannelHandlerContext) {
+        fileRegions = try? context.pipeline.syncOperations.handler(type: FileRegionHandler.self)
+    }
+
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch unwrapInboundIn(data) {
         case .head(let request):
             let started = ContinuousClock.now
-            if passedOn == 0, let answer = responder.answerFromMemory(request, client: client(context), time: Date(), files: files(context)) {
+            if passedOn == 0, let answer = responder.answerFromMemory(request, client: client(context), time: Date(), files: fileRegions != nil) {
                 current = .answering(answer, started: started)
                 return
             }
@@ -71,7 +76,7 @@ final class MemoryHitHandler: ChannelDuplexHandler, RemovableChannelHandler {
         var head = answer.head
         if let file = answer.file {
             // Checked at the head: this connection has a file sender.
-            let registration = fileRegions!!.add(NIOFileHandle(_deprecatedTakingOwnershipOfDescriptor: file.descriptor),
+            let registration = fileRegions!.add(NIOFileHandle(_deprecatedTakingOwnershipOfDescriptor: file.descriptor),
                                                  use: .region(offset: file.offset, length: file.length), on: context.eventLoop)
             head.headerFields[RegistryResponder.fileRegionHeader] = String(registration.token)
         }
@@ -86,14 +91,6 @@ final class MemoryHitHandler: ChannelDuplexHandler, RemovableChannelHandler {
         // Written past this handler, so that it is not counted as a passed-on request's end.
         context.write(wrapOutboundOut(.end(nil)), promise: written)
         context.flush()
-    }
-
-    /// Whether blob hits can be sent from files on this connection.
-    private func files(_ context: ChannelHandlerContext) -> Bool {
-        if fileRegions == nil {
-            fileRegions = .some(try? context.pipeline.syncOperations.handler(type: FileRegionHandler.self))
-        }
-        return fileRegions! != nil
     }
 
     /// The client's address, for the ledger: looked up once per connection.

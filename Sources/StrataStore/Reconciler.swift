@@ -50,7 +50,7 @@ public struct Reconciler: Sendable {
     public func confirmProvisional() async throws -> Report {
         var report = Report()
         for digest in try index.provisionalBlobs() {
-            guard store.lookup(digest) != nil, await store.verify(digest) != nil else {
+            guard await store.verify(digest) != nil else {
                 store.remove(digest)
                 try index.removeBlob(digest)
                 report.removed += 1
