@@ -26,4 +26,9 @@ public struct CachedBlob: Sendable {
     public func read(_ lower: Int64, _ upper: Int64, body: (ByteBuffer) async throws -> Void) async throws {
         try await content.read(lower, upper, body: body)
     }
+
+    /// Streams bytes `lower..<upper` to `body` in groups of buffers to write in one go.
+    public func readPieces(_ lower: Int64, _ upper: Int64, body: ([ByteBuffer]) async throws -> Void) async throws {
+        try await content.readPieces(lower, upper, body: body)
+    }
 }

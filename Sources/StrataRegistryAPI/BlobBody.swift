@@ -54,7 +54,7 @@ struct BlobBody {
         return ResponseBody(contentLength: contentLength) { writer in
             inUse.begin(digest)
             defer { inUse.end(digest) }
-            try await blob.read(from, to) { try await writer.write($0) }
+            try await blob.readPieces(from, to) { try await writer.write(contentsOf: $0) }
             try await writer.finish(nil)
         }
     }

@@ -33,6 +33,18 @@ public struct BlobReader: Sendable {
         _ lower: Int64, _ upper: Int64, chunkSize: Int = 1 << 20,
         body: (ByteBuffer) async throws -> Void
     ) async throws {
+        try await readPieces(lower, upper, chunkSize: chunkSize) { pieces in
+            for piece in pieces { try await body(piece) }
+        }
+    }
+
+    /// Streams bytes `lower..<upper` to `body` in groups of buffers: one chunk of at most
+    /// `chunkSize` of a raw file, or a compressed frame's bytes in 64 KiB pieces, which
+    /// a response writes in one go.
+    public func readPieces(
+        _ lower: Int64, _ upper: Int64, chunkSize: Int = 1 << 20,
+        body: ([ByteBuffer]) async throws -> Void
+    ) async throws {
         switch source {
         case .raw(let file):
             var offset = lower
@@ -45,28 +57,41 @@ public struct BlobReader: Sendable {
                     return buffer
                 }
                 guard buffer.readableBytes == count else { throw StoreError.corrupt("\(file.path) is shorter than \(blob.size) bytes") }
-                try await body(buffer)
+                try await body([buffer])
                 offset += Int64(count)
             }
         case .frames(let file, let index):
-            // One frame is decompressed while the one before it is being written.
+            // Two frames are decompressed (one per thread of the pool) while the one
+            // before them is being written.
             let frames = index.frames(covering: lower, upper)
-            var next: Task<[ByteBuffer], any Error>? = frames.isEmpty ? nil : Task { try await decompress(frames.lowerBound, lower, upper, file, index) }
-            for frame in frames {
-                guard let current = next else { break }
-                next = frame + 1 < frames.upperBound ? Task { try await decompress(frame + 1, lower, upper, file, index) } : nil
+            var ahead: [Task<[ByteBuffer], any Error>] = []
+            var started = frames.lowerBound
+            func startNext() {
+                guard started < frames.upperBound else { return }
+                let frame = started
+                ahead.append(Task { try await decompress(frame, lower, upper, file, index) })
+                started += 1
+            }
+            startNext()
+            while !ahead.isEmpty {
+                while ahead.count < Self.framesAhead + 1, started < frames.upperBound { startNext() }
+                let current = ahead.removeFirst()
                 do {
-                    for piece in try await current.value { try await body(piece) }
+                    try await body(current.value)
                 } catch {
-                    next?.cancel()
+                    for task in ahead { task.cancel() }
                     throw error
                 }
             }
         }
     }
 
+    /// Frames decompressed ahead of the one being written.
+    static let framesAhead = 2
+
     /// Bytes `lower..<upper` of the blob that lie in `frame`, decompressed off the event
-    /// loops, in pieces small enough to come from the heap (glibc mmaps 128 KiB and up).
+    /// loops (only as far as `upper`), in pieces small enough to come from the heap
+    /// (larger buffers are mmapped, see `Serve.run`, and fault in every page).
     private func decompress(_ frame: Int, _ lower: Int64, _ upper: Int64, _ file: StoreFile, _ index: FrameIndex) async throws -> [ByteBuffer] {
         let frameStart = Int64(frame) * Int64(index.frameSize)
         let frameLength = Int(min(Int64(index.frameSize), index.uncompressedSize - frameStart))
@@ -76,8 +101,9 @@ public struct BlobReader: Sendable {
             try Zstd.withScratch { scratch in
                 scratch.reserve(input: count, output: frameLength)
                 try file.read(at: from, into: UnsafeMutableRawBufferPointer(rebasing: scratch.input[0..<count]))
-                let plain = try Zstd.decompressFrame(scratch, count: count, size: frameLength)
+                let plain = try Zstd.decompressFrame(scratch, count: count, size: frameLength, needed: end)
                 var pieces: [ByteBuffer] = []
+                pieces.reserveCapacity((end - skip) / Self.pieceSize + 1)
                 var at = skip
                 while at < end {
                     let n = min(Self.pieceSize, end - at)

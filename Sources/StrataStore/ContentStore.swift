@@ -107,6 +107,16 @@ public protocol StoredContent: Sendable {
 
     /// Streams bytes `lower..<upper` to `body`.
     func read(_ lower: Int64, _ upper: Int64, body: (ByteBuffer) async throws -> Void) async throws
+
+    /// Streams bytes `lower..<upper` to `body` in groups of buffers that a response
+    /// writes in one go (a compressed frame's pieces).
+    func readPieces(_ lower: Int64, _ upper: Int64, body: ([ByteBuffer]) async throws -> Void) async throws
+}
+
+extension StoredContent {
+    public func readPieces(_ lower: Int64, _ upper: Int64, body: ([ByteBuffer]) async throws -> Void) async throws {
+        try await read(lower, upper) { try await body([$0]) }
+    }
 }
 
 /// Where one blob is written while it is fetched: appended in order by one task,

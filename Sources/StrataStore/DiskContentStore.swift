@@ -300,4 +300,12 @@ struct DiskContent: StoredContent {
         }
         try await reader.read(lower, upper, body: body)
     }
+
+    func readPieces(_ lower: Int64, _ upper: Int64, body: ([ByteBuffer]) async throws -> Void) async throws {
+        if verifiedBytes != nil {
+            try await read(lower, upper) { try await body([$0]) }
+            return
+        }
+        try await reader.readPieces(lower, upper, body: body)
+    }
 }

@@ -50,13 +50,33 @@ enum Zstd {
     }
 
     /// Decompresses the frame in `scratch.input[0..<count]`, whose uncompressed size is
-    /// exactly `size`, into `scratch.output`; returns the decompressed bytes.
-    static func decompressFrame(_ scratch: FrameScratch, count: Int, size: Int) throws(StoreError) -> UnsafeRawBufferPointer {
-        let r = ZSTD_decompressDCtx(scratch.context, scratch.output.baseAddress, size, scratch.input.baseAddress, count)
-        guard ZSTD_isError(r) == 0, r == size else {
-            throw .corrupt("zstd frame decompressed to \(ZSTD_isError(r) != 0 ? 0 : r) bytes, expected \(size)")
+    /// exactly `size`, into `scratch.output`, block by block, and stops once its first
+    /// `needed` bytes are out: a range that ends inside the frame does not pay for the
+    /// rest of it. Returns the bytes written (`needed` of them, up to a block more).
+    static func decompressFrame(_ scratch: FrameScratch, count: Int, size: Int, needed: Int) throws(StoreError) -> UnsafeRawBufferPointer {
+        precondition(needed <= size && size <= scratch.output.count && count <= scratch.input.count)
+        let context = scratch.context, input = scratch.input.baseAddress!, output = scratch.output.baseAddress!
+        var status = ZSTD_decompressBegin(context)
+        var consumed = 0, written = 0
+        while ZSTD_isError(status) == 0, written < needed {
+            let next = ZSTD_nextSrcSizeToDecompress(context)
+            if next == 0 { break }  // the frame ended
+            guard next <= count - consumed else {
+                throw .corrupt("zstd frame is truncated: \(count) bytes hold less than its \(size) bytes")
+            }
+            status = ZSTD_decompressContinue(context, output + written, size - written, input + consumed, next)
+            if ZSTD_isError(status) == 0 {
+                consumed += next
+                written += status
+            }
         }
-        return UnsafeRawBufferPointer(rebasing: scratch.output[0..<size])
+        guard ZSTD_isError(status) == 0 else {
+            throw .corrupt("zstd frame: \(String(cString: ZSTD_getErrorName(status)))")
+        }
+        guard written >= needed, needed < size || written == size else {
+            throw .corrupt("zstd frame decompressed to \(written) bytes, expected \(size)")
+        }
+        return UnsafeRawBufferPointer(start: output, count: written)
     }
 
     /// Scratch kept for reuse: a fresh context and fresh buffers per frame cost

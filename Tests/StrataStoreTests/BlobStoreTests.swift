@@ -86,20 +86,72 @@ import Testing
         #expect(index.frames(covering: 999_990, 1_000_000) == 15..<16)
     }
 
-    @Test func rangesAcrossThePiecesOfLargeFramesReadBackExactly() async throws {
+    /// Frames are decompressed block by block up to the range's end and handed on as one
+    /// group of heap-sized pieces per frame the range touches (a response writes a group
+    /// in one go).
+    @Test func rangesEndingInsideLargeFramesReadBackExactly() async throws {
         let store = try makeStore(frameSize: 1 << 20)
         let bytes = Self.text(3_000_000)
         let digest = ContentHasher.digest(of: bytes)
         let blob = try await store.commit(try write(store, bytes), digest: digest, expectedSize: nil)
         #expect(blob.compressed)
         let reader = try store.open(digest)
-        // Inside one 64 KiB piece, across pieces, across frames, the whole blob.
-        for (lower, upper) in [(5, 70), (70_000, 200_000), (1_048_570, 1_048_590), (900_000, 2_200_001), (0, 3_000_000)] {
+        // Inside one block, across blocks, up to a frame's end, across frames, the whole blob.
+        for (lower, upper) in [(5, 70), (70_000, 200_000), (0, 1 << 20), (1_048_570, 1_048_590), (900_000, 2_200_001), (0, 3_000_000)] {
             var got: [UInt8] = []
-            var pieces = 0
-            try await reader.read(Int64(lower), Int64(upper)) { got.append(contentsOf: $0.readableBytesView); pieces += 1 }
+            var groups = 0
+            try await reader.readPieces(Int64(lower), Int64(upper)) { pieces in
+                for piece in pieces {
+                    #expect(piece.readableBytes <= BlobReader.pieceSize)
+                    got.append(contentsOf: piece.readableBytesView)
+                }
+                groups += 1
+            }
             #expect(got == Array(bytes[lower..<upper]), "range \(lower)-\(upper)")
-            #expect(pieces >= (upper - lower) / BlobReader.pieceSize)
+            #expect(groups == (upper - 1) / (1 << 20) - lower / (1 << 20) + 1, "range \(lower)-\(upper)")
+            var whole: [UInt8] = []
+            try await reader.read(Int64(lower), Int64(upper)) { whole.append(contentsOf: $0.readableBytesView) }
+            #expect(whole == got)
+        }
+    }
+
+    /// A compressed file damaged on disk fails the read with an error; it never yields
+    /// other bytes, whether the range stops inside the damaged frame or runs past it.
+    /// (Bytes that still decode are caught by the scrubber's digest check, not here.)
+    @Test(arguments: ["magic", "blocks", "cut"])
+    func aDamagedFrameFailsTheReadInsteadOfServingWrongBytes(damage: String) async throws {
+        let store = try makeStore(frameSize: 1 << 20)
+        let bytes = Self.text(2_500_000)
+        let digest = ContentHasher.digest(of: bytes)
+        let blob = try await store.commit(try write(store, bytes), digest: digest, expectedSize: nil)
+        #expect(blob.compressed)
+        let path = store.layout.blobDirectory(digest) + "/" + StoreLayout.compressedFile
+        var stored = try Array(Data(contentsOf: URL(fileURLWithPath: path)))
+        // The second frame starts at the second zstd magic number.
+        let magic: [UInt8] = [0x28, 0xB5, 0x2F, 0xFD]
+        let second = try #require((4..<stored.count - 4).first { Array(stored[$0..<$0 + 4]) == magic })
+        let third = (second + 4..<stored.count - 4).first { Array(stored[$0..<$0 + 4]) == magic } ?? stored.count
+        switch damage {
+        case "magic": stored[second] = 0
+        case "blocks": for i in second + 16..<third { stored[i] = 0xFF }
+        default: stored.removeLast(stored.count - (second + third) / 2)
+        }
+        try Data(stored).write(to: URL(fileURLWithPath: path))
+        if damage == "cut" {
+            // A file shorter than its frame index says is refused when it is opened.
+            #expect(throws: StoreError.self) { try store.open(digest) }
+            return
+        }
+        let reader = try store.open(digest)
+        var first: [UInt8] = []
+        try await reader.read(0, 1000) { first.append(contentsOf: $0.readableBytesView) }
+        #expect(first == Array(bytes[0..<1000]))
+        for (lower, upper) in [(1_048_576, 1_048_700), (1_000_000, 2_500_000)] {
+            var got: [UInt8] = []
+            await #expect(throws: StoreError.self, "range \(lower)-\(upper)") {
+                try await reader.read(Int64(lower), Int64(upper)) { got.append(contentsOf: $0.readableBytesView) }
+            }
+            #expect(Array(bytes[lower..<upper]).starts(with: got))
         }
     }
 
