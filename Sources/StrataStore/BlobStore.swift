@@ -274,6 +274,19 @@ public final class BlobStore: Sendable {
     }
 
     /// Removes a blob from the store.
+    /// Removes blobs on threads of their own, `lanes` at a time: an eviction's long run
+    /// of filesystem calls holds no thread that serves clients, and lanes side by side
+    /// overlap their waits on the journal.
+    public func remove(_ digests: [Digest], lanes: Int = BlobStore.removalLanes) async {
+        guard !digests.isEmpty else { return }
+        let lanes = max(1, min(lanes, digests.count))
+        await BlockingLanes.run(lanes) { lane in
+            for index in stride(from: lane, to: digests.count, by: lanes) { self.remove(digests[index]) }
+        }
+    }
+
+    public static let removalLanes = 2
+
     public func remove(_ digest: Digest) {
         forgetFrameIndex(digest)
         let target = layout.blobDirectory(digest)

@@ -155,6 +155,31 @@ import Testing
         }
     }
 
+    /// An eviction's removals run in lanes side by side: exactly the blobs named go,
+    /// the others stay readable, and nothing is left behind in `tmp/`.
+    @Test func blobsRemovedInLanesGoAndTheRestStay() async throws {
+        let store = try makeStore()
+        var digests: [Digest] = []
+        for n in 0..<40 {
+            let bytes = Self.text(1000 + n)
+            let digest = ContentHasher.digest(of: bytes)
+            _ = try await store.commit(try write(store, bytes), digest: digest, expectedSize: nil)
+            digests.append(digest)
+        }
+        let doomed = digests.enumerated().filter { $0.offset % 3 != 0 }.map(\.element)
+        await store.remove(doomed, lanes: 3)
+        for (n, digest) in digests.enumerated() {
+            if n % 3 == 0 {
+                let bytes = try await store.readAll(digest)
+                #expect(bytes == Self.text(1000 + n))
+            } else {
+                #expect(store.lookup(digest) == nil)
+                #expect(!FileManager.default.fileExists(atPath: store.layout.blobDirectory(digest)))
+            }
+        }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: store.layout.tmpDirectory).isEmpty)
+    }
+
     @Test func wrongDigestIsNeverVisible() async throws {
         let store = try makeStore()
         let bytes = Self.text(50_000)
