@@ -273,7 +273,6 @@ public final class BlobStore: Sendable {
         try await open(digest).readAll()
     }
 
-    /// Removes a blob from the store.
     /// Removes blobs on threads of their own, `lanes` at a time: an eviction's long run
     /// of filesystem calls holds no thread that serves clients, and lanes side by side
     /// overlap their waits on the journal.
@@ -287,6 +286,7 @@ public final class BlobStore: Sendable {
 
     public static let removalLanes = 2
 
+    /// Removes a blob from the store.
     public func remove(_ digest: Digest) {
         forgetFrameIndex(digest)
         let target = layout.blobDirectory(digest)

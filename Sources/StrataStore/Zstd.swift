@@ -56,22 +56,26 @@ enum Zstd {
     static func decompressFrame(_ scratch: FrameScratch, count: Int, size: Int, needed: Int) throws(StoreError) -> UnsafeRawBufferPointer {
         precondition(needed <= size && size <= scratch.output.count && count <= scratch.input.count)
         let context = scratch.context, input = scratch.input.baseAddress!, output = scratch.output.baseAddress!
-        var status = ZSTD_decompressBegin(context)
+        let begun = ZSTD_decompressBegin(context)
+        guard ZSTD_isError(begun) == 0 else { throw .corrupt("zstd: \(String(cString: ZSTD_getErrorName(begun)))") }
         var consumed = 0, written = 0
-        while ZSTD_isError(status) == 0, written < needed {
+        while true {
             let next = ZSTD_nextSrcSizeToDecompress(context)
-            if next == 0 { break }  // the frame ended
+            if next == 0 {
+                // The frame ended, checked to its end; the index gave its exact length.
+                guard consumed == count else { throw .corrupt("zstd frame ends \(count - consumed) bytes before its index says") }
+                break
+            }
+            if written >= needed, needed < size { break }  // a range that ends inside the frame
             guard next <= count - consumed else {
                 throw .corrupt("zstd frame is truncated: \(count) bytes hold less than its \(size) bytes")
             }
-            status = ZSTD_decompressContinue(context, output + written, size - written, input + consumed, next)
-            if ZSTD_isError(status) == 0 {
-                consumed += next
-                written += status
+            let status = ZSTD_decompressContinue(context, output + written, size - written, input + consumed, next)
+            guard ZSTD_isError(status) == 0 else {
+                throw .corrupt("zstd frame: \(String(cString: ZSTD_getErrorName(status)))")
             }
-        }
-        guard ZSTD_isError(status) == 0 else {
-            throw .corrupt("zstd frame: \(String(cString: ZSTD_getErrorName(status)))")
+            consumed += next
+            written += status
         }
         guard written >= needed, needed < size || written == size else {
             throw .corrupt("zstd frame decompressed to \(written) bytes, expected \(size)")
