@@ -185,6 +185,7 @@ public final class BlobStore: Sendable {
         var position: Int64 = 0
         var frame: [UInt8] = []
         var chunk = ByteBufferAllocator().buffer(capacity: frameSize)
+        let compressor = FrameCompressor(level: compressionLevel)
         while position < size {
             let count = Int(min(Int64(frameSize), size - position))
             chunk.clear()
@@ -192,7 +193,7 @@ public final class BlobStore: Sendable {
             guard chunk.readableBytes == count else { throw StoreError.corrupt("temp file shrank while compressing") }
             frame.removeAll(keepingCapacity: true)
             try chunk.withUnsafeReadableBytes { (bytes: UnsafeRawBufferPointer) throws in
-                try Zstd.compressFrame(bytes, level: compressionLevel, into: &frame)
+                try compressor.compress(bytes, into: &frame)
             }
             try frame.withUnsafeBytes { (bytes: UnsafeRawBufferPointer) throws in
                 try out.write(bytes, at: offsets[offsets.count - 1])

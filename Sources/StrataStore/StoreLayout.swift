@@ -5,7 +5,7 @@ import StrataCore
 /// ```
 /// <cache_dir>/
 ///   blobs/sha256/ab/abcdef.../data          raw bytes, served with large reads
-///   blobs/sha256/ab/abcdef.../data.zst      independent zstd frames
+///   blobs/sha256/ab/abcdef.../data.zst      independent zstd frames, each with a checksum
 ///   blobs/sha256/ab/abcdef.../frames.idx    the frame index of data.zst
 ///   tmp/                                    fills in progress, removed at start-up
 ///   quarantine/                             blobs that failed verification

@@ -33,26 +33,47 @@ final class FrameScratch {
     }
 }
 
-/// Thin wrappers over libzstd's one-shot frame API.
-enum Zstd {
+/// Compresses independent frames, each with a checksum of its content (XXH64, 4 bytes)
+/// that decompression checks whenever it decodes a frame to its end. One user at a time:
+/// a context is reused for every frame of a blob.
+final class FrameCompressor {
+    private let context: OpaquePointer
+
+    init(level: Int32) {
+        // ZSTD_createCCtx only fails when allocation fails.
+        guard let context = ZSTD_createCCtx() else { fatalError("ZSTD_createCCtx failed: out of memory") }
+        self.context = context
+        ZSTD_CCtx_setParameter(context, ZSTD_c_compressionLevel, level)
+        ZSTD_CCtx_setParameter(context, ZSTD_c_checksumFlag, 1)
+    }
+
+    deinit {
+        ZSTD_freeCCtx(context)
+    }
+
     /// Compresses `input` into one independent frame appended to `output`.
-    static func compressFrame(_ input: UnsafeRawBufferPointer, level: Int32, into output: inout [UInt8]) throws(StoreError) {
+    func compress(_ input: UnsafeRawBufferPointer, into output: inout [UInt8]) throws(StoreError) {
         let bound = ZSTD_compressBound(input.count)
         let start = output.count
         output.append(contentsOf: repeatElement(0, count: bound))
         let written = output.withUnsafeMutableBytes { out in
-            ZSTD_compress(out.baseAddress! + start, bound, input.baseAddress, input.count, level)
+            ZSTD_compress2(context, out.baseAddress! + start, bound, input.baseAddress, input.count)
         }
         guard ZSTD_isError(written) == 0 else {
+            output.removeLast(bound)
             throw .corrupt("zstd compress: \(String(cString: ZSTD_getErrorName(written)))")
         }
         output.removeLast(bound - written)
     }
+}
 
+/// Thin wrappers over libzstd's frame API.
+enum Zstd {
     /// Decompresses the frame in `scratch.input[0..<count]`, whose uncompressed size is
     /// exactly `size`, into `scratch.output`, block by block, and stops once its first
     /// `needed` bytes are out: a range that ends inside the frame does not pay for the
-    /// rest of it. Returns the bytes written (`needed` of them, up to a block more).
+    /// rest of it (nor is the frame's checksum checked then). Returns the bytes written
+    /// (`needed` of them, up to a block more).
     static func decompressFrame(_ scratch: FrameScratch, count: Int, size: Int, needed: Int) throws(StoreError) -> UnsafeRawBufferPointer {
         precondition(needed <= size && size <= scratch.output.count && count <= scratch.input.count)
         let context = scratch.context, input = scratch.input.baseAddress!, output = scratch.output.baseAddress!
@@ -62,7 +83,8 @@ enum Zstd {
         while true {
             let next = ZSTD_nextSrcSizeToDecompress(context)
             if next == 0 {
-                // The frame ended, checked to its end; the index gave its exact length.
+                // The frame ended, checked to its end (its checksum too, when it has one);
+                // the index gave its exact length.
                 guard consumed == count else { throw .corrupt("zstd frame ends \(count - consumed) bytes before its index says") }
                 break
             }
@@ -98,7 +120,7 @@ enum Zstd {
     static func ratio(ofSample sample: UnsafeRawBufferPointer, level: Int32) -> Double {
         guard sample.count > 0 else { return 1 }
         var out: [UInt8] = []
-        do { try compressFrame(sample, level: level, into: &out) } catch { return 1 }
+        do { try FrameCompressor(level: level).compress(sample, into: &out) } catch { return 1 }
         return Double(out.count) / Double(sample.count)
     }
 }

@@ -117,8 +117,9 @@ import Testing
 
     /// A compressed file damaged on disk fails the read with an error; it never yields
     /// other bytes, whether the range stops inside the damaged frame or runs past it.
-    /// (Bytes that still decode are caught by the scrubber's digest check, not here.)
-    @Test(arguments: ["magic", "blocks", "cut"])
+    /// A frame whose blocks still decode is caught by its checksum when it is decoded to
+    /// its end (a range that stops inside it is left to the scrubber's digest check).
+    @Test(arguments: ["magic", "blocks", "checksum", "cut"])
     func aDamagedFrameFailsTheReadInsteadOfServingWrongBytes(damage: String) async throws {
         let store = try makeStore(frameSize: 1 << 20)
         let bytes = Self.text(2_500_000)
@@ -131,9 +132,12 @@ import Testing
         let magic: [UInt8] = [0x28, 0xB5, 0x2F, 0xFD]
         let second = try #require((4..<stored.count - 4).first { Array(stored[$0..<$0 + 4]) == magic })
         let third = (second + 4..<stored.count - 4).first { Array(stored[$0..<$0 + 4]) == magic } ?? stored.count
+        // Frames are written with a checksum: bit 2 of the frame header descriptor.
+        #expect(stored[second + 4] & 0x04 != 0)
         switch damage {
         case "magic": stored[second] = 0
         case "blocks": for i in second + 16..<third { stored[i] = 0xFF }
+        case "checksum": stored[third - 1] ^= 0x01  // the last byte of the second frame's checksum
         default: stored.removeLast(stored.count - (second + third) / 2)
         }
         try Data(stored).write(to: URL(fileURLWithPath: path))
@@ -147,6 +151,13 @@ import Testing
         try await reader.read(0, 1000) { first.append(contentsOf: $0.readableBytesView) }
         #expect(first == Array(bytes[0..<1000]))
         for (lower, upper) in [(1_048_576, 1_048_700), (1_000_000, 2_500_000)] {
+            if damage == "checksum" && upper < 2 << 20 {
+                // Stops inside the frame: its blocks decode, its checksum is not reached.
+                var got: [UInt8] = []
+                try await reader.read(Int64(lower), Int64(upper)) { got.append(contentsOf: $0.readableBytesView) }
+                #expect(got == Array(bytes[lower..<upper]))
+                continue
+            }
             var got: [UInt8] = []
             await #expect(throws: StoreError.self, "range \(lower)-\(upper)") {
                 try await reader.read(Int64(lower), Int64(upper)) { got.append(contentsOf: $0.readableBytesView) }
