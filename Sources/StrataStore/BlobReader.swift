@@ -97,6 +97,11 @@ public struct BlobReader: Sendable {
         let frameLength = Int(min(Int64(index.frameSize), index.uncompressedSize - frameStart))
         let from = index.offsets[frame], count = Int(index.offsets[frame + 1] - from)
         let skip = Int(max(0, lower - frameStart)), end = Int(min(Int64(frameLength), upper - frameStart))
+        // A damaged index could give one frame most of the file: the scratch buffers,
+        // which are kept for reuse, grow only as far as a real frame can be.
+        guard count <= Zstd.largestFrame(holding: frameLength) else {
+            throw StoreError.corrupt("\(file.path): frame \(frame) is \(count) bytes, more than zstd makes of \(frameLength)")
+        }
         return try await threadPool.runIfActive { () throws -> [ByteBuffer] in
             try Zstd.withScratch { scratch in
                 scratch.reserve(input: count, output: frameLength)

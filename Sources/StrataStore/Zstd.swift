@@ -69,6 +69,11 @@ final class FrameCompressor {
 
 /// Thin wrappers over libzstd's frame API.
 enum Zstd {
+    /// The most bytes zstd writes for a frame of `size` bytes (with its checksum).
+    static func largestFrame(holding size: Int) -> Int {
+        ZSTD_compressBound(size) + 4
+    }
+
     /// Decompresses the frame in `scratch.input[0..<count]`, whose uncompressed size is
     /// exactly `size`, into `scratch.output`, block by block, and stops once its first
     /// `needed` bytes are out: a range that ends inside the frame does not pay for the
