@@ -75,7 +75,7 @@ let package = Package(
             .product(name: "NIOHTTPTypesHTTP1", package: "swift-nio-extras"),
         ]),
         .target(name: "StrataAdminAPI", dependencies: [
-            "StrataCore", "StrataMirror",
+            "StrataCore", "StrataMirror", "StrataAdminModel",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "HTTPTypes", package: "swift-http-types"),
             .product(name: "Prometheus", package: "swift-prometheus"),
@@ -108,6 +108,7 @@ let package = Package(
             "StrataServer", "StrataAdminModel", "StrataCore", "StrataConfig",
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOSSL", package: "swift-nio-ssl"),
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -133,6 +134,7 @@ let package = Package(
         .testTarget(name: "StrataUpstreamTests", dependencies: [
             "StrataUpstream", "StrataCore", "StrataTesting",
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),

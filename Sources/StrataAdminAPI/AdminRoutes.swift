@@ -2,6 +2,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import NIOCore
+import StrataAdminModel
 import StrataCore
 import StrataMirror
 
@@ -69,6 +70,8 @@ public struct AdminRoutes: Sendable {
             }
             return try Self.json(listing)
         }
+        router.get("/api/tags/deleted") { _, _ in try Self.json(DeletedTags(deleted: try await engine.deletedTags())) }
+        router.post("/api/tags/restore") { request, _ in try await self.restoreTag(request) }
         router.post("/api/prefetch") { request, _ in try await self.prefetch(request) }
         router.get("/metrics") { _, _ in
             var headers = HTTPFields()
@@ -112,6 +115,25 @@ public struct AdminRoutes: Sendable {
             try await writer.write(ByteBuffer(bytes: line))
             try await writer.finish(nil)
         })
+    }
+
+    /// `POST /api/tags/restore`: `{"image": "docker.io/library/alpine:3.20"}` puts that
+    /// deleted tag back; 404 when it is not among the deleted tags.
+    private func restoreTag(_ request: Request) async throws -> Response {
+        struct Ask: Decodable { let image: String }
+        let body = try await request.body.collect(upTo: 64 << 10)
+        guard let ask = try? JSONDecoder().decode(Ask.self, from: Data(body.readableBytesView)) else {
+            return try Self.json(ErrorAnswer(error: "expected {\"image\": \"REPOSITORY:TAG\"}"), status: .badRequest)
+        }
+        guard let reference = ImageReference(parsing: ask.image, defaultRegistry: engine.configuration.defaultRegistry),
+              case .tag(let tag) = reference.reference else {
+            return try Self.json(ErrorAnswer(error: "not an image reference with a tag: \(PrintableText.make(ask.image, limit: 200))"), status: .badRequest)
+        }
+        guard let restored = try await engine.restoreTag(registry: reference.registry, repository: reference.repository, tag: tag) else {
+            return try Self.json(ErrorAnswer(error: "\(reference.registry)/\(reference.repository):\(tag) is not among the deleted tags (strata ls --deleted lists them)"),
+                                 status: .notFound)
+        }
+        return try Self.json(restored)
     }
 
     /// `GET /`: the dashboard page.

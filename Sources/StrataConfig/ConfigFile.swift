@@ -196,8 +196,9 @@ struct LoginSection: ConfigSection {
     var username: String?
     var password: String?
     var passwordFile: String?
+    var realms: [String]?
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case username, password, passwordFile = "password_file"
+        case username, password, passwordFile = "password_file", realms
     }
 }
 

@@ -171,6 +171,7 @@ extension StrataConfiguration {
                 let checked = try Check.login(login, "\(key).credentials")
                 tier.username = checked.username
                 tier.password = checked.password
+                tier.realms = checked.realms
             }
             list.append(tier)
         }
@@ -248,6 +249,8 @@ private enum Check {
             password = text.trimmingCharacters(in: .newlines)
         }
         guard let username = section.username, let password else { throw Error("config: \(key) needs username and password or password_file") }
-        return StrataConfiguration.Login(username: username, password: password)
+        var realms: [String] = []
+        for (i, realm) in (section.realms ?? []).enumerated() { realms.append(try Check.url(realm, "\(key).realms[\(i)]")) }
+        return StrataConfiguration.Login(username: username, password: password, realms: realms)
     }
 }

@@ -10,6 +10,8 @@ public struct StrataConfiguration: Sendable, Equatable {
         public var url: String
         public var username: String?
         public var password: String?
+        /// Token realms the tier's credentials may be sent to (see ``Login/realms``).
+        public var realms: [String] = []
         /// Registries this tier serves; empty means all.
         public var registries: [String] = []
         public var connectTimeout: TimeInterval = 2
@@ -31,10 +33,14 @@ public struct StrataConfiguration: Sendable, Equatable {
     public struct Login: Sendable, Equatable {
         public var username: String
         public var password: String
+        /// Token realms (`https://auth.example/token`) these credentials may be sent to,
+        /// besides the upstream's own origin and its sibling hosts over https.
+        public var realms: [String]
 
-        public init(username: String, password: String) {
+        public init(username: String, password: String, realms: [String] = []) {
             self.username = username
             self.password = password
+            self.realms = realms
         }
     }
 

@@ -66,7 +66,9 @@ public struct FrameIndex: Sendable, Equatable {
             guard offset <= limit else { throw Corrupt("frame index offsets") }
             offsets.append(Int64(offset))
         }
-        guard offsets.first == 0, zip(offsets, offsets.dropFirst()).allSatisfy({ $0 <= $1 }),
+        // Every frame holds at least its header: offsets rise strictly (equal ones would
+        // make a frame of no bytes, a negative length one that ends before it starts).
+        guard offsets.first == 0, zip(offsets, offsets.dropFirst()).allSatisfy({ $0 < $1 }),
               (size + frameSize - 1) / frameSize == count else { throw Corrupt("frame index offsets") }
         self.init(frameSize: Int(frameSize), uncompressedSize: Int64(size), offsets: offsets)
     }

@@ -20,15 +20,4 @@ public struct ManifestAccept: Sendable, Hashable {
     public func accepts(_ mediaType: String) -> Bool {
         types.isEmpty || types.contains(mediaType) || types.contains("*/*")
     }
-
-    /// Whether the client would take a multi-platform index: then the tag's view is complete.
-    public var acceptsIndex: Bool {
-        types.isEmpty || types.contains("*/*") || types.contains(MediaType.ociIndex.value) || types.contains(MediaType.dockerManifestList.value)
-    }
-
-    /// What to send upstream: the client's own types, or every manifest type.
-    public var upstreamHeaders: [String] {
-        types.isEmpty ? MediaType.allManifestTypes.map(\.value) : types
-    }
 }
-

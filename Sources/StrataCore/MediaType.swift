@@ -35,6 +35,11 @@ public struct MediaType: Hashable, Sendable, CustomStringConvertible {
     /// The manifest types a mirror asks for when the client names none.
     public static let allManifestTypes: [MediaType] = [.ociIndex, .ociManifest, .dockerManifestList, .dockerManifest]
 
+    /// Whether `type` is a multi-platform index (OCI index or Docker manifest list).
+    public static func isIndex(_ type: String) -> Bool {
+        type == ociIndex.value || type == dockerManifestList.value
+    }
+
 }
 
 extension Substring {

@@ -124,7 +124,7 @@ public enum FuzzTargets {
     static func accept(_ bytes: [UInt8]) {
         let accept = ManifestAccept(headers: text(bytes).split(separator: "\n").map(String.init))
         precondition(Set(accept.types).count == accept.types.count, "duplicate types")
-        _ = accept.upstreamHeaders
+        _ = accept.accepts(MediaType.ociIndex.value)
     }
 
     static func wwwAuthenticate(_ bytes: [UInt8]) {

@@ -86,7 +86,7 @@ public final class MirrorEngine: Sendable {
             return MirrorError.refused.saying("\(what): upstream refused access (check the credentials for: \(error.attempts.filter { $0.outcome == .failed(.unauthorized) }.map(\.tier.description).joined(separator: ", ")))",
                                attempts: error.attempts)
         }
-        return MirrorError.unavailable.saying("\(what): no tier could answer (\(error))", attempts: error.attempts)
+        return MirrorError.tiersFailed.saying("\(what): no tier could answer (\(error))", attempts: error.attempts)
     }
 
     // MARK: Manifests
@@ -110,7 +110,7 @@ public final class MirrorEngine: Sendable {
             let chain = try chain(for: registry)
             return try await flight(key) {
                 do {
-                    return try await self.fetchManifest(registry: registry, repository: repository, digest: digest, accept: accept,
+                    return try await self.fetchManifest(registry: registry, repository: repository, digest: digest,
                                                         chain: chain, startingAt: 0, priorAttempts: [], via: via)
                 } catch let error as TierChain.Exhausted {
                     if error.allNotFound { self.negative.insert(key) }
@@ -118,32 +118,67 @@ public final class MirrorEngine: Sendable {
                 }
             }
         case .tag(let tag):
-            let key = TagKey(registry: registry, repository: repository, tag: tag)
-            let entry = await local.tag(registry: registry, repository: repository, tag: tag)
-            // In cache-only mode there is no one to revalidate with: a cached tag is simply cached.
-            if let entry, accept.accepts(entry.mediaType),
-               configuration.cacheOnly || freshness.decide(fetchedAt: entry.fetchedAt, now: now()) == .fresh,
-               let cached = await local.manifest(entry.digest) {
-                local.recordAccess(entry.digest, at: now())
-                return ManifestResult(bytes: cached.bytes, mediaType: cached.mediaType, digest: entry.digest, tier: .local, stale: false, attempts: [], path: ["local"])
-            }
-            let flightKey = "\(registry)/\(repository):\(tag)|\(accept.types.joined(separator: ","))"
-            if entry == nil && negative.contains(flightKey) {
-                throw MirrorError.manifestNotFound.saying("manifest \(repository):\(tag) not found in any tier (remembered for a while)")
-            }
-            // Deleted upstream, and this mirror keeps serving such tags: no upstream request until tag_ttl passed.
-            if let entry, accept.accepts(entry.mediaType), negative.contains(Self.deletedKey(flightKey)),
-               let cached = await local.manifest(entry.digest) {
-                local.recordAccess(entry.digest, at: now())
-                return ManifestResult(bytes: cached.bytes, mediaType: cached.mediaType, digest: entry.digest, tier: .stale, stale: true,
-                                      attempts: [], path: ["stale"])
-            }
-            let chain = try chain(for: registry)
-            return try await flight(flightKey) {
-                try await self.revalidateTag(key, entry: entry, accept: accept, chain: chain, negativeKey: flightKey, via: via)
-            }
+            // The tag's own view first, whatever this client accepts; then this client's answer from it.
+            let view = try await tagView(TagKey(registry: registry, repository: repository, tag: tag), via: via)
+            return try await answer(view, accepting: accept, registry: registry, repository: repository, tag: tag, via: via)
         }
     }
+
+    /// What a tag points at, as Strata itself sees it: the cached entry while fresh (or
+    /// in cache-only mode), else revalidated with Strata's own `Accept`
+    /// (``upstreamAccept``), never a client's: one client's `Accept` shapes its answer,
+    /// not the cache.
+    private func tagView(_ key: TagKey, via: String?) async throws(MirrorError) -> ManifestResult {
+        let entry = await local.tag(registry: key.registry, repository: key.repository, tag: key.tag)
+        // In cache-only mode there is no one to revalidate with: a cached tag is simply cached.
+        if let entry, configuration.cacheOnly || freshness.decide(fetchedAt: entry.fetchedAt, now: now()) == .fresh,
+           let cached = await local.manifest(entry.digest) {
+            local.recordAccess(entry.digest, at: now())
+            return ManifestResult(bytes: cached.bytes, mediaType: cached.mediaType, digest: entry.digest, tier: .local, stale: false, attempts: [], path: ["local"])
+        }
+        let flightKey = "\(key.registry)/\(key.repository):\(key.tag)"
+        if entry == nil && negative.contains(flightKey) {
+            throw MirrorError.manifestNotFound.saying("manifest \(key.repository):\(key.tag) not found in any tier (remembered for a while)")
+        }
+        // Deleted upstream, and this mirror keeps serving such tags: no upstream request until tag_ttl passed.
+        if let entry, negative.contains(Self.deletedKey(flightKey)), let cached = await local.manifest(entry.digest) {
+            local.recordAccess(entry.digest, at: now())
+            return ManifestResult(bytes: cached.bytes, mediaType: cached.mediaType, digest: entry.digest, tier: .stale, stale: true,
+                                  attempts: [], path: ["stale"])
+        }
+        let chain = try chain(for: key.registry)
+        return try await flight(flightKey) {
+            try await self.revalidateTag(key, entry: entry, chain: chain, negativeKey: flightKey, via: via)
+        }
+    }
+
+    /// A tag's manifest as one client may have it, by the registry's rules for `Accept`:
+    /// the manifest when the client takes its type; for an index (a Docker manifest list
+    /// or an OCI index) it does not take, the linux/amd64 manifest when it takes that
+    /// one's type (as distribution answers old clients); otherwise `MANIFEST_UNKNOWN`.
+    /// Nothing here changes the cache.
+    private func answer(
+        _ view: ManifestResult, accepting accept: ManifestAccept, registry: String, repository: RepositoryName, tag: Tag, via: String?
+    ) async throws(MirrorError) -> ManifestResult {
+        if accept.accepts(view.mediaType) { return view }
+        if MediaType.isIndex(view.mediaType),
+           let entry = (try? ManifestReferences(parsing: view.bytes))?.manifests.first(where: { $0.platform == Self.defaultPlatform }) {
+            let platform = try await manifest(registry: registry, repository: repository, reference: .digest(entry.digest), accept: accept, via: via)
+            if accept.accepts(platform.mediaType) {
+                return ManifestResult(bytes: platform.bytes, mediaType: platform.mediaType, digest: platform.digest, tier: view.tier,
+                                      stale: view.stale, attempts: view.attempts + platform.attempts, path: view.path)
+            }
+        }
+        throw MirrorError.manifestNotFound.saying(
+            "manifest \(repository):\(tag) is \(view.mediaType), which the request's Accept (\(accept.types.joined(separator: ", "))) does not include")
+    }
+
+    /// The platform an index answers for a client that cannot take an index.
+    static let defaultPlatform = "linux/amd64"
+
+    /// What Strata sends upstream for a tag or a manifest it fetches for itself: every
+    /// manifest type, so an answer (or a 404) is about the tag, not about one client.
+    static let upstreamAccept = MediaType.allManifestTypes.map(\.value)
 
     /// A manifest hit the store holds in memory, answered without waiting: by digest, or
     /// by a tag that is fresh (or any cached tag in cache-only mode) whose media type the
@@ -191,22 +226,22 @@ public final class MirrorEngine: Sendable {
     /// A stale or missing tag: `HEAD` the tiers for the digest, and `GET` only when
     /// that digest is not cached. When every tier fails, serve the stale entry.
     private func revalidateTag(
-        _ key: TagKey, entry: TagRecord?, accept: ManifestAccept, chain: TierChain, negativeKey: String, via: String?
+        _ key: TagKey, entry: TagRecord?, chain: TierChain, negativeKey: String, via: String?
     ) async throws -> ManifestResult {
         let what = "manifest \(key.repository):\(key.tag)"
         let head: (value: UpstreamManifestHead, tierIndex: Int, attempts: [TierAttempt])
         do {
             head = try await chain.first { tier throws(UpstreamError) in
-                try await tier.client.headManifest(key.repository, .tag(key.tag), accept: accept.upstreamHeaders, via: via)
+                try await tier.client.headManifest(key.repository, .tag(key.tag), accept: Self.upstreamAccept, via: via)
             }
         } catch {
-            // Every tier that answered says the tag is gone, and none failed: upstream deleted it.
+            // Every tier that answered says the tag is gone to the request Strata makes for a
+            // pull (every manifest type accepted), and none failed: upstream deleted it.
             let deleted = entry != nil && error.allNotFound
             if deleted && configuration.keepDeletedTags {
                 negative.insert(Self.deletedKey(negativeKey), ttl: configuration.tagTTL)
             }
-            if let entry, !deleted || configuration.keepDeletedTags, accept.accepts(entry.mediaType),
-               let cached = await local.manifest(entry.digest) {
+            if let entry, !deleted || configuration.keepDeletedTags, let cached = await local.manifest(entry.digest) {
                 logger.warning(deleted ? "serving a tag deleted upstream (cache.deleted_tags: keep)" : "serving stale tag",
                                metadata: ["repository": "\(key.repository)", "tag": "\(key.tag)", "attempts": "\(error)"])
                 local.recordAccess(entry.digest, at: now())
@@ -215,11 +250,12 @@ public final class MirrorEngine: Sendable {
             }
             if deleted {
                 do {
-                    try await local.removeTag(registry: key.registry, repository: key.repository, tag: key.tag)
+                    try await local.removeTag(registry: key.registry, repository: key.repository, tag: key.tag, deletedAt: now())
                 } catch {
                     logger.error("cannot forget a tag deleted upstream", metadata: ["tag": "\(key.repository):\(key.tag)", "error": "\(error)"])
                 }
-                logger.info("tag deleted upstream; dropped from the cache", metadata: ["repository": "\(key.repository)", "tag": "\(key.tag)"])
+                logger.notice("tag deleted upstream; moved to the deleted tags (strata ls --deleted, strata restore-tag)",
+                              metadata: ["repository": "\(key.repository)", "tag": "\(key.tag)", "digest": "\(entry?.digest.description ?? "")"])
                 negative.insert(negativeKey, ttl: max(configuration.tagTTL, negative.ttl))
                 throw MirrorError.manifestNotFound.saying("manifest \(key.repository):\(key.tag): every tier says the tag no longer exists (deleted upstream)",
                                                           attempts: error.attempts)
@@ -238,36 +274,32 @@ public final class MirrorEngine: Sendable {
             do {
                 // The tier that answered the HEAD is where the request was served; a Strata
                 // there reports its own path on the HEAD (its GET is then a cache hit).
-                result = try await fetchManifest(registry: key.registry, repository: key.repository, digest: digest, accept: accept,
+                result = try await fetchManifest(registry: key.registry, repository: key.repository, digest: digest,
                                                  chain: chain, startingAt: head.tierIndex, priorAttempts: head.attempts, via: via,
                                                  headPath: (head.tierIndex, head.value.remotePath))
             } catch let error as TierChain.Exhausted {
                 throw exhausted(error, what: what, unknown: .manifestNotFound)
             }
         }
-        // A client that cannot take an index may get a platform manifest for the tag;
-        // only a complete view re-points the cached tag.
-        if entry == nil || accept.acceptsIndex || entry?.mediaType == result.mediaType {
-            do {
-                try await local.setTag(TagRecord(registry: key.registry, repository: key.repository, tag: key.tag, digest: digest,
-                                           mediaType: result.mediaType, fetchedAt: now(), tier: tierName.description))
-            } catch {
-                logger.error("cannot record tag", metadata: ["tag": "\(key.repository):\(key.tag)", "error": "\(error)"])
-            }
+        do {
+            try await local.setTag(TagRecord(registry: key.registry, repository: key.repository, tag: key.tag, digest: digest,
+                                       mediaType: result.mediaType, fetchedAt: now(), tier: tierName.description))
+        } catch {
+            logger.error("cannot record tag", metadata: ["tag": "\(key.repository):\(key.tag)", "error": "\(error)"])
         }
         return result
     }
 
     /// `GET` a manifest by digest from the tiers, verify it, store it.
     private func fetchManifest(
-        registry: String, repository: RepositoryName, digest: Digest, accept: ManifestAccept,
+        registry: String, repository: RepositoryName, digest: Digest,
         chain: TierChain, startingAt start: Int, priorAttempts: [TierAttempt], via: String?,
         headPath: (tierIndex: Int, path: [String])? = nil
     ) async throws -> ManifestResult {
         let fetched: (value: (manifest: UpstreamManifest, mediaType: String), tierIndex: Int, attempts: [TierAttempt])
         do {
             fetched = try await chain.first(starting: start) { tier throws(UpstreamError) in
-                let manifest = try await tier.client.getManifest(repository, .digest(digest), accept: accept.upstreamHeaders, via: via)
+                let manifest = try await tier.client.getManifest(repository, .digest(digest), accept: Self.upstreamAccept, via: via)
                 let actual = ContentHasher.digest(of: manifest.bytes, algorithm: digest.algorithm)
                 guard actual == digest else {
                     throw UpstreamError(.invalidResponse, "manifest digest mismatch: expected \(digest), got \(actual)")
@@ -355,7 +387,7 @@ public final class MirrorEngine: Sendable {
             case .refused: throw MirrorError.refused.saying("\(what): \(error.message)", attempts: attempts)
             case .storage:
                 throw MirrorError.unavailable.saying("\(what): the cache could not store it (the server log says why)", attempts: attempts, cause: error)
-            default: throw MirrorError.unavailable.saying("\(what): \(error.message)", attempts: attempts)
+            default: throw MirrorError.tiersFailed.saying("\(what): \(error.message)", attempts: attempts)
             }
         }
     }

@@ -16,6 +16,7 @@ public struct MirrorError: Error, Sendable, CustomStringConvertible, Equatable {
         case registryNotConfigured = "registry_not_configured"
         case refused
         case unavailable
+        case tiersFailed = "tiers_failed"
     }
 
     private let code: Code
@@ -43,12 +44,20 @@ public struct MirrorError: Error, Sendable, CustomStringConvertible, Equatable {
     public static let registryNotConfigured = MirrorError(.registryNotConfigured)
     /// Upstream refused access (credentials missing or wrong).
     public static let refused = MirrorError(.refused)
-    /// The tiers failed, or the cache did.
+    /// The cache failed (the store, the index).
     public static let unavailable = MirrorError(.unavailable)
+    /// Every tier that was asked failed, and nothing usable is cached: this mirror works,
+    /// its upstreams do not (a mirror in front of it must not count it as down).
+    public static let tiersFailed = MirrorError(.tiersFailed)
 
     /// This kind of error, with what happened.
     public func saying(_ message: String, attempts: [TierAttempt] = [], cause: (any Error & Sendable)? = nil) -> MirrorError {
         MirrorError(code, message: message, attempts: attempts, cause: cause)
+    }
+
+    /// The tier attempts, one line, printable and bounded (``UpstreamFailedHeader``).
+    public var attemptsSummary: String {
+        PrintableText.make(attempts.isEmpty ? "none" : attempts.map(\.description).joined(separator: ", "), limit: 400)
     }
 
     /// A short name fit for a metric label.

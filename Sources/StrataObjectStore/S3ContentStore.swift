@@ -111,6 +111,8 @@ public final class S3ContentStore: ContentStore {
     }
 
     public func setTag(_ record: TagRecord) async throws {
+        // A tag set again is no longer deleted.
+        try await client.delete(deletedTagKey(record.registry, record.repository, record.tag))
         let file = TagFile(digest: record.digest.description, mediaType: record.mediaType,
                            fetchedAtMillis: Int64((record.fetchedAt.timeIntervalSince1970 * 1000).rounded(.down)) - 1, tier: record.tier)
         try await client.put(tagKey(record.registry, record.repository, record.tag), ByteBuffer(bytes: try JSONEncoder().encode(file)),
@@ -118,12 +120,64 @@ public final class S3ContentStore: ContentStore {
         try await client.put(refPrefix(record.digest) + "\(record.registry)/\(record.repository.value):\(record.tag.value)", ByteBuffer())
     }
 
-    public func removeTag(registry: String, repository: RepositoryName, tag: Tag) async throws {
+    public func removeTag(registry: String, repository: RepositoryName, tag: Tag, deletedAt: Date) async throws {
         let key = tagKey(registry, repository, tag)
         if let record = await self.tag(registry: registry, repository: repository, tag: tag) {
+            let file = DeletedTagFile(digest: record.digest.description, mediaType: record.mediaType, tier: record.tier,
+                                      deletedAtMillis: Int64((deletedAt.timeIntervalSince1970 * 1000).rounded(.down)))
+            try await client.put(deletedTagKey(registry, repository, tag), ByteBuffer(bytes: try JSONEncoder().encode(file)),
+                                 contentType: "application/json")
             try await client.delete(refPrefix(record.digest) + "\(registry)/\(repository.value):\(tag.value)")
         }
         try await client.delete(key)
+    }
+
+    /// A deleted tag as stored under `deleted-tags/`.
+    struct DeletedTagFile: Codable {
+        let digest: String
+        let mediaType: String
+        let tier: String
+        let deletedAtMillis: Int64
+    }
+
+    func deletedTagKey(_ registry: String, _ repository: RepositoryName, _ tag: Tag) -> String {
+        "\(prefix)deleted-tags/\(registry)/\(repository.value):\(tag.value)"
+    }
+
+    /// Most deleted tags listed: each is one `GET`.
+    static let maxDeletedTagsListed = 1000
+
+    public func deletedTags() async throws -> [DeletedTagRecord] {
+        let start = "\(prefix)deleted-tags/"
+        var out: [DeletedTagRecord] = []
+        for key in try await client.listAll(prefix: start).sorted().prefix(Self.maxDeletedTagsListed) {
+            let name = key.dropFirst(start.count)
+            guard let slash = name.firstIndex(of: "/"), let colon = name.lastIndex(of: ":"), slash < colon,
+                  let repository = try? RepositoryName(String(name[name.index(after: slash)..<colon])),
+                  let tag = try? Tag(String(name[name.index(after: colon)...])),
+                  let record = await deletedTag(String(name[..<slash]), repository, tag) else { continue }
+            out.append(record)
+        }
+        return out
+    }
+
+    /// One deleted tag, when its manifest is still in the bucket.
+    private func deletedTag(_ registry: String, _ repository: RepositoryName, _ tag: Tag) async -> DeletedTagRecord? {
+        guard let found = try? await client.get(deletedTagKey(registry, repository, tag), maxSize: 64 << 10),
+              let file = try? JSONDecoder().decode(DeletedTagFile.self, from: Data(found.bytes)),
+              let digest = try? Digest(parsing: file.digest),
+              (try? await client.head(blobKey(digest))) != nil else { return nil }
+        return DeletedTagRecord(tag: TagRecord(registry: registry, repository: repository, tag: tag, digest: digest, mediaType: file.mediaType,
+                                               fetchedAt: Date(timeIntervalSince1970: Double(file.deletedAtMillis) / 1000), tier: file.tier),
+                                deletedAt: Date(timeIntervalSince1970: Double(file.deletedAtMillis) / 1000))
+    }
+
+    public func restoreTag(registry: String, repository: RepositoryName, tag: Tag, at time: Date) async throws -> TagRecord? {
+        guard let deleted = await deletedTag(registry, repository, tag) else { return nil }
+        let restored = TagRecord(registry: registry, repository: repository, tag: tag, digest: deleted.tag.digest,
+                                 mediaType: deleted.tag.mediaType, fetchedAt: time, tier: deleted.tag.tier)
+        try await setTag(restored)
+        return restored
     }
 
     public func makeSink(for digest: Digest) throws -> any ContentSink {

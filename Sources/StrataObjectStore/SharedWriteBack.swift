@@ -50,8 +50,12 @@ public final class SharedWriteBack: ContentStore {
         try await local.putManifest(bytes, digest: digest, record: record)
     }
     public func setTag(_ record: TagRecord) async throws { try await local.setTag(record) }
-    public func removeTag(registry: String, repository: RepositoryName, tag: Tag) async throws {
-        try await local.removeTag(registry: registry, repository: repository, tag: tag)
+    public func removeTag(registry: String, repository: RepositoryName, tag: Tag, deletedAt: Date) async throws {
+        try await local.removeTag(registry: registry, repository: repository, tag: tag, deletedAt: deletedAt)
+    }
+    public func deletedTags() async throws -> [DeletedTagRecord] { try await local.deletedTags() }
+    public func restoreTag(registry: String, repository: RepositoryName, tag: Tag, at time: Date) async throws -> TagRecord? {
+        try await local.restoreTag(registry: registry, repository: repository, tag: tag, at: time)
     }
     public func makeSink(for digest: Digest) throws -> any ContentSink { try local.makeSink(for: digest) }
     public func commit(_ sink: any ContentSink, digest: Digest, expectedSize: Int64?) async throws -> StoredBlob {

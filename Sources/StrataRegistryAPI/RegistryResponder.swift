@@ -63,6 +63,11 @@ public struct RegistryResponder: HTTPResponder {
             if mapped.status == 503, let wait = error.attempts.compactMap(\.retryAfter).min() {
                 response.headers[.retryAfter] = String(Int(min(wait, 86400).rounded(.up)))
             }
+            // This mirror works; its tiers did not. A Strata in front of it reads this and
+            // keeps it out of its breaker (the tier answered).
+            if error == .tiersFailed {
+                response.headers[Self.upstreamFailedHeader] = error.attemptsSummary
+            }
         } catch let error as RegistryError {
             exchange.update { $0.error = error.code.rawValue }
             response = Self.errorResponse(error, head: request.method == .head)
@@ -355,6 +360,7 @@ public struct RegistryResponder: HTTPResponder {
     static let tierHeader = HTTPField.Name("X-Strata-Tier")!
     static let fileRegionHeader = HTTPField.Name(FileRegionMarker.headerName)!
     static let pathHeader = HTTPField.Name("X-Strata-Path")!
+    static let upstreamFailedHeader = HTTPField.Name(UpstreamFailedHeader.name)!
     static let namespaceHeader = HTTPField.Name("OCI-Namespace")!
     static let linkHeader = HTTPField.Name("Link")!
     static let digestHeader = HTTPField.Name("Docker-Content-Digest")!

@@ -1,3 +1,4 @@
+import Foundation
 import StrataCore
 import StrataStore
 
@@ -8,9 +9,21 @@ public struct CacheBundles: Sendable {
     public let directory: String
     private let bundle: ImageBundle
 
-    /// Opens (and if need be creates) the cache directory and its index.
-    public init(directory: String) throws {
+    /// Opens the cache in `directory`. With `create`, a directory that does not exist yet
+    /// or is empty becomes a new cache (an import seeding a site); any other directory
+    /// without a Strata cache in it is refused (a typo in `--cache-dir` must not leave an
+    /// empty cache somewhere, nor blame the images).
+    public init(directory: String, create: Bool = false) throws {
         let store = BlobStore(root: directory)
+        let files = FileManager.default
+        let holdsCache = files.fileExists(atPath: store.layout.indexPath) && files.fileExists(atPath: store.layout.blobsDirectory)
+        if !holdsCache {
+            let isEmpty = (try? files.contentsOfDirectory(atPath: directory))?.isEmpty ?? !files.fileExists(atPath: directory)
+            guard create, isEmpty else {
+                throw StrataServer.StartupError(description: files.fileExists(atPath: directory)
+                    ? "\(directory) holds no Strata cache" : "\(directory) does not exist")
+            }
+        }
         try store.prepareDirectories()
         self.directory = directory
         self.bundle = ImageBundle(store: store, index: try CacheIndex(path: store.layout.indexPath))

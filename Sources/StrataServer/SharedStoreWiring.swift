@@ -59,7 +59,8 @@ struct SharedStoreWiring {
         store = S3ContentStore(client: client, prefix: settings.prefix, scratch: disk.blobs)
         peers = PeerFillSource(store: store, http: http, instanceID: instanceID, logger: logger, now: now)
         janitor = SharedJanitor(store: store, replica: instanceID, maxSize: settings.maxSize, maxIdle: settings.maxIdle)
-        let peerHealth = TierHealth(breaker: CircuitBreaker(failureThreshold: configuration.breakerFailures, coolOff: configuration.breakerCoolOff), now: now)
+        let peerHealth = TierHealth(breaker: CircuitBreaker(failureThreshold: configuration.breakerFailures, coolOff: configuration.breakerCoolOff), now: now,
+                                    observer: UpstreamWiring.breakerLog(tier: "mirror/peer", registries: "all", logger: logger))
         let peerTier = UpstreamTier(name: .mirror("peer"), client: peers, health: peerHealth)
         let manifestChains = upstream.mapValues { chain in
             TierChain(chain.tiers.map { UpstreamTier(name: $0.name, client: ManifestsOnlySource($0.client), health: $0.health) })
@@ -76,7 +77,8 @@ struct SharedStoreWiring {
                                                                               connections: configuration.limits.rangedFillConnections)),
             logger: logger, now: now)
         local = SharedWriteBack(local: disk, shared: store, logger: logger)
-        let health = TierHealth(breaker: CircuitBreaker(failureThreshold: configuration.breakerFailures, coolOff: configuration.breakerCoolOff), now: now)
+        let health = TierHealth(breaker: CircuitBreaker(failureThreshold: configuration.breakerFailures, coolOff: configuration.breakerCoolOff), now: now,
+                                observer: UpstreamWiring.breakerLog(tier: "shared", registries: "all", logger: logger))
         let location = "\(settings.endpoint)/\(settings.bucket)"
         var chains: [String: TierChain] = [:]
         for (registry, chain) in upstream {

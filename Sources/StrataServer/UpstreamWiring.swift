@@ -18,9 +18,10 @@ struct UpstreamWiring {
         let canonicalClient = Self.client(connectTimeout: configuration.connectTimeout, firstByteTimeout: configuration.firstByteTimeout)
         let breaker = CircuitBreaker(failureThreshold: configuration.breakerFailures, coolOff: configuration.breakerCoolOff)
         var health: [String: TierHealth] = [:]
-        func tierHealth(_ key: String) -> TierHealth {
+        func tierHealth(_ key: String, registries: String) -> TierHealth {
             if let existing = health[key] { return existing }
-            let created = TierHealth(breaker: breaker, now: now)
+            let created = TierHealth(breaker: breaker, now: now,
+                                     observer: Self.breakerLog(tier: key.hasPrefix("canonical/") ? "canonical" : key, registries: registries, logger: logger))
             health[key] = created
             return created
         }
@@ -29,14 +30,14 @@ struct UpstreamWiring {
         for registry in registries.sorted() {
             var tiers: [UpstreamTier] = []
             for (tier, http) in mirrorClients where tier.registries.isEmpty || tier.registries.contains(registry) {
-                let credentials = tier.username.map { Credentials(username: $0, password: tier.password ?? "") }
+                let credentials = tier.username.map { Credentials(username: $0, password: tier.password ?? "", realms: tier.realms) }
                     ?? Self.login(for: tier.url, in: configuration)
-                let health = tierHealth("mirror/\(tier.name)")
+                let health = tierHealth("mirror/\(tier.name)", registries: tier.registries.isEmpty ? "all" : tier.registries.joined(separator: ","))
                 tiers.append(UpstreamTier(name: .mirror(tier.name), client: settings.client(
                     tier.url, credentials: credentials, namespace: registry, http: http, health: health), health: health))
             }
             if let url = configuration.canonical[registry] {
-                let health = tierHealth("canonical/\(registry)")
+                let health = tierHealth("canonical/\(registry)", registries: registry)
                 tiers.append(UpstreamTier(name: .canonical, client: settings.client(
                     url, credentials: Self.login(for: url, in: configuration), namespace: nil, http: canonicalClient, health: health), health: health))
             }
@@ -44,6 +45,29 @@ struct UpstreamWiring {
         }
         self.chains = chains
         self.clients = mirrorClients.map(\.1) + [canonicalClient]
+    }
+
+    /// Writes a tier's breaker transitions to the server log: once when it opens (why,
+    /// for how long), once when it closes, and a line at most once a minute while it
+    /// stays open.
+    static func breakerLog(tier: String, registries: String, logger: Logger) -> @Sendable (TierHealth.BreakerEvent) -> Void {
+        { event in
+            var metadata: Logger.Metadata = ["tier": "\(tier)", "registry": "\(registries)"]
+            switch event {
+            case .opened(let lastError, let coolOff):
+                metadata["why"] = "\(lastError ?? "repeated failures")"
+                metadata["skipped_for_seconds"] = "\(Int(coolOff.rounded(.up)))"
+                logger.warning("tier down: circuit breaker opened, the tier is skipped until a probe answers", metadata: metadata)
+            case .closed(let downFor):
+                metadata["down_seconds"] = "\(Int(downFor.rounded()))"
+                logger.notice("tier back: circuit breaker closed, the tier answers again", metadata: metadata)
+            case .stillOpen(let downFor, let lastError, let skipped):
+                metadata["down_seconds"] = "\(Int(downFor.rounded()))"
+                metadata["why"] = "\(lastError ?? "repeated failures")"
+                metadata["skipped_requests"] = "\(skipped)"
+                logger.warning("tier still down: circuit breaker open", metadata: metadata)
+            }
+        }
     }
 
     /// Shuts the clients down when the server is not started after all.
@@ -93,7 +117,7 @@ struct UpstreamWiring {
         guard let components = URLComponents(string: url), let host = components.host else { return nil }
         let hostPort = components.port.map { "\(host):\($0)" } ?? host
         return (configuration.credentials[hostPort] ?? configuration.credentials[host]).map {
-            Credentials(username: $0.username, password: $0.password)
+            Credentials(username: $0.username, password: $0.password, realms: $0.realms)
         }
     }
 }

@@ -99,8 +99,8 @@ public struct BlobReader: Sendable {
         let skip = Int(max(0, lower - frameStart)), end = Int(min(Int64(frameLength), upper - frameStart))
         // A damaged index could give one frame most of the file: the scratch buffers,
         // which are kept for reuse, grow only as far as a real frame can be.
-        guard count <= Zstd.largestFrame(holding: frameLength) else {
-            throw StoreError.corrupt("\(file.path): frame \(frame) is \(count) bytes, more than zstd makes of \(frameLength)")
+        guard count > 0, frameLength > 0, count <= Zstd.largestFrame(holding: frameLength) else {
+            throw StoreError.corrupt("\(file.path): frame \(frame) is \(count) bytes, which no zstd frame of \(frameLength) bytes is")
         }
         return try await threadPool.runIfActive { () throws -> [ByteBuffer] in
             try Zstd.withScratch { scratch in

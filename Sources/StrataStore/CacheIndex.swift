@@ -9,6 +9,7 @@ import StrataCore
 /// blobs(digest PK, size, stored_size, compressed, media_type, created_at, last_access, hits)
 /// tags(registry, repository, tag, digest, media_type, fetched_at, tier)   PK(registry, repository, tag)
 /// manifests(registry, repository, digest, media_type, fetched_at, tier)   PK(registry, repository, digest)
+/// deleted_tags(registry, repository, tag, digest, media_type, fetched_at, tier, deleted_at)   PK(registry, repository, tag)
 /// ```
 ///
 /// Blobs are shared by every repository (content-addressed); tags and manifests are
@@ -103,6 +104,23 @@ public final class CacheIndex: Sendable {
             // Removing a blob removes the tags and manifest rows that name it: without these,
             // each removal scans both tables.
             try db.execute(sql: "CREATE INDEX tags_digest ON tags(digest); CREATE INDEX manifests_digest ON manifests(digest)")
+        }
+        migrator.registerMigration("v4 deleted tags") { db in
+            // A tag upstream deleted keeps its last digest here, for an operator to see and restore.
+            try db.execute(sql: """
+                CREATE TABLE deleted_tags (
+                    registry TEXT NOT NULL,
+                    repository TEXT NOT NULL,
+                    tag TEXT NOT NULL,
+                    digest TEXT NOT NULL,
+                    media_type TEXT NOT NULL,
+                    fetched_at REAL NOT NULL,
+                    tier TEXT NOT NULL,
+                    deleted_at REAL NOT NULL,
+                    PRIMARY KEY (registry, repository, tag)
+                );
+                CREATE INDEX deleted_tags_digest ON deleted_tags(digest);
+                """)
         }
         try migrator.migrate(queue)
     }
@@ -229,6 +247,7 @@ public final class CacheIndex: Sendable {
             for digest in digests {
                 try db.execute(sql: "DELETE FROM blobs WHERE digest = ?", arguments: [digest.description])
                 try db.execute(sql: "DELETE FROM tags WHERE digest = ?", arguments: [digest.description])
+                try db.execute(sql: "DELETE FROM deleted_tags WHERE digest = ?", arguments: [digest.description])
                 try db.execute(sql: "DELETE FROM manifests WHERE digest = ?", arguments: [digest.description])
             }
         }
@@ -262,8 +281,22 @@ public final class CacheIndex: Sendable {
         }
     }
 
+    /// A tag that upstream deleted: where it pointed, and when it was dropped.
+    public struct DeletedTagRow: Sendable, Hashable {
+        public let tag: TagRow
+        public let deletedAt: Date
+
+        public init(tag: TagRow, deletedAt: Date) {
+            self.tag = tag
+            self.deletedAt = deletedAt
+        }
+    }
+
+    /// Points a tag at a digest; a deleted tag of that name is forgotten (it is back).
     public func setTag(_ row: TagRow) throws {
         try queue.write { db in
+            try db.execute(sql: "DELETE FROM deleted_tags WHERE registry = ? AND repository = ? AND tag = ?",
+                           arguments: [row.registry, row.repository.value, row.tag.value])
             try db.execute(sql: """
                 INSERT INTO tags (registry, repository, tag, digest, media_type, fetched_at, tier) VALUES (?, ?, ?, ?, ?, ?, ?)
                 ON CONFLICT(registry, repository, tag) DO UPDATE SET digest = excluded.digest, media_type = excluded.media_type,
@@ -273,10 +306,42 @@ public final class CacheIndex: Sendable {
         }
     }
 
-    public func removeTag(registry: String, repository: RepositoryName, tag: Tag) throws {
+    /// Moves a tag to the deleted tags, in one transaction.
+    public func removeTag(registry: String, repository: RepositoryName, tag: Tag, deletedAt: Date) throws {
         try queue.write { db in
+            try db.execute(sql: """
+                INSERT OR REPLACE INTO deleted_tags (registry, repository, tag, digest, media_type, fetched_at, tier, deleted_at)
+                SELECT registry, repository, tag, digest, media_type, fetched_at, tier, ? FROM tags
+                WHERE registry = ? AND repository = ? AND tag = ?
+                """, arguments: [deletedAt.timeIntervalSince1970, registry, repository.value, tag.value])
             try db.execute(sql: "DELETE FROM tags WHERE registry = ? AND repository = ? AND tag = ?",
                            arguments: [registry, repository.value, tag.value])
+        }
+    }
+
+    /// Every deleted tag, by registry, repository and tag.
+    public func deletedTags() throws -> [DeletedTagRow] {
+        try queue.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM deleted_tags ORDER BY registry, repository, tag").compactMap { row in
+                Self.tagRow(row).map { DeletedTagRow(tag: $0, deletedAt: Date(timeIntervalSince1970: row["deleted_at"])) }
+            }
+        }
+    }
+
+    /// Moves a deleted tag back, fetched at `time`; nil when no such tag was deleted.
+    public func restoreTag(registry: String, repository: RepositoryName, tag: Tag, at time: Date) throws -> TagRow? {
+        try queue.write { db in
+            guard let deleted = try Row.fetchOne(db, sql: "SELECT * FROM deleted_tags WHERE registry = ? AND repository = ? AND tag = ?",
+                                                 arguments: [registry, repository.value, tag.value]).flatMap(Self.tagRow) else { return nil }
+            let restored = TagRow(registry: registry, repository: repository, tag: tag, digest: deleted.digest, mediaType: deleted.mediaType,
+                                  fetchedAt: time, tier: deleted.tier)
+            try db.execute(sql: "DELETE FROM deleted_tags WHERE registry = ? AND repository = ? AND tag = ?",
+                           arguments: [registry, repository.value, tag.value])
+            try db.execute(sql: """
+                INSERT OR REPLACE INTO tags (registry, repository, tag, digest, media_type, fetched_at, tier) VALUES (?, ?, ?, ?, ?, ?, ?)
+                """, arguments: [registry, repository.value, tag.value, restored.digest.description, restored.mediaType,
+                                 time.timeIntervalSince1970, restored.tier])
+            return restored
         }
     }
 

@@ -50,8 +50,17 @@ public protocol ContentStore: Sendable {
     /// Points a tag at a digest, with when that was learnt.
     func setTag(_ record: TagRecord) async throws
 
-    /// Forgets a tag (upstream deleted it); the manifest it pointed at stays.
-    func removeTag(registry: String, repository: RepositoryName, tag: Tag) async throws
+    /// Moves a tag to the deleted tags (upstream deleted it): it is no longer read or
+    /// listed, and where it pointed stays for an operator to see (``deletedTags()``) and
+    /// put back (``restoreTag(registry:repository:tag:at:)``). The manifest stays.
+    func removeTag(registry: String, repository: RepositoryName, tag: Tag, deletedAt: Date) async throws
+
+    /// The tags upstream deleted whose manifest is still stored.
+    func deletedTags() async throws -> [DeletedTagRecord]
+
+    /// Puts a deleted tag back, fetched at `time` (fresh for one `tag_ttl`); nil when no
+    /// such tag was deleted. Setting a tag again also ends its deleted record.
+    func restoreTag(registry: String, repository: RepositoryName, tag: Tag, at time: Date) async throws -> TagRecord?
 
     /// Somewhere to write a blob as it arrives, hashed on the way.
     func makeSink(for digest: Digest) throws -> any ContentSink
@@ -85,6 +94,7 @@ extension ContentStore {
 
 public typealias TagRecord = CacheIndex.TagRow
 public typealias ManifestRecord = CacheIndex.ManifestRow
+public typealias DeletedTagRecord = CacheIndex.DeletedTagRow
 
 /// A stored manifest: its bytes, verified, and its media type.
 public struct StoredManifest: Sendable, Equatable {

@@ -154,10 +154,20 @@ public final class DiskContentStore: ContentStore {
         try index.setTag(record)
     }
 
-    public func removeTag(registry: String, repository: RepositoryName, tag: Tag) throws {
+    public func removeTag(registry: String, repository: RepositoryName, tag: Tag, deletedAt: Date) throws {
         let key = HotIndex.TagKey(registry: registry, repository: repository, tag: tag)
         hot.withLockedValue { $0.setTag(key, nil) }
-        try index.removeTag(registry: registry, repository: repository, tag: tag)
+        try index.removeTag(registry: registry, repository: repository, tag: tag, deletedAt: deletedAt)
+    }
+
+    public func deletedTags() throws -> [DeletedTagRecord] {
+        try index.deletedTags()
+    }
+
+    public func restoreTag(registry: String, repository: RepositoryName, tag: Tag, at time: Date) throws -> TagRecord? {
+        guard let restored = try index.restoreTag(registry: registry, repository: repository, tag: tag, at: time) else { return nil }
+        hot.withLockedValue { $0.setTag(HotIndex.TagKey(registry: registry, repository: repository, tag: tag), restored) }
+        return restored
     }
 
     /// A temp file in the store, hashed on a lane of its own; a cache directory that

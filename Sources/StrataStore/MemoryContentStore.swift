@@ -14,6 +14,7 @@ public final class MemoryContentStore: ContentStore {
         var manifests: [Digest: StoredManifest] = [:]
         var manifestRecords: [ManifestRecord] = []
         var tags: [String: TagRecord] = [:]
+        var deletedTags: [String: DeletedTagRecord] = [:]
         var accesses: [Digest: Int] = [:]
         var durable: Set<Digest> = []
         /// Bytes kept, stored and in sinks.
@@ -87,11 +88,35 @@ public final class MemoryContentStore: ContentStore {
     }
 
     public func setTag(_ record: TagRecord) throws {
-        contents.withLockedValue { $0.tags[Self.tagKey(record.registry, record.repository, record.tag)] = record }
+        contents.withLockedValue { c in
+            let key = Self.tagKey(record.registry, record.repository, record.tag)
+            c.tags[key] = record
+            c.deletedTags[key] = nil
+        }
     }
 
-    public func removeTag(registry: String, repository: RepositoryName, tag: Tag) throws {
-        contents.withLockedValue { $0.tags[Self.tagKey(registry, repository, tag)] = nil }
+    public func removeTag(registry: String, repository: RepositoryName, tag: Tag, deletedAt: Date) throws {
+        contents.withLockedValue { c in
+            let key = Self.tagKey(registry, repository, tag)
+            if let record = c.tags.removeValue(forKey: key) { c.deletedTags[key] = DeletedTagRecord(tag: record, deletedAt: deletedAt) }
+        }
+    }
+
+    public func deletedTags() throws -> [DeletedTagRecord] {
+        contents.withLockedValue { c in
+            c.deletedTags.sorted { $0.key < $1.key }.map(\.value).filter { c.manifests[$0.tag.digest] != nil }
+        }
+    }
+
+    public func restoreTag(registry: String, repository: RepositoryName, tag: Tag, at time: Date) throws -> TagRecord? {
+        contents.withLockedValue { c in
+            let key = Self.tagKey(registry, repository, tag)
+            guard let deleted = c.deletedTags.removeValue(forKey: key), c.manifests[deleted.tag.digest] != nil else { return nil }
+            let restored = TagRecord(registry: registry, repository: repository, tag: tag, digest: deleted.tag.digest,
+                                     mediaType: deleted.tag.mediaType, fetchedAt: time, tier: deleted.tag.tier)
+            c.tags[key] = restored
+            return restored
+        }
     }
 
     public func makeSink(for digest: Digest) throws -> any ContentSink {
@@ -119,6 +144,7 @@ public final class MemoryContentStore: ContentStore {
             c.manifests[digest] = nil
             c.manifestRecords.removeAll { $0.digest == digest }
             c.tags = c.tags.filter { $0.value.digest != digest }
+            c.deletedTags = c.deletedTags.filter { $0.value.tag.digest != digest }
             c.durable.remove(digest)
         }
     }

@@ -80,8 +80,12 @@ enum Zstd {
     /// rest of it (nor is the frame's checksum checked then). Returns the bytes written
     /// (`needed` of them, up to a block more).
     static func decompressFrame(_ scratch: FrameScratch, count: Int, size: Int, needed: Int) throws(StoreError) -> UnsafeRawBufferPointer {
-        precondition(needed <= size && size <= scratch.output.count && count <= scratch.input.count)
-        let context = scratch.context, input = scratch.input.baseAddress!, output = scratch.output.baseAddress!
+        // The lengths come from frames.idx, a file on disk: checked, never trusted.
+        guard count > 0, size > 0, needed <= size, size <= scratch.output.count, count <= scratch.input.count,
+              let input = scratch.input.baseAddress, let output = scratch.output.baseAddress else {
+            throw .corrupt("zstd frame of \(count) compressed bytes for \(size) bytes does not fit its index")
+        }
+        let context = scratch.context
         let begun = ZSTD_decompressBegin(context)
         guard ZSTD_isError(begun) == 0 else { throw .corrupt("zstd: \(String(cString: ZSTD_getErrorName(begun)))") }
         var consumed = 0, written = 0

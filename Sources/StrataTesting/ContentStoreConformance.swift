@@ -213,11 +213,30 @@ public enum ContentStoreConformance {
         try await store.setTag(TagRecord(registry: registry, repository: repo, tag: try Tag("a"), digest: otherDigest,
                                    mediaType: MediaType.ociIndex.value, fetchedAt: fetchedAt, tier: "edge"))
         try expect(await store.tag(registry: registry, repository: repo, tag: try Tag("a"))?.digest == otherDigest, "a re-pointed tag still points at the old digest")
-        // Forgetting a tag (deleted upstream) leaves its manifest and the other tags.
-        try await store.removeTag(registry: registry, repository: repo, tag: try Tag("b"))
+        // Forgetting a tag (deleted upstream) leaves its manifest and the other tags, and
+        // keeps where it pointed among the deleted tags.
+        let deletedAt = Date(timeIntervalSince1970: 1_800_000_100)
+        try await store.removeTag(registry: registry, repository: repo, tag: try Tag("b"), deletedAt: deletedAt)
         try expect(await store.tag(registry: registry, repository: repo, tag: try Tag("b")) == nil, "a removed tag is still read")
         try expect(try await store.tags(registry: registry, repository: repo).map(\.value) == ["a"], "a removed tag is still listed")
         try expect(await store.manifest(digest)?.bytes == bytes, "removing a tag took its manifest")
+        let deleted = try await store.deletedTags().filter { $0.tag.repository == repo }
+        try expect(deleted.map(\.tag.tag.value) == ["b"] && deleted.first?.tag.digest == digest, "the deleted tag is not kept: \(deleted)")
+        try expect(deleted.first.map { abs($0.deletedAt.timeIntervalSince(deletedAt)) < 1 } ?? false, "deleted at \(String(describing: deleted.first?.deletedAt))")
+        // Restored, it is read and listed again, fetched when it was restored, and no longer deleted.
+        let restoredAt = Date(timeIntervalSince1970: 1_800_000_200)
+        let restored = try await store.restoreTag(registry: registry, repository: repo, tag: try Tag("b"), at: restoredAt)
+        try expect(restored?.digest == digest, "restore answered \(String(describing: restored))")
+        try expect(await store.tag(registry: registry, repository: repo, tag: try Tag("b"))?.digest == digest, "a restored tag is not read")
+        try expect(try await store.deletedTags().filter { $0.tag.repository == repo }.isEmpty, "a restored tag is still listed as deleted")
+        try expect(try await store.restoreTag(registry: registry, repository: repo, tag: try Tag("never"), at: restoredAt) == nil,
+                   "a tag never deleted was restored")
+        // A tag set again after its deletion is no longer deleted.
+        try await store.removeTag(registry: registry, repository: repo, tag: try Tag("b"), deletedAt: deletedAt)
+        try await store.setTag(TagRecord(registry: registry, repository: repo, tag: try Tag("b"), digest: digest,
+                                         mediaType: MediaType.ociIndex.value, fetchedAt: fetchedAt, tier: "edge"))
+        try expect(try await store.deletedTags().filter { $0.tag.repository == repo }.isEmpty, "a tag set again is still listed as deleted")
+        try await store.removeTag(registry: registry, repository: repo, tag: try Tag("b"), deletedAt: deletedAt)
     }
 
     static func removal(_ store: any ContentStore) async throws {
@@ -228,6 +247,9 @@ public enum ContentStoreConformance {
             registry: registry, repository: repo, digest: digest, mediaType: MediaType.ociIndex.value, fetchedAt: Date(), tier: "edge"))
         try await store.setTag(TagRecord(registry: registry, repository: repo, tag: try Tag("gone"), digest: digest,
                                    mediaType: MediaType.ociIndex.value, fetchedAt: Date(), tier: "edge"))
+        try await store.setTag(TagRecord(registry: registry, repository: repo, tag: try Tag("deleted"), digest: digest,
+                                   mediaType: MediaType.ociIndex.value, fetchedAt: Date(), tier: "edge"))
+        try await store.removeTag(registry: registry, repository: repo, tag: try Tag("deleted"), deletedAt: Date())
         let blob = ImageFixture.randomBytes(50_000)
         let blobDigest = ContentHasher.digest(of: blob)
         _ = try await fill(store, blob, digest: blobDigest)
@@ -236,6 +258,7 @@ public enum ContentStoreConformance {
         try expect(await store.manifest(digest) == nil, "a removed manifest is readable")
         try expect(await store.blob(blobDigest) == nil, "a removed blob is readable")
         try expect(await store.tag(registry: registry, repository: repo, tag: try Tag("gone")) == nil, "a tag outlived its manifest")
+        try expect(try await store.deletedTags().filter { $0.tag.repository == repo }.isEmpty, "a deleted tag outlived its manifest")
     }
 
     static func secondCommit(_ store: any ContentStore) async throws {

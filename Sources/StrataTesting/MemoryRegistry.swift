@@ -29,6 +29,7 @@ public final class MemoryRegistry: ContentSource {
         var blobOffsets: [Int64] = []
         var blobRanges: [Range<Int64>] = []
         var servesRanges = false
+        var answersByAccept = false
         var gate: [CheckedContinuation<Void, Never>]? = nil
     }
 
@@ -71,6 +72,12 @@ public final class MemoryRegistry: ContentSource {
     /// The range of every ranged blob `GET` (parts of a parallel fill).
     public var blobRanges: [Range<Int64>] { state.withLockedValue { $0.blobRanges } }
 
+    /// Answers manifests by the request's `Accept` as distribution does: a manifest whose
+    /// type the request does not name (and no `*/*`) is `404` (a list is not rewritten).
+    public func answerByAccept(_ on: Bool = true) {
+        state.withLockedValue { $0.answersByAccept = on }
+    }
+
     /// Says `Accept-Ranges` and answers ranged `GET`s (parallel fills use them).
     public func serveRanges(_ on: Bool = true) {
         state.withLockedValue { $0.servesRanges = on }
@@ -98,22 +105,25 @@ public final class MemoryRegistry: ContentSource {
         return fault
     }
 
-    private func lookup(_ reference: Reference) throws(UpstreamError) -> (mediaType: String, bytes: [UInt8]) {
-        guard let found = state.withLockedValue({ $0.manifests[reference.description] }) else {
+    private func lookup(_ reference: Reference, accept: [String]) throws(UpstreamError) -> (mediaType: String, bytes: [UInt8]) {
+        guard let (found, byAccept) = state.withLockedValue({ s in s.manifests[reference.description].map { ($0, s.answersByAccept) } }) else {
             throw UpstreamError(.notFound, status: 404, "manifest \(reference) not found")
+        }
+        if byAccept, !accept.isEmpty, !accept.contains(found.mediaType), !accept.contains("*/*") {
+            throw UpstreamError(.notFound, status: 404, "manifest \(reference) is \(found.mediaType), not accepted")
         }
         return found
     }
 
     public func headManifest(_ repository: RepositoryName, _ reference: Reference, accept: [String], via: String?) async throws(UpstreamError) -> UpstreamManifestHead {
         _ = try begin("HEAD manifest \(reference)")
-        let found = try lookup(reference)
+        let found = try lookup(reference, accept: accept)
         return UpstreamManifestHead(digest: ContentHasher.digest(of: found.bytes), mediaType: found.mediaType, size: Int64(found.bytes.count))
     }
 
     public func getManifest(_ repository: RepositoryName, _ reference: Reference, accept: [String], via: String?) async throws(UpstreamError) -> UpstreamManifest {
         _ = try begin("GET manifest \(reference)")
-        let found = try lookup(reference)
+        let found = try lookup(reference, accept: accept)
         return UpstreamManifest(bytes: found.bytes, mediaType: found.mediaType, digestHeader: ContentHasher.digest(of: found.bytes))
     }
 

@@ -402,10 +402,20 @@ public final class RegistryClient: Sendable {
         if let service = challenge.service { query.append(URLQueryItem(name: "service", value: service)) }
         query.append(URLQueryItem(name: "scope", value: scope))
         components.queryItems = query
-        guard let url = components.string else { throw UpstreamError(.unauthorized, "bad token realm \(realm)") }
+        guard let url = components.string, let realmURL = URL(string: url) else {
+            throw UpstreamError(.unauthorized, "bad token realm \(PrintableText.make(realm, limit: 200))")
+        }
+        // The realm is a URL an upstream named: it goes where a redirect may go, no further.
+        if case .refuse(let reason) = await RedirectPolicy.check(origin: await originClasses(), to: realmURL) {
+            logger.warning("token realm refused", metadata: ["tier": "\(baseURL)", "realm": "\(Self.redacted(realmURL))", "reason": "\(reason)"])
+            throw UpstreamError(.redirectRefused, status: 401, "token realm \(Self.redacted(realmURL)) refused: \(reason)")
+        }
         var request = HTTPClientRequest(url: url)
         request.headers.add(name: "User-Agent", value: "strata/0.1")
-        if let credentials { request.headers.add(name: "Authorization", value: credentials.basicAuthorization) }
+        // The tier's password goes to its own realm only; elsewhere the token is asked for anonymously.
+        if let credentials, credentials.mayAuthenticate(at: realmURL, for: URL(string: baseURL)) {
+            request.headers.add(name: "Authorization", value: credentials.basicAuthorization)
+        }
         let body: ByteBuffer
         let status: HTTPResponseStatus
         do {
@@ -413,13 +423,13 @@ public final class RegistryClient: Sendable {
             status = response.status
             body = try await response.body.collect(upTo: maxTokenSize)
         } catch {
-            throw UpstreamError(.transport, "token realm \(realm): \(TransportErrorText.describe(error))", cause: error as? HTTPClientError)
+            throw UpstreamError(.transport, "token realm \(Self.redacted(realmURL)): \(TransportErrorText.describe(error))", cause: error as? HTTPClientError)
         }
         guard status == .ok else {
-            throw UpstreamError(.unauthorized, status: Int(status.code), "token realm \(realm) answered \(status.code)")
+            throw UpstreamError(.unauthorized, status: Int(status.code), "token realm \(Self.redacted(realmURL)) answered \(status.code)")
         }
         guard let answer = TokenAnswer(parsing: Array(body.readableBytesView)) else {
-            throw UpstreamError(.unauthorized, "token realm \(realm) sent no usable token")
+            throw UpstreamError(.unauthorized, "token realm \(Self.redacted(realmURL)) sent no usable token")
         }
         await tokens.store(answer.token, for: key, expiresIn: answer.expiresIn, now: now())
         return answer.token
@@ -434,6 +444,10 @@ public final class RegistryClient: Sendable {
         case 404: throw UpstreamError(.notFound, status: code, "\(what) not found")
         case 401, 403: throw UpstreamError(.unauthorized, status: code, "\(what): access denied")
         case 508: throw UpstreamError(.loop, status: code, "\(what): the tier refused a mirror loop")
+        case 503 where response.headers.first(name: UpstreamFailedHeader.name) != nil:
+            // A Strata tier that works, whose own tiers failed: its words are an upstream's, kept short and printable.
+            let chain = PrintableText.make(response.headers.first(name: UpstreamFailedHeader.name) ?? "", limit: 300)
+            throw UpstreamError(.upstreamFailed, status: code, chain)
         case 429:
             let retry = response.headers.first(name: "Retry-After").flatMap { HeaderNumbers.retryAfter($0, now: Date()) }
             throw UpstreamError(.rateLimited, status: code, "\(what): too many requests", retryAfter: retry)

@@ -8,6 +8,7 @@ public struct UpstreamError: Error, Sendable, CustomStringConvertible {
         private enum Code: String, Sendable {
             case notFound = "not_found", unauthorized, rateLimited = "rate_limited", serverError = "server_error"
             case transport, tooSlow = "too_slow", invalidResponse = "invalid_response", loop, redirectRefused = "redirect_refused", skipped, local
+            case upstreamFailed = "upstream_failed"
         }
         private let code: Code
         private init(_ code: Code) { self.code = code }
@@ -27,6 +28,10 @@ public struct UpstreamError: Error, Sendable, CustomStringConvertible {
         public static let tooSlow = Kind(.tooSlow)
         /// The answer was malformed (no digest, bad JSON, wrong digest).
         public static let invalidResponse = Kind(.invalidResponse)
+        /// The tier is a Strata that works but whose own tiers all failed (its 503 says so
+        /// in ``UpstreamFailedHeader``): try the next tier, and count no
+        /// failure against this one, which answered.
+        public static let upstreamFailed = Kind(.upstreamFailed)
         /// 508: the tier is a Strata that already saw this request (a mirror loop).
         public static let loop = Kind(.loop)
         /// The tier redirected where the redirect policy does not go (a socket, a

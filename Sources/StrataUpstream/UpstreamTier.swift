@@ -73,7 +73,9 @@ public struct TierAttempt: Sendable, CustomStringConvertible {
     }
 
     public var description: String {
-        let why = outcome == .failed(.skipped) ? " (circuit breaker open after repeated failures)" : ""
+        var why = outcome == .failed(.skipped) ? " (circuit breaker open after repeated failures)" : ""
+        // What a Strata tier said of its own tiers: the chain, end to end.
+        if outcome == .failed(.upstreamFailed), let message, !message.isEmpty { why = " [\(message)]" }
         return "\(tier)=\(outcome)" + (status.map { "(\($0))" } ?? "") + why
     }
 }

@@ -3,11 +3,16 @@ import Foundation
 import NIOCore
 import NIOPosix
 import NIOSSL
+import NIOHTTP1
+import StrataConfig
 
 /// Options shared by the commands that read the admin API.
 struct AdminOptions: ParsableArguments {
-    @Option(name: .long, help: "The admin server's URL (http:// when given as host:port).")
-    var admin = "http://127.0.0.1:5050"
+    @Option(name: .long, help: "The admin server's URL (http:// when given as host:port). Default: $STRATA_ADMIN, else the admin_listen of --config, else http://127.0.0.1:5050.")
+    var admin: String?
+
+    @Option(name: .long, help: "The server's YAML config: its admin_listen, admin token file and TLS say where and how to reach the admin port.")
+    var config: String?
 
     @Option(name: .customLong("token-file"), help: "A file holding the admin bearer token.")
     var tokenFile: String?
@@ -15,17 +20,42 @@ struct AdminOptions: ParsableArguments {
     @Option(name: .long, help: "PEM certificates to trust for an https admin server (a private CA).")
     var cacert: String?
 
-    /// `host:port` means `http://host:port`.
-    mutating func validate() {
-        if !admin.contains("://") { admin = "http://" + admin }
-        while admin.hasSuffix("/") { admin.removeLast() }
+    /// The admin URL, from `--admin`, `STRATA_ADMIN`, or `--config`'s `admin_listen`.
+    private(set) var url = "http://127.0.0.1:5050"
+
+    mutating func validate() throws {
+        if let admin {
+            url = admin
+        } else if let env = ProcessInfo.processInfo.environment["STRATA_ADMIN"], !env.isEmpty {
+            url = env
+        } else if let config {
+            let settings: StrataConfiguration
+            do {
+                settings = try StrataConfiguration.load(path: config)
+            } catch {
+                throw ArgumentParser.ValidationError("\(error)")
+            }
+            guard let listen = settings.adminListen else { throw ArgumentParser.ValidationError("\(config) turns the admin port off (admin_listen: off)") }
+            url = (settings.tlsCertificate != nil ? "https://" : "http://") + Self.reachable(listen)
+            if tokenFile == nil { tokenFile = settings.adminTokenFile }
+        }
+        if !url.contains("://") { url = "http://" + url }
+        while url.hasSuffix("/") { url.removeLast() }
+    }
+
+    /// A listen address as a client reaches it: a wildcard host means this machine.
+    static func reachable(_ listen: String) -> String {
+        for wildcard in ["0.0.0.0:", "[::]:", ":"] where listen.hasPrefix(wildcard) {
+            return (wildcard == "[::]:" ? "[::1]:" : "127.0.0.1:") + listen.dropFirst(wildcard.count)
+        }
+        return listen
     }
 
     /// A one-line error for an `--admin` that is not a server's URL.
     func checkAdminURL() throws {
-        guard let url = URL(string: admin), let scheme = url.scheme?.lowercased(), scheme == "http" || scheme == "https",
-              url.host?.isEmpty == false, url.path.isEmpty, url.query == nil else {
-            throw CommandFailure("--admin must be a URL like http://127.0.0.1:5050, not \"\(admin)\"")
+        guard let parsed = URL(string: url), let scheme = parsed.scheme?.lowercased(), scheme == "http" || scheme == "https",
+              parsed.host?.isEmpty == false, parsed.path.isEmpty, parsed.query == nil else {
+            throw CommandFailure("--admin must be a URL like http://127.0.0.1:5050, not \"\(url)\"")
         }
     }
 }
@@ -36,7 +66,7 @@ struct AdminClient {
 
     /// An admin API URL.
     func url(_ path: String) -> String {
-        options.admin.trimmingCharacters(in: CharacterSet(charactersIn: "/")) + path
+        options.url + path
     }
 
     /// The admin token from `--token-file`, if one was given.
@@ -71,8 +101,18 @@ struct AdminClient {
     }
 
     func get(_ path: String) async throws -> Data {
+        try await send(.GET, path)
+    }
+
+    /// One request to the admin API; the body of a `200`, else a one-line failure.
+    func send(_ method: HTTPMethod, _ path: String, json: Data? = nil) async throws -> Data {
         try options.checkAdminURL()
         var request = HTTPClientRequest(url: url(path))
+        request.method = method
+        if let json {
+            request.headers.add(name: "Content-Type", value: "application/json")
+            request.body = .bytes(ByteBuffer(bytes: json))
+        }
         if let token = try token() { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
         let response: HTTPClientResponse
         let body: ByteBuffer
@@ -80,7 +120,7 @@ struct AdminClient {
             response = try await client().execute(request, timeout: .seconds(15))
             body = try await response.body.collect(upTo: 64 << 20)
         } catch {
-            throw CommandFailure("cannot reach the admin server at \(options.admin): \(error)")
+            throw CommandFailure("cannot reach the admin server at \(options.url): \(Self.describe(error, url: options.url))")
         }
         guard response.status == .ok else {
             if response.status == .unauthorized { throw CommandFailure("the admin server wants a token: pass --token-file") }
@@ -93,11 +133,25 @@ struct AdminClient {
         return Data(body.readableBytesView)
     }
 
-    func decode<T: Decodable>(_ type: T.Type, _ path: String) async throws -> T {
+    /// Why the admin server could not be reached, in a person's words.
+    static func describe(_ error: any Error, url: String) -> String {
+        let text = "\(error)"
+        if text.contains("connectionRefused") || text.contains("Connection refused") || text.contains("ECONNREFUSED") {
+            return "connection refused (is strata serve running, with its admin port there?)"
+        }
+        if url.hasPrefix("http://"), text.contains("remoteConnectionClosed") || text.contains("connectionReset") || text.contains("invalidEOFState")
+            || text.contains("Connection reset") {
+            return "the connection was closed (if the admin port serves TLS, use https://)"
+        }
+        if text.contains("connectTimeout") || text.contains("deadlineExceeded") { return "timed out" }
+        return text
+    }
+
+    func decode<T: Decodable>(_ type: T.Type, _ path: String, method: HTTPMethod = .GET, json: Data? = nil) async throws -> T {
         let decoder = JSONDecoder()
         decoder.dateDecodingStrategy = .iso8601
         do {
-            return try decoder.decode(type, from: try await get(path))
+            return try decoder.decode(type, from: try await send(method, path, json: json))
         } catch let error as CommandFailure {
             throw error
         } catch {

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import NIOHTTP1
 import StrataAdminModel
 import StrataCore
 
@@ -20,10 +21,10 @@ struct Status: AsyncParsableCommand {
             let tiers = try await client.decode(Tiers.self, "/api/tiers")
             let cache = try await client.decode(CacheSummary.self, "/api/cache")
             if json {
-                print(try jsonText(Combined(stats: stats, tiers: tiers, cache: cache)))
+                Output.write(try jsonText(Combined(stats: stats, tiers: tiers, cache: cache)))
                 return
             }
-            var out = "Strata strata-\(tiers.instanceID) at \(options.admin), up since \(ISO8601DateFormatter().string(from: stats.since))\n"
+            var out = "Strata strata-\(tiers.instanceID) at \(options.url), up since \(ISO8601DateFormatter().string(from: stats.since))\n"
             if tiers.mode == "cache-only" { out += "Mode: cache-only: serves what is cached, never contacts a tier\n" }
             out += "Requests: \(stats.total.requests), hit ratio \(Format.percent(stats.total.hitRatio)) "
             out += "(last 5 min: \(stats.last5m.requests) requests, \(Format.percent(stats.last5m.hitRatio)))\n"
@@ -46,7 +47,7 @@ struct Status: AsyncParsableCommand {
                                     "\(tier.successes)", "\(tier.failures)", tier.rateLimitBudget.isEmpty ? "-" : tier.rateLimitBudget, tier.lastError ?? "-"])
             }
             out += health.render()
-            print(out, terminator: "")
+            Output.write(out, terminator: "")
         }
     }
 }
@@ -58,11 +59,16 @@ struct List: AsyncParsableCommand {
     @OptionGroup var options: AdminOptions
     @Flag(name: .long, help: "Print JSON for scripts.") var json = false
     @Option(name: .long, help: "Only this registry (docker.io, ghcr.io, ...).") var registry: String?
+    @Flag(name: .long, help: "List the tags upstream deleted, with the digest each last pointed at (strata restore-tag puts one back).") var deleted = false
     @Argument(help: "A repository as pulled: alpine, library/alpine, docker.io/library/alpine, ghcr.io/org/app.") var repository: String?
 
     func run() async throws {
         try await runReporting {
             let client = AdminClient(options: options)
+            if deleted {
+                try await listDeleted(client)
+                return
+            }
             var registry = self.registry
             var path = "/api/cache"
             if let repository {
@@ -80,7 +86,7 @@ struct List: AsyncParsableCommand {
             if let registry { path += "?registry=\(registry)" }
             let cache = try await client.decode(CacheSummary.self, path)
             if json {
-                print(try jsonText(cache))
+                Output.write(try jsonText(cache))
                 return
             }
             if repository == nil {
@@ -89,7 +95,7 @@ struct List: AsyncParsableCommand {
                     table.rows.append(["\(repo.registry)/\(repo.repository)", "\(repo.tags.count)", "\(repo.manifests)",
                                        Format.bytes(repo.size), Format.bytes(repo.storedSize), Format.age(repo.lastAccess)])
                 }
-                print(table.render(), terminator: "")
+                Output.write(table.render(), terminator: "")
                 return
             }
             var table = Table(headers: ["REPOSITORY", "TAG", "DIGEST", "TYPE", "SIZE", "STORED", "HITS", "FROM", "LAST ACCESS", "PLATFORMS"])
@@ -101,7 +107,52 @@ struct List: AsyncParsableCommand {
                                        Format.age(tag.lastAccess), tag.platforms.joined(separator: ",")])
                 }
             }
-            print(table.render(), terminator: "")
+            Output.write(table.render(), terminator: "")
+        }
+    }
+}
+
+extension List {
+    /// `strata ls --deleted [REPO]`.
+    private func listDeleted(_ client: AdminClient) async throws {
+        var tags = try await client.decode(DeletedTags.self, "/api/tags/deleted").deleted
+        if let registry { tags = tags.filter { $0.registry == registry } }
+        if let repository {
+            guard let parsed = ImageReference(parsing: repository, defaultRegistry: registry ?? "docker.io") else {
+                throw CommandFailure("\(repository) is not a repository name")
+            }
+            tags = tags.filter { $0.repository == parsed.repository.value }
+        }
+        if json {
+            Output.write(try jsonText(DeletedTags(deleted: tags)))
+            return
+        }
+        var table = Table(headers: ["REPOSITORY", "TAG", "DIGEST", "TYPE", "DELETED"])
+        for tag in tags {
+            table.rows.append(["\(tag.registry)/\(tag.repository)", tag.tag, tag.digest,
+                               tag.mediaType.split(separator: ".").suffix(2).joined(separator: "."), Format.age(tag.deletedAt)])
+        }
+        Output.write(table.render(), terminator: "")
+    }
+}
+
+/// `strata restore-tag IMAGE:TAG`: puts back a tag upstream deleted.
+struct RestoreTag: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "restore-tag",
+        abstract: "Put back a tag upstream deleted, pointing where it last pointed (strata ls --deleted lists them).")
+
+    @OptionGroup var options: AdminOptions
+    @Argument(help: "The tag as pulled: alpine:3.20, docker.io/library/alpine:3.20, ghcr.io/org/app:1.") var image: String
+
+    func run() async throws {
+        try await runReporting {
+            guard let reference = ImageReference(parsing: image), case .tag = reference.reference, image.contains(":") || !image.contains("@") else {
+                throw CommandFailure("\(image) is not an image with a tag")
+            }
+            let body = try JSONEncoder().encode(["image": image])
+            let restored = try await AdminClient(options: options).decode(DeletedTag.self, "/api/tags/restore", method: .POST, json: body)
+            Output.write("restored \(restored.registry)/\(restored.repository):\(restored.tag) -> \(restored.digest)")
         }
     }
 }
@@ -121,6 +172,7 @@ struct Requests: AsyncParsableCommand {
     func run() async throws {
         try await runReporting {
             let client = AdminClient(options: options)
+            if let tier { try await Self.checkTier(tier, client) }
             var since: Date? = nil
             // `since` includes its own moment: the records already printed from that moment on,
             // so that a record is printed once however often it comes back.
@@ -135,7 +187,7 @@ struct Requests: AsyncParsableCommand {
                     guard !printed.contains(where: { $0.key == key }) else { continue }
                     printed.append((record.time, key))
                     // Written at once: through a pipe, print's buffer would hold the lines back.
-                    FileHandle.standardOutput.write(Data(((json ? key : Self.line(record)) + "\n").utf8))
+                    Output.write(json ? key : Self.line(record))
                 }
                 if let last = records.last?.time { since = last } else if since == nil { since = Date(timeIntervalSince1970: 0) }
                 guard follow else { return }
@@ -146,25 +198,38 @@ struct Requests: AsyncParsableCommand {
         }
     }
 
+    /// A `--tier` that no request can have is a typo: said, with the tiers there are.
+    static func checkTier(_ tier: String, _ client: AdminClient) async throws {
+        struct Tiers: Decodable { struct Tier: Decodable { let name: String }; let tiers: [Tier] }
+        let configured = (try? await client.decode(Tiers.self, "/api/tiers"))?.tiers.map(\.name) ?? []
+        var valid = ["local", "shared"]
+        for name in configured where !valid.contains(name) { valid.append(name) }
+        for name in ["canonical", "stale", "none"] where !valid.contains(name) { valid.append(name) }
+        guard valid.contains(tier) || tier.hasPrefix("peer/") else {
+            throw CommandFailure("unknown tier \(PrintableText.make(tier, limit: 100)) (use one of: \(valid.joined(separator: ", ")))")
+        }
+    }
+
     static func line(_ r: LedgerRecord) -> String {
         let time = ISO8601DateFormatter().string(from: r.time)
         let tierText = r.tierPath.count > 1 ? r.tierPath.joined(separator: ">") : r.tier
         let attempts = r.attempts.isEmpty ? "" : "  [" + r.attempts.map { "\($0.tier)=\($0.outcome)" }.joined(separator: " ") + "]"
         let client = r.via.map { "\(r.client) (via \($0))" } ?? r.client
-        return "\(time)  \(client)  \(r.method) \(r.path)  \(r.status)  \(Format.bytes(r.bytes))  \(String(format: "%.1f ms", r.seconds * 1000))  \(tierText)\(attempts)"
+        // Paths, tiers and Via come from clients and upstreams: printed, never obeyed.
+        return PrintableText.make("\(time)  \(client)  \(r.method) \(r.path)  \(r.status)  \(Format.bytes(r.bytes))  \(String(format: "%.1f ms", r.seconds * 1000))  \(tierText)\(attempts)", limit: 4096)
     }
 }
 
 func jsonText(_ value: some Encodable) throws -> String {
     let encoder = JSONEncoder()
-    encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
+    encoder.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
     encoder.dateEncodingStrategy = .iso8601
     return String(decoding: try encoder.encode(value), as: UTF8.self)
 }
 
 func jsonLine(_ value: some Encodable) throws -> String {
     let encoder = JSONEncoder()
-    encoder.outputFormatting = [.sortedKeys]
+    encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
     encoder.dateEncodingStrategy = .iso8601
     return String(decoding: try encoder.encode(value), as: UTF8.self)
 }

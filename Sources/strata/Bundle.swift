@@ -15,10 +15,13 @@ struct CacheOptions: ParsableArguments {
         return "./strata-cache"
     }
 
-    func open() throws -> CacheBundles {
+    /// The cache, which must exist; with `create`, a missing or empty directory becomes one.
+    func open(create: Bool = false) throws -> CacheBundles {
         let directory = try directory()
         do {
-            return try CacheBundles(directory: directory)
+            return try CacheBundles(directory: directory, create: create)
+        } catch let error as StrataServer.StartupError {
+            throw CommandFailure(error.description)
         } catch {
             throw CommandFailure("cannot open the cache in \(directory): \(error)")
         }
@@ -46,7 +49,7 @@ struct Export: AsyncParsableCommand {
                 references.append(reference)
             }
             let report = try await wrap { try await bundles.export(references, to: output, withReferrers: withReferrers, platform: platform) }
-            print("exported \(report.images) images, \(report.blobs) blobs, \(Format.bytes(report.bytes)) to \(output)")
+            Output.write("exported \(report.images) images, \(report.blobs) blobs, \(Format.bytes(report.bytes)) to \(output)")
         }
     }
 }
@@ -60,9 +63,9 @@ struct Import: AsyncParsableCommand {
 
     func run() async throws {
         try await runReporting {
-            let bundles = try wrap { try cache.open() }
+            let bundles = try wrap { try cache.open(create: true) }
             let report = try await wrap { try await bundles.importBundle(from: bundle) }
-            print("imported \(report.images) images, \(report.blobs) blobs, \(Format.bytes(report.bytes)) into \(bundles.directory)")
+            Output.write("imported \(report.images) images, \(report.blobs) blobs, \(Format.bytes(report.bytes)) into \(bundles.directory)")
         }
     }
 }

@@ -24,7 +24,7 @@ struct Configure: ParsableCommand {
                 }
             }
             do {
-                print(try ClientConfigs.dockerDaemonJSON(mirror: mirror, existing: existing), terminator: "")
+                Output.write(try ClientConfigs.dockerDaemonJSON(mirror: mirror, existing: existing), terminator: "")
             } catch {
                 exitWithError("\(merge ?? "daemon.json"): \(error.description)")
             }
@@ -38,7 +38,7 @@ struct Configure: ParsableCommand {
         @Option(name: .long, help: "The registry's own URL (default: the registry's well-known one).") var upstream: String?
 
         func run() {
-            print(ClientConfigs.containerdHostsTOML(mirror: checked(mirror, "--mirror"), registry: registry,
+            Output.write(ClientConfigs.containerdHostsTOML(mirror: checked(mirror, "--mirror"), registry: registry,
                                                     upstream: upstream.map { checked($0, "--upstream") }), terminator: "")
         }
     }
@@ -50,7 +50,7 @@ struct Configure: ParsableCommand {
         @Option(name: .long, help: "A path prefix that Strata maps to the registry (its prefixes: key).") var prefix: String?
 
         func run() {
-            print(ClientConfigs.podmanRegistriesConf(mirror: checked(mirror, "--mirror"), registry: registry, prefix: prefix), terminator: "")
+            Output.write(ClientConfigs.podmanRegistriesConf(mirror: checked(mirror, "--mirror"), registry: registry, prefix: prefix), terminator: "")
         }
     }
 }

@@ -10,7 +10,7 @@ struct Strata: AsyncParsableCommand {
         commandName: "strata",
         abstract: "A tiered pull-through cache for container images.",
         version: StrataVersion.current,
-        subcommands: [Serve.self, Status.self, List.self, Requests.self, Prefetch.self, Verify.self, Export.self, Import.self, Configure.self])
+        subcommands: [Serve.self, Status.self, List.self, RestoreTag.self, Requests.self, Prefetch.self, Verify.self, Export.self, Import.self, Configure.self])
 }
 
 struct Serve: AsyncParsableCommand {
@@ -82,7 +82,7 @@ struct Serve: AsyncParsableCommand {
             }
             if cacheOnly { settings.cacheOnly = true }
             if let logLevel { settings.logLevel = logLevel }
-            guard let level = Logger.Level(rawValue: settings.logLevel) else { exitWithError("unknown log level \(settings.logLevel)") }
+            guard let level = Logger.Level(rawValue: settings.logLevel) else { exitWithError("unknown log level \(settings.logLevel) (use one of: \(Logger.Level.allCases.map(\.rawValue).joined(separator: ", ")))") }
             LoggingSystem.bootstrap { label in LazyStreamLogHandler(label: label, level: level) }
             let logger = Logger(label: "strata")
             let ports = ListeningPorts(adminExpected: settings.adminListen != nil)

@@ -50,7 +50,7 @@ struct Prefetch: AsyncParsableCommand {
             do {
                 response = try await adminHTTPClient.execute(request, timeout: .hours(24))
             } catch {
-                throw CommandFailure("cannot reach the admin server at \(options.admin): \(error)")
+                throw CommandFailure("cannot reach the admin server at \(options.url): \(error)")
             }
             guard response.status == .ok else {
                 let body = try? await response.body.collect(upTo: 1 << 20)
@@ -67,27 +67,27 @@ struct Prefetch: AsyncParsableCommand {
                 while let newline = pending.firstIndex(of: 0x0a) {
                     let line = Array(pending[..<newline])
                     pending.removeFirst(newline + 1)
-                    if json { print(String(decoding: line, as: UTF8.self)); continue }
+                    if json { Output.write(String(decoding: line, as: UTF8.self)); continue }
                     if let event = try? decoder.decode(PrefetchEvent.self, from: Data(line)) {
                         switch event.kind {
                         case .manifest:
-                            print("\(event.image): manifest \(Format.shortDigest(event.digest ?? ""))\(event.cached == true ? " (cached)" : "")")
+                            Output.write("\(event.image): manifest \(Format.shortDigest(event.digest ?? ""))\(event.cached == true ? " (cached)" : "")")
                         case .config:
-                            print("\(event.image): config \(Format.shortDigest(event.digest ?? "")) \(Format.bytes(event.bytes ?? 0))\(event.cached == true ? " (cached)" : "")")
+                            Output.write("\(event.image): config \(Format.shortDigest(event.digest ?? "")) \(Format.bytes(event.bytes ?? 0))\(event.cached == true ? " (cached)" : "")")
                         case .blob:
                             layers[event.image, default: 0] += 1
-                            print("\(event.image): layer \(event.layer ?? layers[event.image] ?? 0) \(Format.shortDigest(event.digest ?? "")) \(Format.bytes(event.bytes ?? 0))\(event.cached == true ? " (cached)" : "")")
+                            Output.write("\(event.image): layer \(event.layer ?? layers[event.image] ?? 0) \(Format.shortDigest(event.digest ?? "")) \(Format.bytes(event.bytes ?? 0))\(event.cached == true ? " (cached)" : "")")
                         case .progress:
-                            print("\(event.image): layer \(event.layer ?? (layers[event.image] ?? 0) + 1) \(Format.shortDigest(event.digest ?? "")) \(Format.bytes(event.bytes ?? 0)) of \(Format.bytes(event.total ?? 0))")
+                            Output.write("\(event.image): layer \(event.layer ?? (layers[event.image] ?? 0) + 1) \(Format.shortDigest(event.digest ?? "")) \(Format.bytes(event.bytes ?? 0)) of \(Format.bytes(event.total ?? 0))")
                         case .done:
-                            print("\(event.image): done")
+                            Output.write("\(event.image): done")
                         case .failed:
                             failed += 1
-                            print("\(event.image): FAILED: \(event.message ?? "")")
+                            Output.write("\(event.image): FAILED: \(event.message ?? "")")
                         }
                     } else if let summary = try? decoder.decode([String: PrefetchSummary].self, from: Data(line))["summary"] {
                         let seconds = Date().timeIntervalSince(start)
-                        print("prefetched \(summary.images) images (\(summary.failed) failed): \(summary.manifests) manifests, "
+                        Output.write("prefetched \(summary.images) images (\(summary.failed) failed): \(summary.manifests) manifests, "
                               + "\(summary.blobs) blobs, \(summary.cachedBlobs) already cached, \(Format.bytes(summary.fetchedBytes)) fetched "
                               + "in \(String(format: "%.1f", seconds)) s")
                         failed = summary.failed

@@ -1,9 +1,11 @@
-/// A plain-text table with aligned columns, for people.
+/// A plain-text table with aligned columns, for people. Every cell is made printable:
+/// names, platforms and errors come from upstreams, and a terminal must not obey them.
 struct Table {
     let headers: [String]
     var rows: [[String]] = []
 
     func render() -> String {
+        let rows = self.rows.map { $0.map { PrintableText.make($0, limit: 512) } }
         let widths = headers.indices.map { i in ([headers[i]] + rows.map { $0.indices.contains(i) ? $0[i] : "" }).map(\.count).max() ?? 0 }
         func line(_ cells: [String]) -> String {
             cells.enumerated().map { i, cell in
@@ -16,6 +18,7 @@ struct Table {
 
 import Foundation
 import StrataAdminModel
+import StrataCore
 
 enum Format {
     static func bytes(_ n: Int64) -> String {

@@ -39,9 +39,9 @@ struct Verify: AsyncParsableCommand {
         }
         if interactive { FileHandle.standardError.write(Data("\n".utf8)) }
         let seconds = Date().timeIntervalSince(start)
-        print("verified \(report.blobs) blobs, \(Format.bytes(report.bytes)) in \(String(format: "%.1f", seconds)) s: "
+        Output.write("verified \(report.blobs) blobs, \(Format.bytes(report.bytes)) in \(String(format: "%.1f", seconds)) s: "
               + "\(report.blobs - report.quarantined.count) ok, \(report.quarantined.count) quarantined")
-        for digest in report.quarantined { print("quarantined \(digest)") }
+        for digest in report.quarantined { Output.write("quarantined \(digest)") }
         if !report.quarantined.isEmpty { throw ExitCode(2) }
     }
 }

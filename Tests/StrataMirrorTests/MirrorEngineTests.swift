@@ -290,7 +290,7 @@ import Testing
         down.setFault(.down)
         let other = self.engine([("canonical", down)])
         for _ in 0..<2 {
-            await #expect(throws: MirrorError.unavailable) {
+            await #expect(throws: MirrorError.tiersFailed) {
                 _ = try await other.blob(registry: "docker.io", repository: repo, digest: digest, headOnly: false)
             }
         }

@@ -81,7 +81,7 @@ import Testing
         // A tier that fails is not "not supported".
         let down = MemoryRegistry()
         down.setFault(.down)
-        await #expect(throws: MirrorError.unavailable) {
+        await #expect(throws: MirrorError.tiersFailed) {
             _ = try await self.engine([("canonical", down)]).referrers(registry: "docker.io", repository: repo, subject: subject)
         }
     }

@@ -1,3 +1,4 @@
+import NIOConcurrencyHelpers
 import Foundation
 import StrataCore
 import StrataTesting
@@ -78,6 +79,51 @@ import Testing
         health.record(nil, seconds: 0.02)
         #expect(health.snapshot.breaker == "closed")
         #expect(!health.snapshot.misconfigured)
+    }
+
+    @Test func aStrataTierWhoseUpstreamsFailedStaysClosed() {
+        let clock = TestClock(t0)
+        let health = TierHealth(breaker: CircuitBreaker(failureThreshold: 3, coolOff: 30), now: clock.closure)
+        for _ in 0..<10 {
+            health.record(UpstreamError(.upstreamFailed, status: 503, "canonical=transport"), seconds: 0.01)
+        }
+        #expect(health.snapshot.breaker == "closed")
+        #expect(health.decide() == .attempt)
+        #expect(health.snapshot.failures == 0)
+        // Any other 503 is the tier's own failure.
+        for _ in 0..<3 { health.record(UpstreamError(.serverError, status: 503, "upstream answered 503"), seconds: 0.01) }
+        #expect(health.snapshot.breaker == "open")
+    }
+
+    @Test func breakerTransitionsAreToldOnceAndASummaryAtMostOnceAMinute() {
+        let clock = TestClock(t0)
+        let events = NIOLockedValueBox<[TierHealth.BreakerEvent]>([])
+        let health = TierHealth(breaker: CircuitBreaker(failureThreshold: 2, coolOff: 45), now: clock.closure,
+                                observer: { event in events.withLockedValue { $0.append(event) } })
+        health.record(UpstreamError(.transport, "refused"), seconds: 0.01)
+        #expect(events.withLockedValue { $0 }.isEmpty)
+        health.record(UpstreamError(.transport, "refused"), seconds: 0.01)
+        #expect(events.withLockedValue { $0 } == [.opened(lastError: "transport: refused", coolOff: 45)])
+        // Skipped requests and failed probes say nothing more until a minute has passed.
+        for _ in 0..<5 { #expect(health.decide() == .skip) }
+        clock.advance(by: 45)
+        #expect(health.decide() == .probe)
+        health.record(UpstreamError(.transport, "refused"), seconds: 0.01)
+        clock.advance(by: 14)
+        #expect(health.decide() == .skip)
+        #expect(events.withLockedValue { $0 }.count == 1)
+        clock.advance(by: 1)
+        #expect(health.decide() == .skip)
+        #expect(events.withLockedValue { $0 }.last == .stillOpen(downFor: 60, lastError: "transport: refused", skipped: 7))
+        #expect(health.decide() == .skip)
+        #expect(events.withLockedValue { $0 }.count == 2)
+        // The probe that answers closes it: told once, with how long it was down.
+        clock.advance(by: 30)
+        #expect(health.decide() == .probe)
+        health.record(nil, seconds: 0.01)
+        health.record(nil, seconds: 0.01)
+        #expect(events.withLockedValue { $0 }.last == .closed(downFor: 90))
+        #expect(events.withLockedValue { $0 }.count == 3)
     }
 
     @Test func challengesParse() {
