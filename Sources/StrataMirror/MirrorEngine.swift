@@ -312,7 +312,7 @@ public final class MirrorEngine: Sendable {
                 }
             }
         } catch {
-            throw TierChain.Exhausted(attempts: priorAttempts + error.attempts)
+            throw TierChain.Exhausted(attempts: TierAttempt.joined(priorAttempts, error.attempts))
         }
         let tier = chain.tiers[fetched.tierIndex].name
         let mediaType = fetched.value.mediaType
@@ -321,7 +321,7 @@ public final class MirrorEngine: Sendable {
             registry: registry, repository: repository, digest: digest, mediaType: mediaType, fetchedAt: now(), tier: tier.description))
         notify(.stored(stored))
         return ManifestResult(bytes: manifest.bytes, mediaType: mediaType, digest: digest, tier: tier, stale: false,
-                              attempts: priorAttempts + fetched.attempts,
+                              attempts: TierAttempt.joined(priorAttempts, fetched.attempts),
                               path: [tier.description] + (headPath?.tierIndex == fetched.tierIndex && headPath?.path.isEmpty == false
                                                           ? headPath?.path ?? [] : manifest.remotePath))
     }

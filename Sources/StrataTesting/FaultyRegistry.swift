@@ -28,7 +28,13 @@ public final class FaultyRegistry: @unchecked Sendable {
         case drip(bytes: Int, interval: Duration)
         /// Answer blob requests with 307 to exactly `location`.
         case redirectLocation(String)
+        /// Want a bearer token from `realm` (401 with that challenge) for every request but
+        /// `/v2/` and `/token`; `/token` hands out the one token this registry takes.
+        case bearerChallenge(realm: String)
     }
+
+    /// The token `/token` hands out under ``Fault/bearerChallenge(realm:)``.
+    public static let bearerToken = "faulty-token"
 
     public let port: Int
     public var url: String { "http://127.0.0.1:\(port)" }
@@ -47,9 +53,9 @@ public final class FaultyRegistry: @unchecked Sendable {
     /// answers, with `Docker-Content-Digest` set to the digest of those bytes.
     /// `referrers`: subject → what `GET .../referrers/<subject>` answers (others: 404).
     public init(blobs: [Digest: [UInt8]] = [:], manifests: [String: (contentType: String, bytes: [UInt8])] = [:],
-                referrers: [Digest: [UInt8]] = [:], fault: Fault, requireBasic login: (String, String)? = nil) {
+                referrers: [Digest: [UInt8]] = [:], fault: Fault, requireBasic login: (String, String)? = nil, port: Int? = nil) {
         self.referrers = referrers
-        self.port = FreePort.next()
+        self.port = port ?? FreePort.next()
         self.blobs = blobs
         self.manifests = manifests
         self.fault = fault
@@ -90,6 +96,19 @@ public final class FaultyRegistry: @unchecked Sendable {
             }
         }
         let path = request.uri.path
+        if case .bearerChallenge(let realm) = fault {
+            if path == "/token" {
+                var headers = HTTPFields()
+                headers[.contentType] = "application/json"
+                return Response(status: .ok, headers: headers,
+                                body: .init(byteBuffer: ByteBuffer(string: #"{"token":"\#(Self.bearerToken)","expires_in":300}"#)))
+            }
+            if path != "/v2/", request.headers[.authorization] != "Bearer \(Self.bearerToken)" {
+                var headers = HTTPFields()
+                headers[.wwwAuthenticate] = #"Bearer realm="\#(realm)",service="faulty""#
+                return Response(status: .unauthorized, headers: headers)
+            }
+        }
         if case .status(let code, let retryAfter) = fault, path != "/v2/" {
             var headers = HTTPFields()
             if let retryAfter { headers[.retryAfter] = retryAfter }
@@ -164,7 +183,7 @@ public final class FaultyRegistry: @unchecked Sendable {
             var redirect = HTTPFields()
             redirect[.location] = target + path
             return Response(status: .temporaryRedirect, headers: redirect)
-        case .none:
+        case .none, .bearerChallenge:
             // `Range: bytes=N-`, as a fill resuming on this tier sends it.
             if let range = request.headers[.range], range.hasPrefix("bytes="), range.hasSuffix("-"),
                let from = Int(range.dropFirst(6).dropLast()), from < bytes.count {

@@ -72,6 +72,16 @@ public struct TierAttempt: Sendable, CustomStringConvertible {
         self.retryAfter = retryAfter
     }
 
+    /// Two steps of one request (a tag's `HEAD`, then the manifest's `GET` from the tier
+    /// that answered it) as one list in which each tier appears once: the first step's
+    /// `ok` from a tier that the second step asked again is folded into that attempt.
+    public static func joined(_ first: [TierAttempt], _ second: [TierAttempt]) -> [TierAttempt] {
+        guard let last = first.last, last.outcome == .ok, let next = second.first, next.tier == last.tier else { return first + second }
+        let folded = TierAttempt(tier: next.tier, outcome: next.outcome, status: next.status, seconds: last.seconds + next.seconds,
+                                 message: next.message, retryAfter: next.retryAfter)
+        return first.dropLast() + [folded] + second.dropFirst()
+    }
+
     public var description: String {
         var why = outcome == .failed(.skipped) ? " (circuit breaker open after repeated failures)" : ""
         // What a Strata tier said of its own tiers: the chain, end to end.

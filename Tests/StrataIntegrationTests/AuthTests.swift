@@ -33,6 +33,7 @@ extension Integration {
                   \(registry.hostPort):
                     username: alice
                     password_file: \(passwordFile)
+                    realms: [\(tokens.realm)]
                 """.write(toFile: config, atomically: true, encoding: .utf8)
             let parsed = try StrataConfigurationLoader.load(config)
             let authorized = try await StrataInstance.start(canonical: registry.url, configure: { $0.credentials = parsed.credentials })

@@ -143,5 +143,10 @@ extension Integration {
             struct Body: Decodable { struct E: Decodable { let code: String }; let errors: [E] }
             return (try? JSONDecoder().decode(Body.self, from: Data(body)))?.errors.first?.code
         }
+
+        static func message(_ body: [UInt8]) -> String? {
+            struct Body: Decodable { struct E: Decodable { let message: String }; let errors: [E] }
+            return (try? JSONDecoder().decode(Body.self, from: Data(body)))?.errors.first?.message
+        }
     }
 }

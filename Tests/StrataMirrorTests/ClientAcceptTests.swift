@@ -77,6 +77,16 @@ import Testing
         #expect(upstream.requests.count == requests)
     }
 
+    @Test func aTagMissShowsEachTierOnce() async throws {
+        let image = try ImageFixture.image(layers: [.gzipRandom(1024)])
+        let upstream = MemoryRegistry()
+        upstream.addManifest(image.manifest, mediaType: image.mediaType, tag: "1")
+        let served = try await pull(engine(upstream), "1", Self.everything)
+        // A HEAD for the digest, then a GET of the manifest: one tier, one attempt.
+        #expect(upstream.requests == ["HEAD manifest 1", "GET manifest \(image.digest)"])
+        #expect(served.attempts.map(\.description) == ["canonical=ok"])
+    }
+
     @Test func aClientThatTakesNoIndexGetsTheLinuxAmd64Manifest() async throws {
         let list = try ImageFixture.index(format: .docker, platforms: [("linux", "arm64"), ("linux", "amd64")])
         let upstream = MemoryRegistry()
