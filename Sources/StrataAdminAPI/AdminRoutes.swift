@@ -16,10 +16,13 @@ public struct AdminRoutes: Sendable {
     let instanceID: String
     /// The cache's bound (`cache.max_size`), for the dashboard's disk use.
     let maxCacheBytes: Int64?
+    /// Waits for the eviction a prefetch set off (see ``Prefetcher``).
+    let settle: @Sendable () async -> Void
 
     public init(engine: MirrorEngine, inventory: any CacheInventory, ledger: Ledger, metrics: StrataMetrics, instanceID: String,
-                maxCacheBytes: Int64? = nil) {
+                maxCacheBytes: Int64? = nil, settle: @escaping @Sendable () async -> Void = {}) {
         self.maxCacheBytes = maxCacheBytes
+        self.settle = settle
         self.engine = engine
         self.inventory = inventory
         self.ledger = ledger
@@ -97,7 +100,7 @@ public struct AdminRoutes: Sendable {
             }
             references.append(reference)
         }
-        let prefetcher = Prefetcher(engine: engine, ledger: ledger)
+        let prefetcher = Prefetcher(engine: engine, ledger: ledger, settle: settle)
         let images = references
         var headers = HTTPFields()
         headers[.contentType] = "application/x-ndjson"

@@ -392,6 +392,12 @@ public final class MirrorEngine: Sendable {
         }
     }
 
+    /// Whether the store holds `digest` now (a manifest or a blob), without counting a hit.
+    public func holds(_ digest: Digest) async -> Bool {
+        if local.manifestInMemory(digest) != nil || local.rawFileInMemory(digest) != nil { return true }
+        return await local.blob(digest) != nil
+    }
+
     // MARK: Listing
 
     public func tags(registry: String, repository: RepositoryName) async throws -> [Tag] {

@@ -13,10 +13,16 @@ public struct Prefetcher: Sendable {
     let ledger: Ledger?
     let now: @Sendable () -> Date
 
-    public init(engine: MirrorEngine, ledger: Ledger? = nil, now: @escaping @Sendable () -> Date = Date.init) {
+    /// Waits until the eviction the prefetch's fills set off has run (the server's
+    /// eviction service), so that what the cache bound took again is known.
+    let settle: @Sendable () async -> Void
+
+    public init(engine: MirrorEngine, ledger: Ledger? = nil, now: @escaping @Sendable () -> Date = Date.init,
+                settle: @escaping @Sendable () async -> Void = {}) {
         self.engine = engine
         self.ledger = ledger
         self.now = now
+        self.settle = settle
     }
 
     /// Bytes between two progress reports of one blob: a tenth of it, at least 16 MiB.
@@ -39,12 +45,14 @@ public struct Prefetcher: Sendable {
     public func run(_ images: [ImageReference], platforms: [String]?, withReferrers: Bool = false,
                     progress: (Event) async -> Void) async -> Summary {
         var summary = Summary()
+        var fetched: [(image: ImageReference, digest: Digest, size: Int64)] = []
         for image in images {
             do {
-                let manifests = try await prefetch(image, platforms: platforms, as: image.description, summary: &summary, progress: progress)
+                let manifests = try await prefetch(image, platforms: platforms, as: image.description, summary: &summary,
+                                                   fetched: &fetched, progress: progress)
                 if withReferrers {
                     for digest in manifests {
-                        try await prefetchReferrers(of: digest, in: image, depth: 0, summary: &summary, progress: progress)
+                        try await prefetchReferrers(of: digest, in: image, depth: 0, summary: &summary, fetched: &fetched, progress: progress)
                     }
                 }
                 summary.images += 1
@@ -55,18 +63,45 @@ public struct Prefetcher: Sendable {
                 await progress(Event(image: image.description, kind: .failed, message: message))
             }
         }
+        await reportEvicted(fetched, summary: &summary, progress: progress)
         return summary
+    }
+
+    /// What the cache bound took again before the prefetch ended: a prefetch larger than
+    /// `cache.max_size` (or one beside a busy cache) warms nothing, and says so per image.
+    private func reportEvicted(_ fetched: [(image: ImageReference, digest: Digest, size: Int64)], summary: inout Summary,
+                               progress: (Event) async -> Void) async {
+        await settle()
+        var gone: [(image: ImageReference, digest: Digest, size: Int64)] = []
+        for item in fetched where await !engine.holds(item.digest) { gone.append(item) }
+        guard !gone.isEmpty else { return }
+        summary.evicted = gone.count
+        var order: [String] = []
+        var byImage: [String: [(digest: Digest, size: Int64)]] = [:]
+        for item in gone {
+            let name = item.image.description
+            if byImage[name] == nil { order.append(name) }
+            byImage[name, default: []].append((item.digest, item.size))
+        }
+        for name in order {
+            let items = byImage[name] ?? []
+            let bytes = items.reduce(Int64(0)) { $0.saturatingAdd($1.size) }
+            await progress(Event(image: name, kind: .evicted, digest: items.first?.digest.description, bytes: bytes,
+                                 message: "the cache bound (cache.max_size) evicted \(items.count) of its manifests and blobs right after they were fetched"))
+        }
     }
 
     /// One image's manifests and blobs; returns the digests of its manifests.
     private func prefetch(
-        _ image: ImageReference, platforms: [String]?, as name: String, summary: inout Summary, progress: (Event) async -> Void
+        _ image: ImageReference, platforms: [String]?, as name: String, summary: inout Summary,
+        fetched: inout [(image: ImageReference, digest: Digest, size: Int64)], progress: (Event) async -> Void
     ) async throws -> [Digest] {
         let all = ManifestAccept(headers: [])
         let rootStarted = now()
         let root = try await engine.manifest(registry: image.registry, repository: image.repository, reference: image.reference, accept: all)
         record(.manifest, image: image, reference: image.reference.description, started: rootStarted, bytes: Int64(root.bytes.count),
                tier: root.tier.description, path: root.path, attempts: root.attempts)
+        fetched.append((image, root.digest, Int64(root.bytes.count)))
         summary.manifests += 1
         await progress(Event(image: name, kind: .manifest, digest: root.digest.description, bytes: Int64(root.bytes.count), cached: root.tier == .local))
         var digests = [root.digest]
@@ -84,6 +119,7 @@ public struct Prefetcher: Sendable {
                 await progress(Event(image: name, kind: .manifest, digest: child.digest.description, bytes: child.size, cached: result.tier == .local))
                 manifests.append(result.bytes)
                 digests.append(child.digest)
+                fetched.append((image, child.digest, Int64(result.bytes.count)))
             }
         }
         var blobs: [(ManifestReferences.Descriptor, Event.Kind, Int?)] = []
@@ -92,6 +128,7 @@ public struct Prefetcher: Sendable {
             blobs += [parts.config].compactMap { $0 }.map { ($0, Event.Kind.config, nil) }
             blobs += parts.layers.enumerated().map { ($0.element, Event.Kind.blob, $0.offset + 1) }
         }
+        fetched += blobs.map { (image, $0.0.digest, $0.0.size) }
         // A few blobs at once (a prefetch is as impatient as a client pulling); their
         // progress and results come back through one stream, reported here in turn.
         let (events, sink) = AsyncStream.makeStream(of: BlobEvent.self)
@@ -175,13 +212,14 @@ public struct Prefetcher: Sendable {
     /// What refers to `subject`, each prefetched as an image of its own; a tier without
     /// the referrers API (or nothing attached) is not a failure.
     private func prefetchReferrers(
-        of subject: Digest, in image: ImageReference, depth: Int, summary: inout Summary, progress: (Event) async -> Void
+        of subject: Digest, in image: ImageReference, depth: Int, summary: inout Summary,
+        fetched: inout [(image: ImageReference, digest: Digest, size: Int64)], progress: (Event) async -> Void
     ) async throws {
         guard depth < 2, let listed = try await referrers(of: subject, in: image) else { return }
         for entry in listed.manifests {
             let referrer = ImageReference(registry: image.registry, repository: image.repository, reference: .digest(entry.digest))
-            _ = try await prefetch(referrer, platforms: nil, as: image.description, summary: &summary, progress: progress)
-            try await prefetchReferrers(of: entry.digest, in: image, depth: depth + 1, summary: &summary, progress: progress)
+            _ = try await prefetch(referrer, platforms: nil, as: image.description, summary: &summary, fetched: &fetched, progress: progress)
+            try await prefetchReferrers(of: entry.digest, in: image, depth: depth + 1, summary: &summary, fetched: &fetched, progress: progress)
         }
     }
 

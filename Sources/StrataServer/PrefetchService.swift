@@ -21,9 +21,14 @@ struct PrefetchService: Service {
                     if event.kind == .failed {
                         logger.warning("prefetch failed", metadata: ["image": "\(event.image)", "error": "\(event.message ?? "")"])
                     }
+                    if event.kind == .evicted {
+                        logger.warning("prefetched content evicted again: raise cache.max_size or prefetch less",
+                                       metadata: ["image": "\(event.image)", "bytes": "\(event.bytes ?? 0)", "why": "\(event.message ?? "")"])
+                    }
                 }
                 logger.info("prefetch round", metadata: ["images": "\(summary.images)", "failed": "\(summary.failed)",
-                                                         "blobs": "\(summary.blobs)", "fetched": "\(summary.fetchedBytes)"])
+                                                         "blobs": "\(summary.blobs)", "fetched": "\(summary.fetchedBytes)",
+                                                         "evicted": "\(summary.evicted)"])
                 onRound(summary)
                 try? await Task.sleep(for: refresh)
             }

@@ -206,14 +206,14 @@ public final class StrataServer: Sendable {
         if !configuration.prefetchImages.isEmpty {
             let images = configuration.prefetchImages.compactMap { ImageReference(parsing: $0, defaultRegistry: configuration.defaultRegistry) }
             services.append(PrefetchService(
-                prefetcher: Prefetcher(engine: engine, ledger: ledger, now: now), images: images, platforms: configuration.prefetchPlatforms,
+                prefetcher: Prefetcher(engine: engine, ledger: ledger, now: now, settle: { [eviction] in await eviction.waitUntilIdle() }), images: images, platforms: configuration.prefetchPlatforms,
                 refresh: .milliseconds(Int64(configuration.prefetchRefresh * 1000)), logger: logger, onRound: onPrefetchRound))
         }
         if let adminAddress = listeners.adminAddress {
             let metrics = StrataMetrics(engine: engine, inventory: disk, ledger: ledger, maxCacheBytes: configuration.maxSize)
             objectStore?.observe { metrics.recordObjectStore(method: $0.method, outcome: $0.outcome, seconds: $0.seconds, sent: $0.sent, received: $0.received) }
             let routes = AdminRoutes(engine: engine, inventory: disk, ledger: ledger, metrics: metrics, instanceID: instanceID,
-                                     maxCacheBytes: configuration.maxSize)
+                                     maxCacheBytes: configuration.maxSize, settle: { [eviction] in await eviction.waitUntilIdle() })
             services.append(Application(
                 router: routes.router(token: listeners.adminToken, listenHost: adminAddress.host),
                 server: listeners.adminServer,

@@ -36,10 +36,19 @@ struct Status: AsyncParsableCommand {
             out += "for \(Format.bytes(cache.contentBytes)) of content\n\n"
             var served = Table(headers: ["SERVED BY", "REQUESTS", "BYTES", "LAST 5 MIN", "LAST HOUR"])
             for tier in stats.total.tiers.keys.sorted() {
-                served.rows.append([tier, "\(stats.total.tiers[tier]?.requests ?? 0)", Format.bytes(stats.total.tiers[tier]?.bytes ?? 0),
-                                    "\(stats.last5m.tiers[tier]?.requests ?? 0)", "\(stats.last1h.tiers[tier]?.requests ?? 0)"])
+                var requests = stats.total.tiers[tier]?.requests ?? 0, five = stats.last5m.tiers[tier]?.requests ?? 0
+                var hour = stats.last1h.tiers[tier]?.requests ?? 0
+                // Version checks (`GET /v2/`) are served by no tier: counted apart, as the dashboard does.
+                if tier == "none" {
+                    requests -= stats.total.pings
+                    five -= stats.last5m.pings
+                    hour -= stats.last1h.pings
+                    if requests == 0 && five == 0 && hour == 0 { continue }
+                }
+                served.rows.append([tier, "\(requests)", Format.bytes(stats.total.tiers[tier]?.bytes ?? 0), "\(five)", "\(hour)"])
             }
-            out += served.render() + "\n"
+            out += served.render()
+            out += "And \(stats.total.pings) API version checks (GET /v2/), which no tier serves.\n\n"
             var health = Table(headers: ["TIER", "REGISTRY", "URL", "BREAKER", "LATENCY", "OK", "FAILED", "RATE LIMIT", "LAST ERROR"])
             for tier in tiers.tiers {
                 health.rows.append([tier.name, tier.registry, tier.url, tier.breaker + (tier.misconfigured ? " (credentials refused)" : ""),

@@ -84,12 +84,16 @@ struct Prefetch: AsyncParsableCommand {
                         case .failed:
                             failed += 1
                             Output.write("\(event.image): FAILED: \(event.message ?? "")")
+                        case .evicted:
+                            Output.write("\(event.image): WARNING: \(event.message ?? "evicted again") (\(Format.bytes(event.bytes ?? 0))): "
+                                         + "raise cache.max_size or prefetch less")
                         }
                     } else if let summary = try? decoder.decode([String: PrefetchSummary].self, from: Data(line))["summary"] {
                         let seconds = Date().timeIntervalSince(start)
                         Output.write("prefetched \(summary.images) images (\(summary.failed) failed): \(summary.manifests) manifests, "
                               + "\(summary.blobs) blobs, \(summary.cachedBlobs) already cached, \(Format.bytes(summary.fetchedBytes)) fetched "
-                              + "in \(String(format: "%.1f", seconds)) s")
+                              + "in \(String(format: "%.1f", seconds)) s"
+                              + (summary.evicted > 0 ? "; \(summary.evicted) evicted again by the cache bound" : ""))
                         failed = summary.failed
                     }
                 }

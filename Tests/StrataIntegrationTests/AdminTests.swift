@@ -228,6 +228,15 @@ extension Integration {
             #expect(status.output.contains("SERVED BY"))
             #expect(status.output.contains("canonical"))
             #expect(status.output.contains("Cache: 1 repositories"))
+            // `/v2/` pings are counted apart, the same way here and on the dashboard.
+            struct Stats: Decodable { struct Window: Decodable { let pings: Int }; let total: Window }
+            let pings = try JSONDecoder().decode(Stats.self, from: Data(try await fetch("\(strata.adminURL)/api/stats").body)).total.pings
+            #expect(pings > 0)
+            let counted = try runCommand(binary, ["status", "--admin", strata.adminURL])
+            #expect(counted.output.contains("And \(pings) API version checks (GET /v2/), which no tier serves."), "\(counted.output)")
+            #expect(!counted.output.split(separator: "\n").contains { $0.hasPrefix("none ") }, "pings are not a tier's traffic: \(counted.output)")
+            let dashboard = String(decoding: try await fetch("\(strata.adminURL)/").body, as: UTF8.self)
+            #expect(dashboard.contains("And \(pings) API version checks (<code>GET /v2/</code>)"))
             let ls = try runCommand(binary, ["ls", "--admin", strata.adminURL])
             #expect(ls.output.split(separator: "\n").last?.hasPrefix("docker.io/library/small") == true)
             let tags = try runCommand(binary, ["ls", "library/small", "--json", "--admin", strata.adminURL])

@@ -80,6 +80,30 @@ extension Integration.Lifecycle {
         #expect(none.status == 1 && none.output.contains("name at least one image"), "\(none.output)")
     }
 
+    /// A prefetch larger than the cache bound warms nothing: it says so per image, and
+    /// its summary counts what was evicted again.
+    @Test func aPrefetchTheBoundEvictsAgainSaysSo() async throws {
+        let binary = try #require(Integration.CommandLine.binary)
+        let registry = DistributionRegistry()
+        try await registry.start()
+        defer { registry.stop() }
+        let images = try TestImages.make(bigLayer: 8 << 20)
+        try await images.push(to: registry.url, only: ["library/small", "library/big"])
+        let strata = try await StrataInstance.start(canonical: registry.url, configure: { $0.maxSize = 4 << 20 })
+        defer { Task { await strata.stop() } }
+        let result = try runCommand(binary, ["prefetch", "--admin", strata.adminURL, "library/small:1", "library/big:1"])
+        #expect(result.status == 0, "\(result.output)")
+        #expect(result.output.contains("docker.io/library/big:1: WARNING: the cache bound (cache.max_size) evicted "), "\(result.output)")
+        #expect(result.output.contains("raise cache.max_size or prefetch less"))
+        let summary = try #require(result.output.split(separator: "\n").last { $0.hasPrefix("prefetched 2 images") })
+        #expect(summary.contains(" evicted again by the cache bound"), "\(summary)")
+        // Within the bound, nothing is said.
+        let roomy = try await StrataInstance.start(canonical: registry.url)
+        defer { Task { await roomy.stop() } }
+        let fine = try runCommand(binary, ["prefetch", "--admin", roomy.adminURL, "library/small:1", "library/big:1"])
+        #expect(fine.status == 0 && !fine.output.contains("WARNING") && !fine.output.contains("evicted"), "\(fine.output)")
+    }
+
     /// `prefetch:` in the config keeps images warm in the background.
     @Test func configuredPrefetchWarmsTheCache() async throws {
         let registry = DistributionRegistry()

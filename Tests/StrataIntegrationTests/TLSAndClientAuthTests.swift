@@ -55,6 +55,10 @@ extension Integration {
             #expect(status.status == 0 && status.output.contains("SERVED BY"), "\(status.output)")
             let distrusting = try runCommand(binary, ["status", "--admin", httpsAdmin])
             #expect(distrusting.status == 1 && distrusting.output.hasPrefix("strata: cannot reach the admin server at \(httpsAdmin)"))
+            // Addressed without the scheme, a TLS admin port is met in plain HTTP: the error says to use https://.
+            let schemeless = try runCommand(binary, ["status", "--admin", strata.adminURL.replacingOccurrences(of: "http://", with: "")])
+            #expect(schemeless.status == 1 && schemeless.output.contains("use https://") && schemeless.output.split(separator: "\n").count == 1,
+                    "\(schemeless.output)")
             let plain = try runCommand(curl, ["-s", "-o", "/dev/null", "-w", "%{http_code}", "\(strata.url)/v2/"])
             #expect(plain.output != "200", "plain HTTP is not served on a TLS port")
         }
