@@ -202,6 +202,32 @@ import Yams
         }
     }
 
+    /// The image builds what the tests test: the same Swift, the same package versions,
+    /// without the checkout's build folder in the context, once for every compose service.
+    @Test func theImageBuildsWithTheTestedToolchainAndPackagesOnce() throws {
+        let dockerfile = try text("Deploy/Dockerfile")
+        let (_, version) = try runCommand("/usr/bin/env", ["swift", "--version"])
+        let tested = try #require(version.range(of: #"Swift version (\d+\.\d+)"#, options: .regularExpression).map { version[$0].dropFirst(14) })
+        #expect(dockerfile.contains("FROM swift:\(tested)-"), "the image's Swift is not the \(tested) the tests ran with")
+        let ignored = try text(".dockerignore").split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
+        #expect(ignored.contains(".build") && ignored.contains("Package.resolved"))
+        // Every package at the version this build resolved, so an image built elsewhere gets the same code.
+        let manifest = try text("Package.swift")
+        #expect(!manifest.contains("from: \""), "a package version left open")
+        if let resolved = try? text("Package.resolved") {
+            struct Resolved: Decodable { struct Pin: Decodable { struct State: Decodable { let version: String? }; let identity: String; let state: State }; let pins: [Pin] }
+            for pin in try JSONDecoder().decode(Resolved.self, from: Data(resolved.utf8)).pins {
+                let version = try #require(pin.state.version)
+                #expect(manifest.lowercased().contains("/\(pin.identity).git\", exact: \"\(version)\""), "\(pin.identity) \(version) is not pinned")
+            }
+        }
+        for file in ["Deploy/compose.yaml", "Deploy/compose-replicas.yaml"] {
+            let compose = try text(file)
+            #expect(compose.components(separatedBy: "build: {").count - 1 == 1, "\(file) builds the image once")
+            #expect(compose.components(separatedBy: "image: strata:local").count - 1 >= 2, "\(file) names the image its services share")
+        }
+    }
+
     @Test func dockerfileCopiesWhatExists() throws {
         let dockerfile = try text("Deploy/Dockerfile")
         #expect(dockerfile.contains("FROM debian:bookworm-slim"))
