@@ -171,6 +171,8 @@ public enum FuzzTargets {
     static func frameIndex(_ bytes: [UInt8]) {
         guard let index = try? FrameIndex(parsing: bytes) else { return }
         precondition(index.frameCount == Int((index.uncompressedSize + Int64(index.frameSize) - 1) / Int64(index.frameSize)))
+        // Every frame holds bytes: offsets rise strictly, so no frame length is zero or negative.
+        precondition(zip(index.offsets, index.offsets.dropFirst()).allSatisfy { $0 < $1 }, "frame offsets do not rise")
         for (lower, upper) in [(0, index.uncompressedSize), (index.uncompressedSize / 2, index.uncompressedSize)] {
             let frames = index.frames(covering: lower, upper)
             precondition(frames.lowerBound >= 0 && frames.upperBound <= index.frameCount)

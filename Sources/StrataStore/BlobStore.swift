@@ -213,6 +213,11 @@ public final class BlobStore: Sendable {
 
     /// The stored blob for a digest, if it is in the store. Reads only file metadata
     /// (and the small frame index for compressed blobs).
+    /// Whether anything of `digest` is on disk (its directory), whole or not.
+    public func hasEntry(_ digest: Digest) -> Bool {
+        FileManager.default.fileExists(atPath: layout.blobDirectory(digest))
+    }
+
     public func lookup(_ digest: Digest) -> StoredBlob? {
         let directory = layout.blobDirectory(digest)
         if let size = FS.fileSize("\(directory)/\(StoreLayout.rawFile)") {
@@ -246,18 +251,25 @@ public final class BlobStore: Sendable {
         }
     }
 
-    /// Opens a stored blob for reading.
+    /// Opens a stored blob for reading. Throws `notFound` when its files are not there,
+    /// `corrupt` when they are but do not fit together (a damaged or cut file).
     public func open(_ digest: Digest) throws -> BlobReader {
         let directory = layout.blobDirectory(digest)
         if let file = try? StoreFile(path: "\(directory)/\(StoreLayout.rawFile)", flags: O_RDONLY) {
             let size = try file.size()
             return .raw(StoredBlob(digest: digest, size: size, storedSize: size, compressed: false), file: file, threadPool: threadPool)
         }
-        guard var index = try? frameIndex(digest),
-              let file = try? StoreFile(path: "\(directory)/\(StoreLayout.compressedFile)", flags: O_RDONLY)
-        else {
+        guard let file = try? StoreFile(path: "\(directory)/\(StoreLayout.compressedFile)", flags: O_RDONLY) else {
             forgetFrameIndex(digest)
             throw StoreError.notFound(digest)
+        }
+        var index: FrameIndex
+        do {
+            index = try frameIndex(digest)
+        } catch {
+            // The frames are there, their index is missing or damaged: a damaged entry, not an absent one.
+            forgetFrameIndex(digest)
+            throw StoreError.corrupt("\(directory): \(error)")
         }
         if try file.size() != index.compressedSize {
             // Written again by another process since the index was cached: read it anew.

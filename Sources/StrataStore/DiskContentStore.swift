@@ -84,10 +84,26 @@ public final class DiskContentStore: ContentStore {
 
     public func blob(_ digest: Digest) async -> (any StoredContent)? {
         if hot.withLockedValue({ $0.blobs[digest] }) == nil {
-            guard let stored = blobs.lookup(digest) else { return nil }
+            guard let stored = blobs.lookup(digest) else {
+                // Files that do not make a blob (a damaged frame index, a lone file): out of
+                // the way, so that the fill that follows can install the blob there.
+                if blobs.hasEntry(digest) {
+                    logger.error("stored blob is damaged; quarantined, to be fetched again", metadata: ["digest": "\(digest)"])
+                    quarantine(digest)
+                }
+                return nil
+            }
             hot.withLockedValue { $0.blobs[digest] = stored }
         }
-        guard let reader = try? blobs.open(digest) else {
+        let reader: BlobReader
+        do {
+            reader = try blobs.open(digest)
+        } catch let error as StoreError where error.isCorrupt {
+            // Cut short, or not matching its frame index: quarantined on the first failure, and filled again.
+            logger.error("stored blob is damaged; quarantined, to be fetched again", metadata: ["digest": "\(digest)", "error": "\(error)"])
+            quarantine(digest)
+            return nil
+        } catch {
             // Removed underneath us (eviction, verify, the whole directory): forget it and fill again.
             _ = hot.withLockedValue { $0.blobs.removeValue(forKey: digest) }
             recoverIfLost()

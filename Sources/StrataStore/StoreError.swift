@@ -25,6 +25,12 @@ public struct StoreError: Error, Sendable, CustomStringConvertible {
         }
     }
 
+    /// Files on disk that are there but do not make the blob they should (cut, damaged).
+    public var isCorrupt: Bool {
+        if case .corrupt = code { return true }
+        return false
+    }
+
     public var isDiskFull: Bool {
         if case .io(_, _, let e) = code { return e == 28 /* ENOSPC */ || e == 122 /* EDQUOT */ }
         return false
