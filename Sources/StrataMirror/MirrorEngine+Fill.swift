@@ -36,9 +36,9 @@ extension MirrorEngine {
                 switch result {
                 case .success:
                     if fill.isPassThrough {
-                        await finishPassThrough(fill, writer: writer, total: total, attempts: attempts, tier: tier.name)
+                        await finishPassThrough(fill, writer: writer, total: total, attempts: attempts, tier: tier)
                     } else {
-                        await commit(fill, writer: writer, total: total, attempts: attempts, tier: tier.name)
+                        await commit(fill, writer: writer, total: total, attempts: attempts, tier: tier)
                     }
                     return
                 case .failure(let error) where error.kind == .local:
@@ -137,23 +137,24 @@ extension MirrorEngine {
     }
 
     /// A pass-through (the disk filled up) that received every byte: verified, not stored.
-    private func finishPassThrough(_ fill: BlobFill, writer: any ContentSink, total: Int64?, attempts: [TierAttempt], tier: TierName) async {
+    private func finishPassThrough(_ fill: BlobFill, writer: any ContentSink, total: Int64?, attempts: [TierAttempt], tier: UpstreamTier) async {
         let digest = fill.digest
         defer { writer.discard() }
         do {
             try await writer.verify(expected: digest, expectedSize: total)
             fill.passedThrough(attempts: attempts, reason: "not cached: disk full")
-            logger.warning("blob served but not cached: disk full", metadata: ["digest": "\(digest)", "tier": "\(tier)"])
+            logger.warning("blob served but not cached: disk full", metadata: ["digest": "\(digest)", "tier": "\(tier.name)"])
         } catch {
             logger.error("blob failed verification; not stored", metadata: ["digest": "\(digest)", "error": "\(error)"])
             fill.failed(FillError(.verification, "\(error)"), attempts: attempts)
+            await tier.deliveredBadBytes(digest, "\(error)")
         }
     }
 
     /// Verifies and installs the blob, releases its last byte to the clients, then
     /// syncs it behind them.
-    private func commit(_ fill: BlobFill, writer: any ContentSink, total: Int64?, attempts: [TierAttempt], tier: TierName) async {
-        let digest = fill.digest
+    private func commit(_ fill: BlobFill, writer: any ContentSink, total: Int64?, attempts: [TierAttempt], tier upstream: UpstreamTier) async {
+        let digest = fill.digest, tier = upstream.name
         let stored: StoredBlob
         do {
             // Verified and visible, not yet synced: the clients need not wait for the disk.
@@ -161,6 +162,8 @@ extension MirrorEngine {
         } catch let error as StoreError where error.isVerificationFailure {
             logger.error("blob failed verification; not stored", metadata: ["digest": "\(digest)", "tier": "\(tier)", "error": "\(error)"])
             fill.failed(FillError(.verification, "\(error)"), attempts: attempts)
+            // The next fill must not take the same bytes from the same place.
+            await upstream.deliveredBadBytes(digest, "\(error)")
             return
         } catch let error as StoreError where error.isDiskFull {
             // Verified, all in the temp file, but it cannot be installed: the clients

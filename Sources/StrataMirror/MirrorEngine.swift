@@ -392,6 +392,12 @@ public final class MirrorEngine: Sendable {
         }
     }
 
+    /// Removes `digest` from the store: its bytes failed verification where they were used.
+    public func quarantine(_ digest: Digest) async {
+        logger.error("stored content failed verification downstream; removed, to be fetched again", metadata: ["digest": "\(digest)"])
+        await local.remove(digest)
+    }
+
     /// Whether the store holds `digest` now (a manifest or a blob), without counting a hit.
     public func holds(_ digest: Digest) async -> Bool {
         if local.manifestInMemory(digest) != nil || local.rawFileInMemory(digest) != nil { return true }

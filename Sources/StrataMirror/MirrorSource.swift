@@ -33,6 +33,8 @@ public struct MirrorSource: ContentSource {
     static func upstreamError(_ error: MirrorError) -> UpstreamError {
         if error == .manifestNotFound || error == .blobNotFound || error == .repositoryNotFound || error == .referrersNotSupported { return UpstreamError(.notFound, status: 404, error.message) }
         if error == .refused { return UpstreamError(.unauthorized, status: 403, error.message) }
+        // The engine's store works; the tiers behind it failed: not this source's failure.
+        if error == .tiersFailed { return UpstreamError(.upstreamFailed, status: 503, error.attemptsSummary) }
         return UpstreamError(.transport, error.message)
     }
 
@@ -71,6 +73,13 @@ public struct MirrorSource: ContentSource {
         } catch {
             throw Self.upstreamError(error)
         }
+    }
+
+    /// Bytes of `digest` this engine's store handed out failed verification downstream
+    /// (an object in a bucket that anyone with its keys can write): removed from the
+    /// store, so the next fill goes past it to the next tier.
+    public func deliveredBadBytes(_ digest: Digest) async {
+        await engine.quarantine(digest)
     }
 
     public func headBlob(_ repository: RepositoryName, _ digest: Digest, via: String?) async throws(UpstreamError) -> Int64? {

@@ -6,6 +6,7 @@ public struct ObjectStoreError: Error, Sendable, CustomStringConvertible {
         case unavailable
         case invalidResponse
         case badDigest
+        case tooLarge
     }
     private let code: Code
     public let status: Int?
@@ -33,7 +34,11 @@ public struct ObjectStoreError: Error, Sendable, CustomStringConvertible {
     /// The store refused a body that does not match its signed hash (`XAmzContentSHA256Mismatch`, `BadDigest`).
     static func badDigest(_ message: String) -> Self { .init(.badDigest, status: 400, message) }
 
+    /// An object larger than the caller would read.
+    static func tooLarge(status: Int?, _ message: String) -> Self { .init(.tooLarge, status: status, message) }
+
     public var isPreconditionFailed: Bool { code == .preconditionFailed }
+    public var isTooLarge: Bool { code == .tooLarge }
     public var isDenied: Bool { code == .denied }
     public var isUnavailable: Bool { code == .unavailable }
     public var isBadDigest: Bool { code == .badDigest }

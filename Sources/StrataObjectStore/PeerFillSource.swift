@@ -31,15 +31,39 @@ public final class PeerFillSource: ContentSource {
     let instanceID: String
     /// This replica's registry URL, once it listens (nil: it takes no leases).
     private let advertised = NIOLockedValueBox<String?>(nil)
+    /// Blob bodies from a lease holder slower than this are abandoned, as from any tier.
+    let minimumRate: StreamedReply.MinimumRate?
+
+    /// Which holder each blob was last fetched from, and the holders whose bytes of a
+    /// blob failed verification: passed over for that blob like a holder that is down.
+    private struct Holders {
+        var servedBy: [Digest: String] = [:]
+        var distrusted: [Digest: String] = [:]
+    }
+    private let holders = NIOLockedValueBox(Holders())
+    /// Most blobs remembered in each of those maps.
+    static let remembered = 1024
 
     public init(store: S3ContentStore, http: HTTPClient, instanceID: String, leaseSeconds: Double = 600, logger: Logger,
-                now: @escaping @Sendable () -> Date = Date.init) {
+                minimumRate: StreamedReply.MinimumRate? = nil, now: @escaping @Sendable () -> Date = Date.init) {
         self.store = store
         self.http = http
         self.instanceID = instanceID
         self.leaseSeconds = leaseSeconds
         self.logger = logger
+        self.minimumRate = minimumRate
         self.now = now
+    }
+
+    /// The bytes a holder sent for `digest` failed verification: the next fill passes it over.
+    public func deliveredBadBytes(_ digest: Digest) async {
+        holders.withLockedValue { h in
+            guard let owner = h.servedBy.removeValue(forKey: digest) else { return }
+            if h.distrusted.count >= Self.remembered { h.distrusted.removeAll(keepingCapacity: true) }
+            h.distrusted[digest] = owner
+            logger.warning("a replica sent a blob that failed verification; its lease will be taken over",
+                           metadata: ["digest": "\(digest)", "owner": "\(owner)"])
+        }
     }
 
     /// Sets the URL other replicas reach this one at.
@@ -81,12 +105,23 @@ public final class PeerFillSource: ContentSource {
             }
             guard let held, held.owner != me else { return try await fillHere(digest, from: offset, "this replica fills \(digest)") }
             var why = "its lease expired"
-            if held.expires > now().timeIntervalSince1970 {
+            let time = now().timeIntervalSince1970
+            if held.expires > time + leaseSeconds {
+                // No replica writes a lease that long: one written by hand, to block the blob.
+                why = "its lease claims to last past the lifetime a replica gives it"
+            } else if held.expires > time {
                 if let refusal = await refusal(of: held.owner) {
                     why = "a lease naming a replica not to fetch from (\(refusal))"
+                } else if holders.withLockedValue({ $0.distrusted[digest] == held.owner }) {
+                    why = "its bytes of this blob failed verification"
                 } else {
                     do {
-                        return try await peer(held.owner, path: "/v2/\(repository.value)/blobs/\(digest)").getBlob(repository, digest, from: offset, via: via)
+                        let blob = try await peer(held.owner, path: "/v2/\(repository.value)/blobs/\(digest)").getBlob(repository, digest, from: offset, via: via)
+                        holders.withLockedValue { h in
+                            if h.servedBy.count >= Self.remembered { h.servedBy.removeAll(keepingCapacity: true) }
+                            h.servedBy[digest] = held.owner
+                        }
+                        return blob
                     } catch where error.kind == .notFound || error.kind == .loop {
                         throw error
                     } catch {
@@ -130,6 +165,13 @@ public final class PeerFillSource: ContentSource {
     /// whatever the store's own address. A lease pointing elsewhere is treated as dead.
     private func refusal(of owner: String) async -> String? {
         guard let target = URL(string: owner) else { return "not a URL" }
+        // A replica writes its owner as scheme, host and port: a path or a query would turn
+        // the blob's path into something else (another port's /metrics as blob bytes).
+        guard target.user == nil, target.password == nil, target.query == nil, target.fragment == nil,
+              target.path.isEmpty || target.path == "/", !owner.contains("?"), !owner.contains("#") else {
+            logger.warning("a fill lease names an owner with a path or query; taking it over", metadata: ["owner": "\(owner)"])
+            return "an owner is scheme, host and port only"
+        }
         let verdict: RedirectPolicy.Verdict = await RedirectPolicy.check(origin: [], to: target)
         switch verdict {
         case .allow:
@@ -146,6 +188,6 @@ public final class PeerFillSource: ContentSource {
     private func peer(_ url: String, path: String) -> RegistryClient {
         let token = PeerToken(secret: store.client.configuration.secretKey).make(path: path, now: now())
         return RegistryClient(baseURL: url, http: http, instanceID: instanceID, extraHeaders: [(PeerToken.header, token)],
-                              logger: logger, now: now)
+                              logger: logger, now: now, minimumRate: minimumRate)
     }
 }

@@ -356,6 +356,8 @@ public final class S3Client: Sendable {
     private static func collect(_ response: HTTPClientResponse, upTo limit: Int, _ what: String) async throws(ObjectStoreError) -> ByteBuffer {
         do {
             return try await response.body.collect(upTo: limit)
+        } catch let error as NIOTooManyBytesError {
+            throw .tooLarge(status: Int(response.status.code), "\(what): body over \(limit) bytes (\(error))")
         } catch {
             throw .unavailable(status: Int(response.status.code), "\(what): body: \(error)")
         }

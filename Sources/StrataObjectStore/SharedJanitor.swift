@@ -18,6 +18,9 @@ public final class SharedJanitor: Sendable {
         public var removed = 0
         public var removedBytes: Int64 = 0
         public var idle = 0
+        /// When this pass held the lease, for tests that check passes never overlap.
+        public var started: ContinuousClock.Instant? = nil
+        public var ended: ContinuousClock.Instant? = nil
     }
 
     let store: S3ContentStore
@@ -28,7 +31,12 @@ public final class SharedJanitor: Sendable {
     /// How long a janitor's lease lives if it never finishes.
     let leaseSeconds: Double
 
-    public init(store: S3ContentStore, replica: String, maxSize: Int64?, maxIdle: TimeInterval?, leaseSeconds: Double = 300) {
+    /// Largest merged hits object read; a larger one is dropped (see ``mergedHits()``).
+    let maxMergedBytes: Int
+
+    public init(store: S3ContentStore, replica: String, maxSize: Int64?, maxIdle: TimeInterval?, leaseSeconds: Double = 300,
+                maxMergedBytes: Int = 256 << 20) {
+        self.maxMergedBytes = maxMergedBytes
         self.store = store
         self.replica = replica
         self.maxSize = maxSize
@@ -49,14 +57,18 @@ public final class SharedJanitor: Sendable {
     public func run(now: Date) async throws -> Report? {
         let leaseKey = "\(store.prefix)janitor"
         if let held = try await store.acquireLease(key: leaseKey, owner: replica, seconds: leaseSeconds, now: now) {
-            // Another janitor runs, unless it died holding the lease.
-            if held.expires >= now.timeIntervalSince1970 { return nil }
+            // Another janitor runs, unless it died holding the lease, or the lease claims a
+            // life no janitor gives it (written by hand to switch eviction off).
+            if held.expires >= now.timeIntervalSince1970, held.expires <= now.timeIntervalSince1970 + leaseSeconds { return nil }
             let tookOver: Bool = try await store.takeOverLease(key: leaseKey, from: held, owner: replica,
                                                                seconds: leaseSeconds, now: now)
             if !tookOver { return nil }
         }
         do {
-            let report = try await pass(now: now)
+            let started = ContinuousClock.now
+            var report = try await pass(now: now)
+            report.started = started
+            report.ended = ContinuousClock.now
             try? await store.client.delete(leaseKey)
             return report
         } catch {
@@ -93,7 +105,10 @@ public final class SharedJanitor: Sendable {
             report.removed += 1
             report.removedBytes += blob.size
         }
-        try await saveHits(lastUse.filter { !victims.contains($0.key) })
+        // Only blobs still in the bucket keep their hits: the merged object stays as large
+        // as the bucket's listing, not as every digest ever asked for.
+        let present = Set(blobs.map(\.digest)).subtracting(victims)
+        try await saveHits(lastUse.filter { present.contains($0.key) })
         return report
     }
 
@@ -105,12 +120,34 @@ public final class SharedJanitor: Sendable {
             for (text, time) in table { if let digest = try? Digest(parsing: text) { merged[digest] = max(merged[digest] ?? 0, time) } }
         }
         let mergedKey = "\(store.prefix)access/merged"
-        if let found = try await store.client.get(mergedKey, maxSize: 256 << 20) { add(found.bytes) }
+        // An object too large to read (written by hand, or left by an older version) must
+        // not stop eviction: without it, a blob's last use is its upload time, and the
+        // object is written anew from what is read now.
+        switch try await read(mergedKey, limit: maxMergedBytes) {
+        case .bytes(let bytes): add(bytes)
+        case .tooLarge: try? await store.client.delete(mergedKey)
+        case .absent: break
+        }
         for key in try await store.client.listAll(prefix: "\(store.prefix)access/") where key != mergedKey {
-            if let found = try await store.client.get(key, maxSize: 64 << 20) { add(found.bytes) }
+            // A batch too large to read is skipped, and removed like the others.
+            if case .bytes(let bytes) = try await read(key, limit: 64 << 20) { add(bytes) }
             try? await store.client.delete(key)
         }
         return merged
+    }
+
+    private enum Read { case bytes([UInt8]), tooLarge, absent }
+
+    /// An object of hits, or that it is too large to read (a failure of the store throws).
+    private func read(_ key: String, limit: Int) async throws -> Read {
+        let found: (bytes: [UInt8], object: S3Client.Object)?
+        do {
+            found = try await store.client.get(key, maxSize: limit)
+        } catch {
+            if error.isTooLarge { return .tooLarge }
+            throw error
+        }
+        return found.map { .bytes($0.bytes) } ?? .absent
     }
 
     private func saveHits(_ hits: [Digest: Double]) async throws {

@@ -140,7 +140,8 @@ public struct RegistryResponder: HTTPResponder {
         guard let peers, request.method == .get || request.method == .head,
               let token = request.headers[HTTPField.Name(PeerToken.header)!],
               case .blob = try? RegistryPath(path: request.uri.path) else { return false }
-        return peers.verify(token, path: request.uri.path, now: now())
+        // The token signs the whole request target: a query added to a replayed one fails it.
+        return peers.verify(token, path: request.uri.description, now: now())
     }
 
     static func clientAddress(_ context: Context) -> String {

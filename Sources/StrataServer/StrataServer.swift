@@ -80,7 +80,7 @@ public final class StrataServer: Sendable {
                 throw error
             }
         }
-        let clients = upstreams.clients + (shared.map { [$0.http] } ?? [])
+        let clients = upstreams.clients + (shared.map { [$0.http, $0.peerHTTP] } ?? [])
         let engine = MirrorEngine(
             local: shared?.local ?? disk,
             configuration: MirrorConfiguration(tagTTL: configuration.tagTTL, cacheOnly: configuration.cacheOnly,

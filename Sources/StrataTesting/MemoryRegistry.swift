@@ -30,6 +30,7 @@ public final class MemoryRegistry: ContentSource {
         var blobRanges: [Range<Int64>] = []
         var servesRanges = false
         var answersByAccept = false
+        var rejected: [Digest] = []
         var gate: [CheckedContinuation<Void, Never>]? = nil
     }
 
@@ -65,6 +66,13 @@ public final class MemoryRegistry: ContentSource {
 
     public func setFault(_ fault: Fault) {
         state.withLockedValue { $0.fault = fault }
+    }
+
+    /// The digests whose bytes from here the engine found wrong (``deliveredBadBytes(_:)``).
+    public var rejected: [Digest] { state.withLockedValue { $0.rejected } }
+
+    public func deliveredBadBytes(_ digest: Digest) async {
+        state.withLockedValue { $0.rejected.append(digest) }
     }
 
     /// Requests answered so far, as `HEAD manifest 1`, `GET blob sha256:...`.

@@ -34,6 +34,11 @@ public protocol ContentSource: Sendable {
     /// The manifests that name `subject` (the OCI 1.1 referrers API), unfiltered;
     /// `notFound` when the source does not support the API.
     func getReferrers(_ repository: RepositoryName, _ subject: Digest, via: String?) async throws(UpstreamError) -> UpstreamReferrers
+
+    /// The bytes this source delivered for `digest` failed verification. A source that
+    /// knows where they came from stops taking them from there: the shared store
+    /// quarantines its object, the fill leases pass over the replica that sent them.
+    func deliveredBadBytes(_ digest: Digest) async
 }
 
 /// A referrers list as a source answered it.
@@ -48,6 +53,9 @@ public struct UpstreamReferrers: Sendable, Equatable {
 }
 
 extension ContentSource {
+    /// A registry: the tier's breaker counts the failure (``UpstreamTier/deliveredBadBytes(_:_:)``), nothing more.
+    public func deliveredBadBytes(_ digest: Digest) async {}
+
     public func getBlob(_ repository: RepositoryName, _ digest: Digest, range: Range<Int64>, via: String?) async throws(UpstreamError) -> UpstreamBlob {
         throw UpstreamError(.invalidResponse, "\(location) does not serve byte ranges")
     }

@@ -39,6 +39,15 @@ public struct UpstreamTier: Sendable {
     }
 }
 
+extension UpstreamTier {
+    /// Bytes this tier delivered for `digest` failed verification after the walk took
+    /// them: a failure of the tier (its breaker counts it), and its source is told.
+    public func deliveredBadBytes(_ digest: Digest, _ why: String) async {
+        health.record(UpstreamError(.invalidResponse, "\(digest) failed verification: \(why)"), seconds: 0)
+        await client.deliveredBadBytes(digest)
+    }
+}
+
 /// One try of one tier, for the ledger and the logs.
 public struct TierAttempt: Sendable, CustomStringConvertible {
     public let tier: TierName

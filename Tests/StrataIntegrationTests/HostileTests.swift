@@ -178,7 +178,8 @@ extension Integration {
                     // Only an error answer (made before any byte went out) is acceptable.
                     #expect(answer.status >= 500, "\(range): \(answer.status) with \(answer.body.count) bytes")
                 } catch {
-                    // Cut off: what the client must see.
+                    // Cut off: what the client must see (the connection, not another failure).
+                    #expect(error is HTTPClientError, "\(range): \(error)")
                 }
             }
             #expect(strata.server.disk.blobs.lookup(digest) == nil)

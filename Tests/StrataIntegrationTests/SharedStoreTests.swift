@@ -175,7 +175,7 @@ extension Integration {
             let before = upstream.requestCount
             let doomed = Task { try? await fetch("\(a.url)/v2/library/takeover/blobs/\(digest)") }
             // A has its lease and is filling once upstream was asked.
-            while upstream.requestCount == before { await Task.yield() }
+            try await eventually("the upstream was asked") { upstream.requestCount != before }
             await a.stop()
             doomed.cancel()
             let answer = try await fetch("\(b.url)/v2/library/takeover/blobs/\(digest)")

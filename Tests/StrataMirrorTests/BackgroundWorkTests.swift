@@ -1,4 +1,5 @@
 import NIOConcurrencyHelpers
+import StrataTesting
 import Testing
 @testable import StrataMirror
 
@@ -12,14 +13,14 @@ import Testing
             await work.run()
             returned.withLockedValue { $0 = true }
         }
-        while !work.isAccepting { await Task.yield() }
+        try await eventually("the work accepts") { work.isAccepting }
         let (gate, open) = AsyncStream.makeStream(of: Void.self)
         let (done, finished) = AsyncStream.makeStream(of: String.self)
         work.submit {
             for await _ in gate { break }
             finished.yield("fill")
         }
-        while work.running == 0 { await Task.yield() }
+        try await eventually("work runs") { work.running != 0 }
         work.finish()
         #expect(!work.isAccepting)
         #expect(work.running == 1)
@@ -35,10 +36,10 @@ import Testing
     }
 
     /// Cancelling the group cancels the work in it.
-    @Test func cancellingRunCancelsTheWork() async {
+    @Test func cancellingRunCancelsTheWork() async throws {
         let work = BackgroundWork()
         let runner = Task { await work.run() }
-        while !work.isAccepting { await Task.yield() }
+        try await eventually("the work accepts") { work.isAccepting }
         let (cancelled, saw) = AsyncStream.makeStream(of: Bool.self)
         let (never, held) = AsyncStream.makeStream(of: Void.self)
         work.submit {
@@ -48,7 +49,7 @@ import Testing
             saw.yield(Task.isCancelled)
             saw.finish()
         }
-        while work.running == 0 { await Task.yield() }
+        try await eventually("work runs") { work.running != 0 }
         runner.cancel()
         var values: [Bool] = []
         for await value in cancelled { values.append(value) }

@@ -172,7 +172,7 @@ import Testing
                 }
             }
             // Open the gate only once all 32 callers have joined the one run.
-            while flight.callers("k") < 32 { await Task.yield() }
+            try await eventually("32 callers joined") { flight.callers("k") >= 32 }
             await gate.open()
             for try await value in group { #expect(value == 7) }
         }
@@ -191,11 +191,11 @@ import Testing
                 return 1
             }
         }
-        while flight.inFlight == 0 { await Task.yield() }
+        try await eventually("a flight started") { flight.inFlight != 0 }
         caller.cancel()
         await gate.open()
         _ = try? await caller.value
-        while flight.inFlight != 0 { await Task.yield() }
+        try await eventually("the flight ended") { flight.inFlight == 0 }
         #expect(await done.value == 1)
     }
 

@@ -35,7 +35,7 @@ import Testing
             for edge in edges + edges {
                 group.addTask { try await MirrorEngineTests.bytes(edge.blob(registry: "docker.io", repository: repo, digest: digest, headOnly: false)) }
             }
-            while registry.requests.isEmpty { await Task.yield() }
+            try await eventually("a request reached the registry") { !registry.requests.isEmpty }
             registry.openGate()
             return try await group.reduce(into: []) { $0.append($1) }
         }

@@ -66,7 +66,7 @@ import Testing
         let bodies = try await withThrowingTaskGroup(of: [UInt8].self) { group in
             for _ in 0..<16 { group.addTask { try await pull(engine, digest) } }
             // Every client has joined the one fill before upstream answers.
-            while engine.fillsInFlight == 0 || upstream.requests.isEmpty { await Task.yield() }
+            try await eventually("the fill reached upstream") { engine.fillsInFlight != 0 && !upstream.requests.isEmpty }
             upstream.openGate()
             return try await group.reduce(into: []) { $0.append($1) }
         }
@@ -295,6 +295,22 @@ import Testing
             }
         }
         #expect(down.requests.count == 2)
+    }
+
+    /// Bytes that fail verification count against the tier that sent them, and its
+    /// source is told (a bucket quarantines the object, the leases pass the holder over).
+    @Test func wrongBytesAreToldToTheTierThatSentThem() async throws {
+        let blob = ImageFixture.randomBytes(100_000)
+        let digest = ContentHasher.digest(of: blob)
+        let liar = MemoryRegistry("liar")
+        liar.addBlob(blob)
+        liar.setFault(.wrongBytes)
+        let engine = engine([("canonical", liar)])
+        await #expect(throws: (any Error).self) { _ = try await pull(engine, digest) }
+        try await eventually("the tier was told") { !liar.rejected.isEmpty }
+        #expect(liar.rejected == [digest])
+        let health = try #require(engine.configuration.chains["docker.io"]?.tiers.first?.health)
+        #expect(health.snapshot.failures == 1 && health.snapshot.lastError?.contains("failed verification") == true)
     }
 
     @Test func aCachedBlobIsServedWithoutAskingUpstream() async throws {

@@ -49,6 +49,85 @@ import Testing
     }
 }
 
+extension PeerFillSourceTests {
+    /// Finding 3: an owner with a path or query made the blob's path a query string, and
+    /// another port's answer (a replica's /metrics) streamed as blob bytes. An owner is
+    /// scheme, host and port only; anything else is taken over without a request.
+    @Test(arguments: ["/?x=", "/metrics?", "/api/tiers#", "/some/path"])
+    func aLeaseOwnerWithAPathOrQueryIsTakenOverWithoutARequest(_ suffix: String) async throws {
+        let recorder = FaultyRegistry(fault: .none)
+        try await recorder.start()
+        defer { recorder.stop() }
+        let store = try await S3ContentStoreTests.store()
+        let digest = ContentHasher.digest(of: ImageFixture.randomBytes(100))
+        #expect(try await store.acquireLease(digest, owner: recorder.url + suffix, seconds: 600, now: Date()) == nil)
+        let error = await #expect(throws: UpstreamError.self) {
+            try await Self.source(store, me: "http://127.0.0.1:1").getBlob(try RepositoryName("library/lease"), digest, from: 0, via: nil)
+        }
+        #expect(error?.kind == .notFound && error?.message.contains("scheme, host and port only") == true, "\(String(describing: error))")
+        #expect(recorder.requestCount == 1, "only the start-up probe reached it")
+    }
+
+    /// Finding 4: a lease whose `expires` lies years ahead blocked the blob for ever. No
+    /// lease outlives the lifetime a replica gives it: one that claims to is taken over.
+    @Test func aLeaseThatClaimsToLiveTooLongIsTakenOver() async throws {
+        let recorder = FaultyRegistry(fault: .none)
+        try await recorder.start()
+        defer { recorder.stop() }
+        let store = try await S3ContentStoreTests.store()
+        let digest = ContentHasher.digest(of: ImageFixture.randomBytes(100))
+        let threeYears = 3 * 365 * 86400.0
+        #expect(try await store.acquireLease(digest, owner: recorder.url, seconds: threeYears, now: Date()) == nil)
+        let error = await #expect(throws: UpstreamError.self) {
+            try await Self.source(store, me: "http://127.0.0.1:1").getBlob(try RepositoryName("library/lease"), digest, from: 0, via: nil)
+        }
+        #expect(error?.message.contains("past the lifetime") == true, "\(String(describing: error))")
+        #expect(recorder.requestCount == 1)
+        #expect(try await store.acquireLease(digest, owner: "http://10.0.0.9:5000", seconds: 600, now: Date())?.owner == "http://127.0.0.1:1")
+    }
+
+    /// Finding 5: a holder that drips its blob is abandoned at the rate watchdog, as any tier.
+    @Test func aDrippingHolderIsAbandoned() async throws {
+        let bytes = ImageFixture.randomBytes(4000)
+        let digest = ContentHasher.digest(of: bytes)
+        let drip = FaultyRegistry(blobs: [digest: bytes], fault: .drip(bytes: 10, interval: .milliseconds(50)))
+        try await drip.start()
+        defer { drip.stop() }
+        let store = try await S3ContentStoreTests.store()
+        #expect(try await store.acquireLease(digest, owner: drip.url, seconds: 600, now: Date()) == nil)
+        let source = PeerFillSource(store: store, http: TestHTTPClient.shared, instanceID: "me", logger: Logger(label: "test"),
+                                    minimumRate: StreamedReply.MinimumRate(bytesPerSecond: 10_000, window: .milliseconds(300)))
+        source.advertise("http://127.0.0.1:1")
+        let blob = try await source.getBlob(try RepositoryName("library/lease"), digest, from: 0, via: nil)
+        let start = ContinuousClock.now
+        let error = await #expect(throws: UpstreamError.self) { try await blob.body.stream(into: { _ in nil }) }
+        #expect(error?.kind == .tooSlow, "\(String(describing: error))")
+        #expect(ContinuousClock.now - start < .seconds(5))
+    }
+
+    /// Finding 4: a holder whose bytes failed verification is passed over like a dead one.
+    @Test func aHolderWhoseBytesFailedIsPassedOver() async throws {
+        let bytes = ImageFixture.randomBytes(5000)
+        let digest = ContentHasher.digest(of: bytes)
+        let liar = FaultyRegistry(blobs: [digest: bytes], fault: .wrongBytes)
+        try await liar.start()
+        defer { liar.stop() }
+        let store = try await S3ContentStoreTests.store()
+        #expect(try await store.acquireLease(digest, owner: liar.url, seconds: 600, now: Date()) == nil)
+        let source = Self.source(store, me: "http://127.0.0.1:1")
+        let repository = try RepositoryName("library/lease")
+        let first = try await source.getBlob(repository, digest, from: 0, via: nil)
+        let got = NIOLockedValueBox<[UInt8]>([])
+        try await first.body.stream(into: { buffer in got.withLockedValue { $0 += buffer.readableBytesView }; return nil })
+        #expect(got.withLockedValue { $0.count == bytes.count && $0 != bytes }, "the liar's bytes")
+        // The engine's commit found them wrong and said so.
+        await source.deliveredBadBytes(digest)
+        let error = await #expect(throws: UpstreamError.self) { try await source.getBlob(repository, digest, from: 0, via: nil) }
+        #expect(error?.kind == .notFound && error?.message.contains("failed verification") == true, "\(String(describing: error))")
+        #expect(try await store.acquireLease(digest, owner: "http://10.0.0.9:5000", seconds: 600, now: Date())?.owner == "http://127.0.0.1:1")
+    }
+}
+
 /// A lease lives while its fill does: renewed while the replica's engine fills the blob
 /// (until it is written back), then left to die, or released once the blob is written.
 @Suite struct LeaseRenewalTests {

@@ -69,7 +69,13 @@ import Testing
         }
         // At least one ran; those that found the lease held did nothing. None ran at the same time
         // as another (each that ran deleted the lease when done, so a later one may run again).
-        #expect(reports.contains { $0 != nil })
+        let ran = reports.compactMap { $0 }.compactMap { report in report.started.flatMap { start in report.ended.map { (start, $0) } } }
+        #expect(!ran.isEmpty)
+        for (i, a) in ran.enumerated() {
+            for b in ran[(i + 1)...] {
+                #expect(a.1 <= b.0 || b.1 <= a.0, "two janitor passes overlapped")
+            }
+        }
         // A lease left by a janitor that died is taken over once it expired.
         try await store.client.put("\(store.prefix)janitor", ByteBuffer(bytes: try JSONEncoder().encode(
             S3ContentStore.Lease(owner: "dead", expires: now.timeIntervalSince1970 - 1))))
@@ -77,5 +83,33 @@ import Testing
         try await store.client.put("\(store.prefix)janitor", ByteBuffer(bytes: try JSONEncoder().encode(
             S3ContentStore.Lease(owner: "alive", expires: now.timeIntervalSince1970 + 60))))
         #expect(try await SharedJanitor(store: store, replica: "f", maxSize: nil, maxIdle: nil).run(now: now) == nil)
+        // A lease claiming a life no janitor gives it (three years) does not switch eviction off.
+        try await store.client.put("\(store.prefix)janitor", ByteBuffer(bytes: try JSONEncoder().encode(
+            S3ContentStore.Lease(owner: "forever", expires: now.timeIntervalSince1970 + 3 * 365 * 86400))))
+        #expect(try await SharedJanitor(store: store, replica: "g", maxSize: nil, maxIdle: nil).run(now: now) != nil)
+    }
+
+    /// A merged hits object too large to read does not stop eviction (the pass falls back
+    /// to upload times), and the object written back holds only blobs still in the bucket.
+    @Test func anOversizedHitsObjectFailsSafeAndHitsOfAbsentBlobsGo() async throws {
+        let store = try await S3ContentStoreTests.store()
+        let idle = try await Self.blob(store, ImageFixture.randomBytes(1000))
+        let now = Date()
+        let ghosts = (0..<100).map { ContentHasher.digest(of: [UInt8($0)]).description }
+        let huge = try JSONEncoder().encode(Dictionary(uniqueKeysWithValues: ghosts.map { ($0, now.timeIntervalSince1970) }))
+        try await store.client.put("\(store.prefix)access/merged", ByteBuffer(bytes: huge))
+        let janitor = SharedJanitor(store: store, replica: "a", maxSize: nil, maxIdle: 60, maxMergedBytes: 1024)
+        let report = try #require(try await janitor.run(now: now.addingTimeInterval(3600)))
+        #expect(report.idle == 1 && report.removed == 1)
+        #expect(await store.blob(idle) == nil)
+        // Within the limit, hits of digests no longer in the bucket are not kept.
+        let kept = try await Self.blob(store, ImageFixture.randomBytes(1000))
+        store.recordAccess(kept, at: now)
+        try await janitor.flush(now: now)
+        try await store.client.put("\(store.prefix)access/ghosts", ByteBuffer(bytes: try JSONEncoder().encode(["\(ghosts[0])": now.timeIntervalSince1970])))
+        _ = try #require(try await SharedJanitor(store: store, replica: "b", maxSize: nil, maxIdle: nil).run(now: now))
+        let merged = try #require(try await store.client.get("\(store.prefix)access/merged"))
+        let table = try JSONDecoder().decode([String: Double].self, from: Data(merged.bytes))
+        #expect(Set(table.keys) == [kept.description], "\(table.keys)")
     }
 }

@@ -75,6 +75,7 @@ import Testing
         defer { limited.stop() }
         do {
             _ = try await Self.client(limited.url).headBlob(repo, ContentHasher.digest(of: [1]))
+            Issue.record("429 did not throw")
         } catch {
             #expect(error.kind == .rateLimited)
             #expect(error.retryAfter == HeaderNumbers.maxRetryAfter)
