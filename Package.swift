@@ -168,7 +168,7 @@ let package = Package(
         ]),
         .testTarget(name: "StrataConfigTests", dependencies: ["StrataConfig"]),
         .testTarget(name: "StrataObjectStoreTests", dependencies: [
-            "StrataObjectStore", "StrataCore", "StrataStore", "StrataUpstream", "StrataTesting",
+            "StrataObjectStore", "StrataCore", "StrataStore", "StrataUpstream", "StrataMirror", "StrataTesting",
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),

@@ -146,8 +146,9 @@ extension MirrorEngine {
             logger.warning("blob served but not cached: disk full", metadata: ["digest": "\(digest)", "tier": "\(tier.name)"])
         } catch {
             logger.error("blob failed verification; not stored", metadata: ["digest": "\(digest)", "error": "\(error)"])
-            fill.failed(FillError(.verification, "\(error)"), attempts: attempts)
+            // Told before the clients learn of it: the next request must not take the same bytes.
             await tier.deliveredBadBytes(digest, "\(error)")
+            fill.failed(FillError(.verification, "\(error)"), attempts: attempts)
         }
     }
 
@@ -161,9 +162,10 @@ extension MirrorEngine {
             stored = try await local.commit(writer, digest: digest, expectedSize: total)
         } catch let error as StoreError where error.isVerificationFailure {
             logger.error("blob failed verification; not stored", metadata: ["digest": "\(digest)", "tier": "\(tier)", "error": "\(error)"])
-            fill.failed(FillError(.verification, "\(error)"), attempts: attempts)
-            // The next fill must not take the same bytes from the same place.
+            // The next fill must not take the same bytes from the same place: told before
+            // the clients learn of the failure, so that their retry goes elsewhere.
             await upstream.deliveredBadBytes(digest, "\(error)")
+            fill.failed(FillError(.verification, "\(error)"), attempts: attempts)
             return
         } catch let error as StoreError where error.isDiskFull {
             // Verified, all in the temp file, but it cannot be installed: the clients
