@@ -140,4 +140,23 @@ import Testing
         }
         #expect(upstream.requests == ["GET tags"])
     }
+
+    /// Finding 9: the memo was bounded by repositories (60 of 100,000 tags took RSS from
+    /// 43 to 139 MB; the cap allowed ~16 GB). It is bounded by the bytes it holds.
+    @Test func theTagListMemoIsBoundedByBytes() throws {
+        let memo = TagListMemo(capacity: 1 << 20)
+        let t0 = Date(timeIntervalSince1970: 1_800_000_000)
+        for n in 0..<60 {
+            let tags = try (0..<2000).map { try Tag("v\(n)-\(String(format: "%05d", $0))-build") }
+            memo.remember(TagListMemo.Entry(tags: tags, fetchedAt: t0.addingTimeInterval(Double(n)), tier: .canonical, path: ["canonical"]),
+                          for: "docker.io/library/r\(n)")
+            #expect(memo.weight <= 1 << 20, "after \(n + 1) lists")
+        }
+        #expect(memo["docker.io/library/r59"]?.tags.count == 2000, "the newest list is kept")
+        #expect(memo["docker.io/library/r0"] == nil, "the oldest went")
+        // A single list larger than the bound is served, not kept.
+        let huge = try (0..<40_000).map { try Tag("tag-\($0)-with-a-long-suffix") }
+        memo.remember(TagListMemo.Entry(tags: huge, fetchedAt: t0.addingTimeInterval(100), tier: .canonical, path: []), for: "docker.io/library/huge")
+        #expect(memo["docker.io/library/huge"] == nil && memo.weight <= 1 << 20)
+    }
 }
