@@ -98,6 +98,7 @@ let package = Package(
             "StrataCore", "StrataMirror", "StrataAdminModel",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "HTTPTypes", package: "swift-http-types"),
+            .product(name: "Logging", package: "swift-log"),
             .product(name: "Prometheus", package: "swift-prometheus"),
             .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             .product(name: "NIOCore", package: "swift-nio"),
@@ -174,7 +175,9 @@ let package = Package(
             .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             .product(name: "NIOCore", package: "swift-nio"),
         ]),
-        .testTarget(name: "StrataAdminAPITests", dependencies: ["StrataAdminAPI", "StrataCore"]),
+        .testTarget(name: "StrataAdminAPITests", dependencies: [
+            "StrataAdminAPI", "StrataCore", .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+        ]),
         .testTarget(name: "StrataRegistryAPITests", dependencies: [
             "StrataRegistryAPI", "StrataCore", "StrataMirror", "StrataStore", "StrataUpstream", "StrataTesting",
             .product(name: "AsyncHTTPClient", package: "async-http-client"),

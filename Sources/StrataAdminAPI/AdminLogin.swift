@@ -1,36 +1,50 @@
 import Foundation
 import HTTPTypes
 import Hummingbird
+import Logging
+import NIOConcurrencyHelpers
 import NIOCore
 import StrataCore
 
 /// Signing in to a token-protected admin port from a browser: a form that takes the
 /// token and sets a cookie, which the browser then sends with every request.
 ///
-/// The cookie holds `HMAC-SHA256(token, "strata-admin-session")`, not the token: it is
-/// valid while the token is, across restarts, and changing the token signs everyone
-/// out. It is `HttpOnly` and `SameSite=Strict` (no other site's page sends it), and the
-/// ``AdminRequestGuard`` still checks `Host`, `Origin` and `Sec-Fetch-Site`.
+/// The cookie holds a random session id (``AdminSessions``) that expires, ends at
+/// sign-out and at a restart; it is `HttpOnly`, `SameSite=Strict` (no other site's page
+/// sends it) and `Secure` when the port serves HTTPS, and the ``AdminRequestGuard``
+/// still checks `Host`, `Origin` and `Sec-Fetch-Site`. Failed sign-ins are throttled
+/// per address (``LoginThrottle``) and logged once per burst.
 struct AdminLogin: Sendable {
     static let cookieName = "strata_admin"
     let token: String
-    /// The cookie's value for this token.
-    let session: String
+    let sessions: AdminSessions
+    /// The port serves HTTPS: the cookie goes over it only.
+    let secure: Bool
+    let logger: Logger
+    let now: @Sendable () -> Date
+    private let throttle = NIOLockedValueBox(LoginThrottle())
 
-    init(token: String) {
+    init(token: String, secure: Bool, logger: Logger, sessions: AdminSessions = AdminSessions(), now: @escaping @Sendable () -> Date = Date.init) {
         self.token = token
-        self.session = HMAC.sha256(key: Array(token.utf8), Array("strata-admin-session".utf8)).hexString
+        self.secure = secure
+        self.logger = logger
+        self.sessions = sessions
+        self.now = now
     }
 
-    /// Whether a `Cookie` header carries this port's session.
-    func isSignedIn(_ cookies: String?) -> Bool {
-        guard let cookies, cookies.utf8.count <= 8192 else { return false }
+    /// The session id a `Cookie` header carries, if any.
+    static func sessionID(_ cookies: String?) -> String? {
+        guard let cookies, cookies.utf8.count <= 8192 else { return nil }
         for pair in cookies.split(separator: ";") {
             let parts = pair.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
-            if parts.count == 2, parts[0] == Self.cookieName,
-               AdminAuthMiddleware.constantTimeEqual(Array(parts[1].utf8), Array(session.utf8)) { return true }
+            if parts.count == 2, parts[0] == Self.cookieName { return parts[1] }
         }
-        return false
+        return nil
+    }
+
+    /// Whether a `Cookie` header carries a live session of this port.
+    func isSignedIn(_ cookies: String?) -> Bool {
+        Self.sessionID(cookies).map(sessions.isValid) ?? false
     }
 
     /// `token=...` from a form body (`application/x-www-form-urlencoded`).
@@ -43,23 +57,37 @@ struct AdminLogin: Sendable {
         return nil
     }
 
-    func routes(_ router: Router<BasicRequestContext>) {
+    private var cookieAttributes: String { "Path=/; HttpOnly; SameSite=Strict" + (secure ? "; Secure" : "") }
+
+    func routes(_ router: Router<AdminRequestContext>) {
         router.get("/login") { _, _ in Self.page(status: .ok, message: nil) }
-        router.post("/login") { request, _ in
+        router.post("/login") { request, context in
+            let address = context.clientAddress
+            if case .wait(let seconds) = throttle.withLockedValue({ $0.decide(address, now: now()) }) {
+                var response = Self.page(status: .tooManyRequests, message: "Too many wrong tokens from this address: try again in \(seconds) s.")
+                response.headers[.retryAfter] = String(seconds)
+                return response
+            }
             let body = try await request.body.collect(upTo: 4096)
             guard let presented = Self.formToken(String(buffer: body)),
                   AdminAuthMiddleware.constantTimeEqual(Array(presented.utf8), Array(token.utf8)) else {
+                if case .firstOfBurst = throttle.withLockedValue({ $0.failed(address, now: now()) }) {
+                    logger.warning("admin sign-in with a wrong token; more from this address within a minute are throttled, not logged",
+                                   metadata: ["client": "\(address)"])
+                }
                 return Self.page(status: .unauthorized, message: "That is not this admin server's token.")
             }
+            throttle.withLockedValue { $0.succeeded(address) }
             var headers = HTTPFields()
             headers[.location] = "/"
-            headers[.setCookie] = "\(Self.cookieName)=\(session); Path=/; HttpOnly; SameSite=Strict; Max-Age=604800"
+            headers[.setCookie] = "\(Self.cookieName)=\(sessions.start()); \(cookieAttributes); Max-Age=\(Int(sessions.lifetime))"
             return Response(status: .seeOther, headers: headers)
         }
-        router.get("/logout") { _, _ in
+        router.get("/logout") { request, _ in
+            if let id = Self.sessionID(request.headers[.cookie]) { sessions.end(id) }
             var headers = HTTPFields()
             headers[.location] = "/login"
-            headers[.setCookie] = "\(Self.cookieName)=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0"
+            headers[.setCookie] = "\(Self.cookieName)=; \(cookieAttributes); Max-Age=0"
             return Response(status: .seeOther, headers: headers)
         }
     }
@@ -92,13 +120,13 @@ struct AdminLogin: Sendable {
 /// the probes (`/healthz`, `/readyz`: they say only ready or not) and the sign-in page.
 /// A browser that is not signed in is sent to the sign-in page.
 struct AdminAuthMiddleware: RouterMiddleware {
-    typealias Context = BasicRequestContext
+    typealias Context = AdminRequestContext
     let token: String
     let login: AdminLogin
 
-    init(token: String) {
+    init(token: String, login: AdminLogin) {
         self.token = token
-        self.login = AdminLogin(token: token)
+        self.login = login
     }
 
     static let open: Set<String> = ["/healthz", "/readyz", "/login"]

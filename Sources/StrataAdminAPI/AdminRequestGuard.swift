@@ -67,7 +67,7 @@ public struct AdminRequestGuard: Sendable {
 }
 
 struct AdminGuardMiddleware: RouterMiddleware {
-    typealias Context = BasicRequestContext
+    typealias Context = AdminRequestContext
     let guardrail: AdminRequestGuard
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {

@@ -1,6 +1,7 @@
 import Foundation
 import HTTPTypes
 import Hummingbird
+import Logging
 import NIOCore
 import StrataAdminModel
 import StrataCore
@@ -32,12 +33,15 @@ public struct AdminRoutes: Sendable {
 
     /// A router with every admin route; with `token`, every route needs `Authorization: Bearer <token>`.
     /// `listenHost` is the host the port listens on, for the ``AdminRequestGuard``.
-    public func router(token: String?, listenHost: String = "127.0.0.1") -> Router<BasicRequestContext> {
-        let router = Router()
+    /// `secure`: the port serves HTTPS (session cookies are `Secure`).
+    public func router(token: String?, listenHost: String = "127.0.0.1", secure: Bool = false,
+                       logger: Logger = Logger(label: "strata-admin")) -> Router<AdminRequestContext> {
+        let router = Router(context: AdminRequestContext.self)
         router.add(middleware: AdminGuardMiddleware(guardrail: AdminRequestGuard(listenHost: listenHost, tokenRequired: token != nil)))
         if let token {
-            router.add(middleware: AdminAuthMiddleware(token: token))
-            AdminLogin(token: token).routes(router)
+            let login = AdminLogin(token: token, secure: secure, logger: logger)
+            router.add(middleware: AdminAuthMiddleware(token: token, login: login))
+            login.routes(router)
         }
         router.get("/healthz") { _, _ in Self.text("ok\n") }
         router.get("/readyz") { _, _ in

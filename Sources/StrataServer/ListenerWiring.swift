@@ -14,6 +14,8 @@ struct ListenerWiring {
     let adminAddress: (host: String, port: Int)?
     let adminToken: String?
     let adminServer: HTTPServerBuilder
+    /// The admin port serves HTTPS (its session cookies are `Secure`).
+    var adminIsTLS: Bool { tls != nil }
     /// Plain-text registry connections send raw cache hits with sendfile; TLS cannot.
     let fileRegions: Bool
     let authenticator: ClientAuthenticator?

@@ -215,7 +215,7 @@ public final class StrataServer: Sendable {
             let routes = AdminRoutes(engine: engine, inventory: disk, ledger: ledger, metrics: metrics, instanceID: instanceID,
                                      maxCacheBytes: configuration.maxSize, settle: { [eviction] in await eviction.waitUntilIdle() })
             services.append(Application(
-                router: routes.router(token: listeners.adminToken, listenHost: adminAddress.host),
+                router: routes.router(token: listeners.adminToken, listenHost: adminAddress.host, secure: listeners.adminIsTLS, logger: logger),
                 server: listeners.adminServer,
                 configuration: .init(address: .hostname(adminAddress.host, port: adminAddress.port), serverName: nil),
                 onServerRunning: { channel in onAdminListening(channel.localAddress?.port ?? adminAddress.port) },

@@ -214,6 +214,22 @@ extension Integration {
             #expect(crossSite.status == 403)
             let signedOut = try await fetch(strata.adminURL + "/logout", headers: [("Cookie", session)])
             #expect(signedOut.status == 303 && signedOut.headers.first(name: "Set-Cookie")?.contains("Max-Age=0") == true)
+            // Finding 13: the cookie was a fixed HMAC of the token, valid after sign-out. A
+            // session is random, and sign-out ends it on the server.
+            #expect(try await fetch(strata.adminURL + "/api/stats", headers: [("Cookie", session)]).status == 401, "a session outlived sign-out")
+            let again = try await fetch(strata.adminURL + "/login", method: .POST, headers: post, body: "token=s3cret-token")
+            let second = String((again.headers.first(name: "Set-Cookie") ?? "").prefix { $0 != ";" })
+            #expect(second.hasPrefix("strata_admin=") && second != session, "each sign-in gets its own session")
+            #expect(!cookie.contains("Secure"), "plain HTTP: a Secure cookie would never be sent back")
+            // Wrong tokens from one address: five are answered, then the address waits.
+            var statuses: [Int] = []
+            for n in 0..<7 {
+                statuses.append(try await fetch(strata.adminURL + "/login", method: .POST, headers: post, body: "token=guess\(n)").status)
+            }
+            #expect(statuses == [401, 401, 401, 401, 401, 429, 429], "\(statuses)")
+            let throttled = try await fetch(strata.adminURL + "/login", method: .POST, headers: post, body: "token=s3cret-token")
+            #expect(throttled.status == 429 && throttled.headers.first(name: "Retry-After").flatMap { Int($0) }.map { (1...60).contains($0) } == true,
+                    "even the right token waits out the burst")
         }
 
         /// `strata status`, `strata ls` and `strata requests` read a running Strata.

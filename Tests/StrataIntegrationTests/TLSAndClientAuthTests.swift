@@ -65,6 +65,25 @@ extension Integration {
 
         /// htpasswd (bcrypt) logins on the registry port; credentials never reach the
         /// logs, the ledger or the access log.
+        /// Finding 13: on an HTTPS admin port the session cookie is `Secure`.
+        @Test func theAdminSessionCookieIsSecureOverHTTPS() async throws {
+            let tls = try Self.makeCertificates()
+            let tokenFile = makeTempDirectory("tls-token") + "/token"
+            try "tls-admin-token\n".write(toFile: tokenFile, atomically: true, encoding: .utf8)
+            let strata = try await StrataInstance.start(canonical: "http://127.0.0.1:9", configure: { config in
+                config.tlsCertificate = tls.cert
+                config.tlsKey = tls.key
+                config.adminTokenFile = tokenFile
+            })
+            defer { Task { await strata.stop() } }
+            let curl = try #require(which("curl"))
+            let https = strata.adminURL.replacingOccurrences(of: "http:", with: "https:")
+            let answer = try runCommand(curl, ["-s", "-i", "--cacert", "\(tls.directory)/ca.crt", "-X", "POST", "-H", "Origin: \(https)",
+                                               "-H", "Content-Type: application/x-www-form-urlencoded", "--data", "token=tls-admin-token", "\(https)/login"])
+            let cookie = try #require(answer.output.split(separator: "\r\n").first { $0.lowercased().hasPrefix("set-cookie:") }, "\(answer.output)")
+            #expect(cookie.contains("; Secure") && cookie.contains("HttpOnly"), "\(cookie)")
+        }
+
         @Test func clientsMustLogInAndCredentialsStayPrivate() async throws {
             let (registry, images) = try await SharedUpstream.shared.get()
             let dir = makeTempDirectory("htpasswd")
