@@ -126,3 +126,16 @@ import Testing
         #expect(throws: TarHeader.Invalid.self) { try TarHeader(block: [1, 2, 3]) }
     }
 }
+
+/// Finding 11: strings from upstreams reached the operator's terminal raw.
+@Suite struct PrintableTextTests {
+    @Test func controlCharactersAreShownNotObeyed() {
+        let title = "linux\u{1b}]0;pwned\u{07}"
+        #expect(PrintableText.make(title) == "linux\\u{1b}]0;pwned\\u{7}")
+        #expect(PrintableText.make("a\u{9b}2Jb\u{7f}") == "a\\u{9b}2Jb\\u{7f}")
+        #expect(PrintableText.make("file\u{202e}txt.exe") == "file\\u{202e}txt.exe")
+        #expect(PrintableText.make("plain/amd64 é") == "plain/amd64 é")
+        #expect(PrintableText.make(String(repeating: "x", count: 50), limit: 10) == String(repeating: "x", count: 10) + "…")
+        #expect(!PrintableText.isPrintable(title) && PrintableText.isPrintable("linux/arm64/v8"))
+    }
+}

@@ -136,5 +136,31 @@ extension Integration {
             let imported = try runCommand(binary, ["import", "--cache-dir", "\(dir)/other", "\(dir)/none.tar"])
             #expect(imported.status == 1 && imported.output == "strata: \(dir)/other holds no Strata cache\n", "\(imported.output)")
         }
+
+        /// Finding 11 of the second hardening round: an upstream's index named a platform
+        /// with terminal escapes, and `strata ls` printed them raw (a title change, a
+        /// cleared screen). Every string from outside is printed escaped.
+        @Test func terminalEscapesFromAnUpstreamArePrintedNotObeyed() async throws {
+            let binary = try #require(Integration.CommandLine.binary)
+            let child = try ImageFixture.image(layers: [.random(1000)], label: "esc")
+            let hostile = "linux\u{1b}]0;pwned\u{07}\u{1b}[2J"
+            let index = Array(#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[{"mediaType":"\#(child.mediaType)","digest":"\#(child.digest)","size":\#(child.manifest.count),"platform":{"architecture":"amd64","os":"linux\u001b]0;pwned\u0007\u001b[2J"}}]}"#.utf8)
+            let upstream = FaultyRegistry(blobs: child.blobs, manifests: [
+                "1": (MediaType.ociIndex.value, index),
+                ContentHasher.digest(of: index).description: (MediaType.ociIndex.value, index),
+                child.digest.description: (child.mediaType, child.manifest),
+            ], fault: .none)
+            try await upstream.start()
+            defer { upstream.stop() }
+            let strata = try await StrataInstance.start(canonical: upstream.url)
+            defer { Task { await strata.stop() } }
+            let byTag = try await fetch("\(strata.url)/v2/library/esc/manifests/1")
+            #expect(byTag.status == 200, "\(String(decoding: byTag.body, as: UTF8.self))")
+            #expect(try await fetch("\(strata.url)/v2/library/esc/manifests/\(child.digest)").status == 200)
+            let listed = try runCommand(binary, ["ls", "library/esc", "--admin", strata.adminURL])
+            #expect(listed.status == 0)
+            #expect(!listed.output.unicodeScalars.contains { $0.value == 0x1b || $0.value == 0x07 }, "\(listed.output.debugDescription)")
+            #expect(listed.output.contains(PrintableText.make(hostile) + "/amd64"), "\(listed.output)")
+        }
     }
 }
