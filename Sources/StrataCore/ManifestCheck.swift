@@ -19,6 +19,11 @@ public enum ManifestCheck {
     /// `Content-Type`s that say "some JSON" without naming a manifest type.
     static let genericJSON: Set<String> = ["", "application/json", "application/octet-stream", "text/plain"]
 
+    /// Whether `type` is a manifest type this cache serves (image, index, or v1).
+    public static func isManifestType(_ type: String) -> Bool {
+        imageTypes.contains(type) || indexTypes.contains(type) || v1Types.contains(type)
+    }
+
     /// The manifest's media type, once the bytes are checked against it. `contentType`
     /// is the upstream's header (parameters allowed).
     public static func mediaType(of bytes: [UInt8], contentType: String) throws(Failure) -> String {

@@ -186,69 +186,83 @@ public struct ImageBundle: Sendable {
             report.bytes += entry.size
         }
         guard let indexJSON else { throw Failure("\(path) is not an OCI image layout: no index.json") }
-        let layout = try ManifestReferences(parsing: indexJSON)
-        guard let object = try JSONSerialization.jsonObject(with: Data(indexJSON)) as? [String: Any],
-              let manifests = object["manifests"] as? [[String: Any]] else { throw Failure("index.json has no manifests") }
-        // Manifests: record their media types, so they can be served by digest, and
-        // gather who refers to whom.
+        guard JSONDepth.isWithin(indexJSON),
+              let object = try JSONSerialization.jsonObject(with: Data(indexJSON)) as? [String: Any],
+              let manifests = object["manifests"] as? [Any] else { throw Failure("index.json has no manifests") }
+        // Manifests: the same check as a fill (the bytes are JSON of the shape their media
+        // type promises), then their media types are recorded, so they can be served by
+        // digest; and who refers to whom is gathered.
         var referrers: [Digest: [ReferrersIndex.Entry]] = [:]
         var children: [Digest: [Digest]] = [:]
         for digest in imported {
             guard let blob = store.lookup(digest), blob.size < 4 << 20, let bytes = try? await store.readAll(digest),
-                  let json = try? JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any], json["schemaVersion"] != nil,
-                  let type = (json["mediaType"] as? String) ?? (json["manifests"] != nil ? MediaType.ociIndex.value : json["layers"] != nil ? MediaType.ociManifest.value : nil)
-            else { continue }
+                  bytes.first == UInt8(ascii: "{"), let type = try? ManifestCheck.mediaType(of: bytes, contentType: "") else { continue }
             try index.recordBlob(blob, mediaType: type, at: now)
             if let (subject, entry) = ReferrersIndex.referrer(manifest: bytes, digest: digest), !(referrers[subject]?.contains(entry) ?? false) {
                 referrers[subject, default: []].append(entry)
             }
             children[digest] = ((try? ManifestReferences(parsing: bytes))?.manifests ?? []).map(\.digest)
         }
-        for (i, descriptor) in layout.manifests.enumerated() {
-            let annotations = manifests[i]["annotations"] as? [String: Any]
-            guard let name = annotations?["org.opencontainers.image.ref.name"] as? String,
-                  let reference = ImageReference(parsing: name), store.lookup(descriptor.digest) != nil else { continue }
-            let mediaType = try index.blob(descriptor.digest)?.mediaType ?? descriptor.mediaType
-            try index.addManifest(.init(registry: reference.registry, repository: reference.repository, digest: descriptor.digest,
+        // Each entry of index.json on its own: its name and its digest come from the same
+        // object, so an invalid entry cannot shift the names of the others.
+        var images: [ImageReference: Digest] = [:]
+        for case let entry as [String: Any] in manifests {
+            guard let digestText = entry["digest"] as? String, let digest = try? Digest(parsing: digestText),
+                  let name = (entry["annotations"] as? [String: Any])?["org.opencontainers.image.ref.name"] as? String,
+                  let reference = ImageReference(parsing: name), store.lookup(digest) != nil,
+                  let mediaType = try index.blob(digest)?.mediaType, ManifestCheck.isManifestType(mediaType) else { continue }
+            try index.addManifest(.init(registry: reference.registry, repository: reference.repository, digest: digest,
                                         mediaType: mediaType, fetchedAt: now, tier: "import"))
             if case .tag(let tag) = reference.reference {
-                try index.setTag(.init(registry: reference.registry, repository: reference.repository, tag: tag, digest: descriptor.digest,
+                try index.setTag(.init(registry: reference.registry, repository: reference.repository, tag: tag, digest: digest,
                                        mediaType: mediaType, fetchedAt: now, tier: "import"))
             }
-            try await restoreReferrers(from: descriptor.digest, of: reference, referrers: referrers, children: children, now: now)
+            images[reference] = digest
             report.images += 1
         }
+        try await restoreReferrers(of: images, referrers: referrers, children: children, now: now)
         return report
     }
 
-    /// Writes the referrers list of every manifest of an image (its platforms, and the
-    /// referrers themselves, which may have referrers) that a bundled manifest names as
-    /// its subject, as the engine keeps lists it fetched.
+    /// Writes the referrers list of every manifest of the imported images (their
+    /// platforms, and the referrers themselves, which may have referrers) that a bundled
+    /// manifest names as its subject, as the engine keeps lists it fetched: each list
+    /// once per repository, whatever the number of images that reach it.
     private func restoreReferrers(
-        from root: Digest, of image: ImageReference, referrers: [Digest: [ReferrersIndex.Entry]], children: [Digest: [Digest]], now: Date
+        of images: [ImageReference: Digest], referrers: [Digest: [ReferrersIndex.Entry]], children: [Digest: [Digest]], now: Date
     ) async throws {
         guard !referrers.isEmpty else { return }
-        var closure = [root]
-        var seen: Set<Digest> = [root]
-        var next = 0
-        while next < closure.count {
-            let digest = closure[next]
-            next += 1
-            for linked in (children[digest] ?? []) + (referrers[digest] ?? []).map(\.digest) where seen.insert(linked).inserted {
-                closure.append(linked)
+        var written: Set<String> = []
+        var lists: [Digest: (bytes: [UInt8], digest: Digest)] = [:]
+        for (image, root) in images {
+            let registry = ReferrersIndex.registryName(for: image.registry)
+            var closure = [root]
+            var seen: Set<Digest> = [root]
+            var next = 0
+            while next < closure.count {
+                let digest = closure[next]
+                next += 1
+                for linked in (children[digest] ?? []) + (referrers[digest] ?? []).map(\.digest) where seen.insert(linked).inserted {
+                    closure.append(linked)
+                }
             }
-        }
-        let registry = ReferrersIndex.registryName(for: image.registry)
-        for subject in closure {
-            guard let entries = referrers[subject] else { continue }
-            let bytes = ReferrersIndex(manifests: entries).bytes
-            let digest = ContentHasher.digest(of: bytes)
-            let blob = try await store.put(bytes, digest: digest)
-            try index.recordBlob(blob, mediaType: MediaType.ociIndex.value, at: now)
-            try index.addManifest(.init(registry: registry, repository: image.repository, digest: digest, mediaType: MediaType.ociIndex.value,
-                                        fetchedAt: now, tier: "import"))
-            try index.setTag(.init(registry: registry, repository: image.repository, tag: ReferrersIndex.tagName(for: subject), digest: digest,
-                                   mediaType: MediaType.ociIndex.value, fetchedAt: now, tier: "import"))
+            for subject in closure {
+                guard let entries = referrers[subject], written.insert("\(registry)/\(image.repository.value)@\(subject)").inserted else { continue }
+                let list: (bytes: [UInt8], digest: Digest)
+                if let known = lists[subject] {
+                    list = known
+                } else {
+                    let bytes = ReferrersIndex(manifests: entries).bytes
+                    list = (bytes, ContentHasher.digest(of: bytes))
+                    let blob = try await store.put(bytes, digest: list.digest)
+                    try index.recordBlob(blob, mediaType: MediaType.ociIndex.value, at: now)
+                    lists[subject] = list
+                }
+                try index.addManifest(.init(registry: registry, repository: image.repository, digest: list.digest,
+                                            mediaType: MediaType.ociIndex.value, fetchedAt: now, tier: "import"))
+                try index.setTag(.init(registry: registry, repository: image.repository, tag: ReferrersIndex.tagName(for: subject),
+                                       digest: list.digest, mediaType: MediaType.ociIndex.value, fetchedAt: now, tier: "import"))
+            }
         }
     }
 }

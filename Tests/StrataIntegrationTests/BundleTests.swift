@@ -96,4 +96,53 @@ extension Integration.Lifecycle {
         #expect(result.output.contains("does not match its digest"))
         #expect(!FileManager.default.fileExists(atPath: "\(dir)/cache/blobs/sha256/\(claimed.hex.prefix(2))/\(claimed.hex)"))
     }
+
+    /// Finding 12: `strata import` trusted the bundle. A JSON blob typed `text/html`
+    /// became a manifest served as `text/html`, and an invalid entry in `index.json`
+    /// shifted the names of the others (`victim:latest` pointed at another image).
+    @Test func importChecksManifestsAndNamesEachEntryByItself() async throws {
+        let binary = try #require(Integration.CommandLine.binary)
+        let dir = makeTempDirectory("hostile-bundle")
+        let layout = "\(dir)/layout"
+        try FileManager.default.createDirectory(atPath: "\(layout)/blobs/sha256", withIntermediateDirectories: true)
+        func put(_ bytes: [UInt8]) throws -> Digest {
+            let digest = ContentHasher.digest(of: bytes)
+            try Data(bytes).write(to: URL(fileURLWithPath: "\(layout)/blobs/sha256/\(digest.hex)"))
+            return digest
+        }
+        let victim = try ImageFixture.image(layers: [.random(2000)], label: "victim")
+        let other = try ImageFixture.image(layers: [.random(2000)], label: "other")
+        for image in [victim, other] {
+            _ = try put(image.manifest)
+            for bytes in image.blobs.values { _ = try put(bytes) }
+        }
+        let html = try put(Array(#"{"schemaVersion":2,"mediaType":"text/html","config":{}}"#.utf8))
+        func entry(_ digest: String, _ type: String, _ name: String) -> String {
+            #"{"mediaType":"\#(type)","digest":"\#(digest)","size":1,"annotations":{"org.opencontainers.image.ref.name":"\#(name)"}}"#
+        }
+        let index = #"{"schemaVersion":2,"manifests":["# + [
+            entry("sha256:not-a-digest", MediaType.ociManifest.value, "docker.io/library/shifted:1"),
+            entry(victim.digest.description, victim.mediaType, "docker.io/library/victim:latest"),
+            entry(other.digest.description, other.mediaType, "docker.io/library/other:latest"),
+            entry(html.description, "text/html", "docker.io/library/page:1"),
+        ].joined(separator: ",") + "]}"
+        try Data(index.utf8).write(to: URL(fileURLWithPath: "\(layout)/index.json"))
+        try Data(#"{"imageLayoutVersion":"1.0.0"}"#.utf8).write(to: URL(fileURLWithPath: "\(layout)/oci-layout"))
+        let tar = try runCommand(which("tar") ?? "/bin/tar", ["-cf", "\(dir)/bundle.tar", "-C", layout, "oci-layout", "index.json", "blobs"])
+        #expect(tar.status == 0)
+        let result = try runCommand(binary, ["import", "--cache-dir", "\(dir)/cache", "\(dir)/bundle.tar"])
+        #expect(result.status == 0 && result.output.hasPrefix("imported 2 images"), "\(result.output)")
+
+        let offline = try await StrataInstance.start(canonical: nil, cacheDirectory: "\(dir)/cache", configure: { $0.cacheOnly = true })
+        defer { Task { await offline.stop() } }
+        let accept = [("Accept", MediaType.ociManifest.value)]
+        let named = try await fetch("\(offline.url)/v2/library/victim/manifests/latest", headers: accept)
+        #expect(named.status == 200 && named.body == victim.manifest, "victim:latest names the victim's image")
+        #expect(try await fetch("\(offline.url)/v2/library/other/manifests/latest", headers: accept).body == other.manifest)
+        #expect(try await fetch("\(offline.url)/v2/library/shifted/manifests/1", headers: accept).status == 404)
+        let page = try await fetch("\(offline.url)/v2/library/page/manifests/1")
+        #expect(page.status == 404, "a text/html blob is not a manifest")
+        let byDigest = try await fetch("\(offline.url)/v2/library/page/manifests/\(html)")
+        #expect(byDigest.status == 404 && byDigest.headers.first(name: "Content-Type") != "text/html")
+    }
 }
