@@ -67,6 +67,27 @@ public struct ReferrersIndex: Sendable, Equatable {
         self.manifests = entries
     }
 
+    /// Most entries a kept list holds: a list a registry made huge (200,000 entries, 37 MB)
+    /// must not make every cached answer cost seconds, nor outgrow what a replica reads
+    /// back from the bucket.
+    public static let maxEntries = 10_000
+    /// Most bytes a kept list's encoding holds.
+    public static let maxBytes = 4 << 20
+
+    /// The list cut to ``maxEntries`` and ``maxBytes`` (the first entries, in the order
+    /// the tier listed them), and whether anything was cut.
+    public func bounded(maxEntries: Int = Self.maxEntries, maxBytes: Int = Self.maxBytes) -> (index: ReferrersIndex, cut: Bool) {
+        var kept = Array(manifests.prefix(maxEntries))
+        // Entries differ in size (annotations): measure, and cut in proportion until it fits.
+        var size = ReferrersIndex(manifests: kept).bytes.count
+        while size > maxBytes, !kept.isEmpty {
+            let target = Int(Double(kept.count) * Double(maxBytes) / Double(size) * 0.98)
+            kept = Array(kept.prefix(min(max(0, target), kept.count - 1)))
+            size = ReferrersIndex(manifests: kept).bytes.count
+        }
+        return (ReferrersIndex(manifests: kept), kept.count < manifests.count)
+    }
+
     /// Only the entries of `artifactType` (all of them for nil).
     public func filtered(artifactType: String?) -> ReferrersIndex {
         guard let artifactType else { return self }

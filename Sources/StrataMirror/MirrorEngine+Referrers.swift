@@ -5,7 +5,11 @@ import StrataUpstream
 
 /// A referrers list, as `GET /v2/<name>/referrers/<digest>` answers it (unfiltered).
 public struct ReferrersResult: Sendable {
-    public let index: ReferrersIndex
+    /// The list as stored and served: a cached list goes out as these bytes, neither
+    /// parsed nor encoded again.
+    public let encoded: [UInt8]
+    /// The list's entries (parsed from ``encoded`` when asked: filtering, a replica).
+    public var index: ReferrersIndex { ReferrersIndex(parsing: encoded) ?? ReferrersIndex(manifests: []) }
     public let tier: TierName
     /// Every tier failed: this is the list cached earlier.
     public let stale: Bool
@@ -29,7 +33,7 @@ extension MirrorEngine {
         let kept = await keptReferrers(registry: registry, repository: repository, subject: subject)
         if let kept, configuration.cacheOnly
             || TagFreshness(ttl: configuration.referrersTTL).decide(fetchedAt: kept.fetchedAt, now: now()) == .fresh {
-            return ReferrersResult(index: kept.index, tier: .local, stale: false, attempts: [], path: ["local"])
+            return ReferrersResult(encoded: kept.encoded, tier: .local, stale: false, attempts: [], path: ["local"])
         }
         if configuration.cacheOnly {
             throw MirrorError.referrersNotSupported.saying("\(what) are not cached, and this mirror is in cache-only mode")
@@ -42,7 +46,7 @@ extension MirrorEngine {
         do {
             return try await referrersFlights.run(negativeKey) {
                 try await self.fetchReferrers(registry: registry, repository: repository, subject: subject, chain: chain, via: via,
-                                              kept: kept?.index, negativeKey: negativeKey)
+                                              kept: kept?.encoded, negativeKey: negativeKey)
             }
         } catch let error as MirrorError {
             throw error
@@ -53,7 +57,7 @@ extension MirrorEngine {
 
     private func fetchReferrers(
         registry: String, repository: RepositoryName, subject: Digest, chain: TierChain, via: String?,
-        kept: ReferrersIndex?, negativeKey: String
+        kept: [UInt8]?, negativeKey: String
     ) async throws(MirrorError) -> ReferrersResult {
         let listed: (value: UpstreamReferrers, tierIndex: Int, attempts: [TierAttempt])
         do {
@@ -62,7 +66,7 @@ extension MirrorEngine {
             }
         } catch {
             if let kept {
-                return ReferrersResult(index: kept, tier: .stale, stale: true, attempts: error.attempts, path: ["stale"])
+                return ReferrersResult(encoded: kept, tier: .stale, stale: true, attempts: error.attempts, path: ["stale"])
             }
             if error.allNotFound {
                 negative.insert(negativeKey)
@@ -72,14 +76,19 @@ extension MirrorEngine {
             throw exhausted(error, what: "referrers of \(repository)@\(subject)", unknown: .referrersNotSupported)
         }
         let tier = chain.tiers[listed.tierIndex].name
-        await keep(listed.value.index, registry: registry, repository: repository, subject: subject, tier: tier)
-        return ReferrersResult(index: listed.value.index, tier: tier, stale: false, attempts: listed.attempts,
+        let (bounded, cut) = listed.value.index.bounded()
+        if cut {
+            logger.warning("referrers list cut to what a cache keeps", metadata: [
+                "subject": "\(subject)", "listed": "\(listed.value.index.manifests.count)", "kept": "\(bounded.manifests.count)"])
+        }
+        let encoded = bounded.bytes
+        await keep(encoded, registry: registry, repository: repository, subject: subject, tier: tier)
+        return ReferrersResult(encoded: encoded, tier: tier, stale: false, attempts: listed.attempts,
                                path: [tier.description] + listed.value.remotePath)
     }
 
     /// Stores a referrers list for its subject; a store that fails only costs the next request a fetch.
-    func keep(_ index: ReferrersIndex, registry: String, repository: RepositoryName, subject: Digest, tier: TierName) async {
-        let bytes = index.bytes
+    func keep(_ bytes: [UInt8], registry: String, repository: RepositoryName, subject: Digest, tier: TierName) async {
         let digest = ContentHasher.digest(of: bytes)
         let keptRegistry = ReferrersIndex.registryName(for: registry)
         do {
@@ -95,9 +104,11 @@ extension MirrorEngine {
     }
 
     /// The referrers list kept for `subject`, with when it was fetched.
-    func keptReferrers(registry: String, repository: RepositoryName, subject: Digest) async -> (index: ReferrersIndex, fetchedAt: Date)? {
+    /// Its bytes are what this cache encoded (or imported) and the store verified by
+    /// digest: served as they are, not parsed again.
+    func keptReferrers(registry: String, repository: RepositoryName, subject: Digest) async -> (encoded: [UInt8], fetchedAt: Date)? {
         guard let record = await local.tag(registry: ReferrersIndex.registryName(for: registry), repository: repository, tag: ReferrersIndex.tagName(for: subject)),
-              let stored = await local.manifest(record.digest), let index = ReferrersIndex(parsing: stored.bytes) else { return nil }
-        return (index, record.fetchedAt)
+              let stored = await local.manifest(record.digest), stored.mediaType == MediaType.ociIndex.value else { return nil }
+        return (stored.bytes, record.fetchedAt)
     }
 }

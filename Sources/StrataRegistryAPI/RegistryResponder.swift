@@ -266,7 +266,8 @@ public struct RegistryResponder: HTTPResponder {
             }
             // Filtered here, whatever the tier did: the whole list is what is kept.
             let artifactType = request.uri.queryParameters["artifactType"].flatMap { $0.isEmpty ? nil : String($0) }
-            let bytes = result.index.filtered(artifactType: artifactType).bytes
+            // Unfiltered, a list goes out as kept; only a filter parses it.
+            let bytes = artifactType.map { result.index.filtered(artifactType: $0).bytes } ?? result.encoded
             var headers = Self.baseHeaders(contentType: MediaType.ociIndex.value)
             headers[.contentLength] = String(bytes.count)
             headers[Self.tierHeader] = result.tier.description

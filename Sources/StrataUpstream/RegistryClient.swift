@@ -185,8 +185,9 @@ public final class RegistryClient: Sendable {
             guard let index = ReferrersIndex(parsing: body) else {
                 throw UpstreamError(.invalidResponse, "referrers of \(subject): not an image index of descriptors")
             }
-            entries += index.manifests
-            return !index.manifests.isEmpty
+            // Pages past what a cache keeps are not read (ReferrersIndex.maxEntries).
+            entries += index.manifests.prefix(max(0, ReferrersIndex.maxEntries - entries.count))
+            return !index.manifests.isEmpty && entries.count < ReferrersIndex.maxEntries
         }
         return UpstreamReferrers(index: ReferrersIndex(manifests: entries), remotePath: remotePath)
     }

@@ -92,4 +92,31 @@ import Testing
         #expect(index.filtered(artifactType: nil) == index)
         #expect(ReferrersIndex(parsing: index.bytes) == index)
     }
+
+    /// Finding 8: a 200,000-entry list was kept whole and parsed and encoded again for
+    /// every request. What is kept is bounded, and a cached list goes out as its bytes.
+    @Test func aHugeListIsKeptBoundedAndServedFromItsBytes() async throws {
+        let canonical = MemoryRegistry("canonical")
+        let huge = (0..<25_000).map { Self.entry("sig-\($0)", artifactType: "application/vnd.dev.cosign.artifact.sig.v1+json") }
+        canonical.setReferrers(ReferrersIndex(manifests: huge), for: subject)
+        let engine = engine([("canonical", canonical)])
+        let first = try await engine.referrers(registry: "docker.io", repository: repo, subject: subject)
+        let kept = first.index.manifests
+        #expect(kept.count <= ReferrersIndex.maxEntries && kept.count > 0)
+        #expect(first.encoded.count <= ReferrersIndex.maxBytes)
+        #expect(kept == Array(huge.prefix(kept.count)), "the first entries, in the tier's order")
+        let second = try await engine.referrers(registry: "docker.io", repository: repo, subject: subject)
+        #expect(second.tier == .local && second.encoded == first.encoded)
+        #expect(canonical.requests.filter { $0.hasPrefix("GET referrers") }.count == 1)
+    }
+
+    @Test func boundingCutsByBytesToo() {
+        let big = (0..<100).map { n in
+            ReferrersIndex.Entry(mediaType: MediaType.ociManifest.value, digest: ContentHasher.digest(of: [UInt8(n)]), size: 1,
+                                 artifactType: "a/b", annotations: ["pad": String(repeating: "x", count: 1000)])
+        }
+        let (bounded, cut) = ReferrersIndex(manifests: big).bounded(maxEntries: 1000, maxBytes: 20_000)
+        #expect(cut && bounded.bytes.count <= 20_000 && bounded.manifests.count >= 15)
+        #expect(ReferrersIndex(manifests: Array(big.prefix(3))).bounded().cut == false)
+    }
 }
