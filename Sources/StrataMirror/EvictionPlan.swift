@@ -31,13 +31,6 @@ public struct EvictionPlan: Sendable, Equatable {
 
     public var bytes: Int64 { victims.reduce(0) { $0 + $1.bytes } }
 
-    /// The plan over rows in memory (sorted here).
-    public init(blobs: [CacheIndex.BlobRow], limits: Limits, protected: Set<Digest>, now: Date) {
-        let oldestFirst = blobs.map { EvictionCandidate(digest: $0.digest, storedSize: $0.storedSize, lastAccess: $0.lastAccess) }
-            .sorted { ($0.lastAccess, $0.digest) < ($1.lastAccess, $1.digest) }
-        self.init(total: blobs.reduce(0) { $0 + $1.storedSize }, oldestFirst: oldestFirst, limits: limits, protected: protected, now: now)
-    }
-
     /// The plan over the cache's blobs least recently requested first, read only as far
     /// as the plan goes: idle blobs are the oldest, and blobs taken for size follow them,
     /// so the plan stops at the first blob it keeps (however large the cache).

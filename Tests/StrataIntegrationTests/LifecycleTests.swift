@@ -53,6 +53,43 @@ extension Integration {
             #expect(store.lookup(try layer("a")) != nil, "still pinned")
         }
 
+        /// Which blob goes depends on the order: a, b pulled, a asked again, then c over
+        /// the bound. Least recently requested first takes b; newest first would take a
+        /// or c (the mutant the second hardening round found the other test let through).
+        @Test func theBoundTakesTheLeastRecentlyRequestedNotTheNewest() async throws {
+            let registry = DistributionRegistry()
+            try await registry.start()
+            defer { registry.stop() }
+            var layers: [String: Digest] = [:]
+            for name in ["a", "b", "c"] {
+                let image = try ImageFixture.image(layers: [.random(900_000)], label: "lru-\(name)")
+                layers[name] = try #require(image.blobs.first { $0.value.count > 800_000 }?.key)
+                try await RegistryPusher(baseURL: registry.url).push(image, repository: "library/lru-\(name)", tags: ["1"])
+            }
+            let clock = TestClock()
+            let strata = try await StrataInstance.start(canonical: registry.url, configure: { config in
+                config.maxSize = 2_500_000
+                config.evictionInterval = 3600
+            }, now: clock.closure)
+            defer { Task { await strata.stop() } }
+            func pull(_ name: String) async throws {
+                _ = try Skopeo.copy("\(strata.hostPort)/library/lru-\(name):1")
+                await strata.server.evictionIdle()
+                clock.advance(by: 60)
+            }
+            try await pull("a")
+            try await pull("b")
+            // a is asked for again: now b is the least recently requested.
+            let layerA = try #require(layers["a"])
+            #expect(try await fetch("\(strata.url)/v2/library/lru-a/blobs/\(layerA)").status == 200)
+            clock.advance(by: 60)
+            try await pull("c")
+            let store = strata.server.disk.blobs
+            #expect(store.lookup(try #require(layers["b"])) == nil, "b was the least recently requested")
+            #expect(store.lookup(layerA) != nil, "a was asked for after b")
+            #expect(store.lookup(try #require(layers["c"])) != nil, "c was pulled last")
+        }
+
         /// Content not requested for `max_idle` is removed; recently requested content stays.
         @Test func idleContentExpires() async throws {
             let (registry, images) = try await SharedUpstream.shared.get()
