@@ -46,8 +46,10 @@ let package = Package(
         .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
         .systemLibrary(name: "CCrypto", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
         .target(name: "StrataCore", dependencies: ["CCrypto"]),
+        // Reading zstd frames, apart so that the fuzz target can run the decode loop.
+        .target(name: "StrataFrames", dependencies: ["StrataCore", "CZstd"]),
         .target(name: "StrataStore", dependencies: [
-            "StrataCore", "CZstd",
+            "StrataCore", "CZstd", "StrataFrames",
             .product(name: "GRDB", package: "GRDB.swift"),
             .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             .product(name: "NIOCore", package: "swift-nio"),
@@ -108,7 +110,7 @@ let package = Package(
             .product(name: "Yams", package: "Yams"),
         ]),
         // Parsers of hostile input, as libFuzzer targets (Tests/fuzz.sh) and as a corpus replay.
-        .target(name: "StrataFuzzTargets", dependencies: ["StrataCore", "StrataConfig"]),
+        .target(name: "StrataFuzzTargets", dependencies: ["StrataCore", "StrataConfig", "StrataFrames"]),
         .executableTarget(name: "strata-fuzz", dependencies: ["StrataFuzzTargets"]),
         .target(name: "StrataServer", dependencies: [
             "StrataCore", "StrataConfig", "StrataStore", "StrataUpstream", "StrataMirror", "StrataRegistryAPI", "StrataAdminAPI", "StrataObjectStore",
@@ -148,7 +150,7 @@ let package = Package(
         ]),
         .testTarget(name: "StrataCoreTests", dependencies: ["StrataCore", "StrataFuzzTargets"]),
         .testTarget(name: "StrataStoreTests", dependencies: [
-            "StrataStore", "StrataCore", "StrataTesting",
+            "StrataStore", "StrataCore", "StrataFrames", "StrataTesting",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "NIOCore", package: "swift-nio"),
         ]),

@@ -1,6 +1,7 @@
 import Foundation
 import StrataConfig
 import StrataCore
+import StrataFrames
 
 /// Every parser of network, disk or config input, as a fuzz target: a function from
 /// arbitrary bytes that must neither trap nor break the parser's own promises (checked
@@ -19,6 +20,7 @@ public enum FuzzTargets {
         "manifest": manifest,
         "header-numbers": headerNumbers,
         "frame-index": frameIndex,
+        "zstd-frames": zstdFrames,
         "tar-header": tarHeader,
         "config": config,
         "ip-address": ipAddress,
@@ -179,6 +181,30 @@ public enum FuzzTargets {
         }
         precondition(FrameIndex(frameSize: index.frameSize, uncompressedSize: index.uncompressedSize, offsets: index.offsets)
             .serialized() == bytes, "a frame index does not round-trip")
+    }
+
+    /// A stored blob's two files as the store reads them: `frames.idx` (parsed by
+    /// ``FrameIndex``) and `data.zst`, decoded frame by frame over a few ranges. Input:
+    /// a byte `n` (frames, 1...8), `n` little-endian `UInt16` frame lengths, a `UInt16`
+    /// size of the last frame, then `data.zst`. Whatever the bytes, a read returns exactly
+    /// the bytes asked for or fails; it never traps.
+    static func zstdFrames(_ bytes: [UInt8]) {
+        guard bytes.count >= 4 else { return }
+        let count = Int(bytes[0] % 8) + 1
+        guard bytes.count >= 1 + 2 * count + 2 else { return }
+        func u16(_ at: Int) -> Int64 { Int64(bytes[at]) | Int64(bytes[at + 1]) << 8 }
+        var offsets: [Int64] = [0]
+        for i in 0..<count { offsets.append(offsets[i] + u16(1 + 2 * i)) }
+        let frameSize = 1 << 16
+        let last = max(1, u16(1 + 2 * count))
+        let size = Int64(frameSize) * Int64(count - 1) + last
+        let data = Array(bytes[(1 + 2 * count + 2)...])
+        // Through the parser, as a read does: what it refuses is never decoded.
+        guard let index = try? FrameIndex(parsing: FrameIndex(frameSize: frameSize, uncompressedSize: size, offsets: offsets).serialized()) else { return }
+        for (lower, upper) in [(Int64(0), size), (size / 2, size), (0, min(size, 100)), (size - 1, size)] {
+            guard let read = try? FrameDecoder.read(lower, upper, of: data, index: index) else { continue }
+            precondition(read.count == Int(upper - lower), "a read returned \(read.count) bytes for \(upper - lower)")
+        }
     }
 
     static func tarHeader(_ bytes: [UInt8]) {

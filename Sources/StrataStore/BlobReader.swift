@@ -1,6 +1,7 @@
 import NIOCore
 import NIOPosix
 import StrataCore
+import StrataFrames
 
 /// Reads a stored blob, raw or compressed, in chunks off the event loops.
 public struct BlobReader: Sendable {
@@ -93,15 +94,16 @@ public struct BlobReader: Sendable {
     /// loops (only as far as `upper`), in pieces small enough to come from the heap
     /// (larger buffers are mmapped, see `Serve.run`, and fault in every page).
     private func decompress(_ frame: Int, _ lower: Int64, _ upper: Int64, _ file: StoreFile, _ index: FrameIndex) async throws -> [ByteBuffer] {
-        let frameStart = Int64(frame) * Int64(index.frameSize)
-        let frameLength = Int(min(Int64(index.frameSize), index.uncompressedSize - frameStart))
-        let from = index.offsets[frame], count = Int(index.offsets[frame + 1] - from)
-        let skip = Int(max(0, lower - frameStart)), end = Int(min(Int64(frameLength), upper - frameStart))
-        // A damaged index could give one frame most of the file: the scratch buffers,
-        // which are kept for reuse, grow only as far as a real frame can be.
-        guard count > 0, frameLength > 0, count <= Zstd.largestFrame(holding: frameLength) else {
-            throw StoreError.corrupt("\(file.path): frame \(frame) is \(count) bytes, which no zstd frame of \(frameLength) bytes is")
+        // Where the frame lies, checked against what zstd could have written (a damaged
+        // index fails here, before the reused scratch buffers grow).
+        let located: FrameDecoder.Frame
+        do {
+            located = try FrameDecoder.frame(frame, of: index)
+        } catch {
+            throw StoreError.corrupt("\(file.path): \(error)")
         }
+        let frameStart = located.start, frameLength = located.length, from = located.offset, count = located.count
+        let skip = Int(max(0, lower - frameStart)), end = Int(min(Int64(frameLength), upper - frameStart))
         return try await threadPool.runIfActive { () throws -> [ByteBuffer] in
             try Zstd.withScratch { scratch in
                 scratch.reserve(input: count, output: frameLength)

@@ -1,37 +1,7 @@
 import CZstd
 import NIOConcurrencyHelpers
 import NIOCore
-
-/// Working memory for decompressing one frame at a time: a context and an input and
-/// an output buffer, grown as needed. One user at a time (see ``Zstd/withScratch(_:)``).
-final class FrameScratch {
-    let context: OpaquePointer
-    private(set) var input = UnsafeMutableRawBufferPointer(start: nil, count: 0)
-    private(set) var output = UnsafeMutableRawBufferPointer(start: nil, count: 0)
-
-    init() {
-        // ZSTD_createDCtx only fails when allocation fails.
-        guard let context = ZSTD_createDCtx() else { fatalError("ZSTD_createDCtx failed: out of memory") }
-        self.context = context
-    }
-
-    deinit {
-        ZSTD_freeDCtx(context)
-        input.deallocate()
-        output.deallocate()
-    }
-
-    func reserve(input inputCount: Int, output outputCount: Int) {
-        if input.count < inputCount {
-            input.deallocate()
-            input = .allocate(byteCount: inputCount, alignment: 16)
-        }
-        if output.count < outputCount {
-            output.deallocate()
-            output = .allocate(byteCount: outputCount, alignment: 16)
-        }
-    }
-}
+import StrataFrames
 
 /// Compresses independent frames, each with a checksum of its content (XXH64, 4 bytes)
 /// that decompression checks whenever it decodes a frame to its end. One user at a time:
@@ -69,49 +39,14 @@ final class FrameCompressor {
 
 /// Thin wrappers over libzstd's frame API.
 enum Zstd {
-    /// The most bytes zstd writes for a frame of `size` bytes (with its checksum).
-    static func largestFrame(holding size: Int) -> Int {
-        ZSTD_compressBound(size) + 4
-    }
-
-    /// Decompresses the frame in `scratch.input[0..<count]`, whose uncompressed size is
-    /// exactly `size`, into `scratch.output`, block by block, and stops once its first
-    /// `needed` bytes are out: a range that ends inside the frame does not pay for the
-    /// rest of it (nor is the frame's checksum checked then). Returns the bytes written
-    /// (`needed` of them, up to a block more).
+    /// Decompresses one frame (``FrameDecoder/decompress(_:count:size:needed:)``), its
+    /// failure as the store's.
     static func decompressFrame(_ scratch: FrameScratch, count: Int, size: Int, needed: Int) throws(StoreError) -> UnsafeRawBufferPointer {
-        // The lengths come from frames.idx, a file on disk: checked, never trusted.
-        guard count > 0, size > 0, needed <= size, size <= scratch.output.count, count <= scratch.input.count,
-              let input = scratch.input.baseAddress, let output = scratch.output.baseAddress else {
-            throw .corrupt("zstd frame of \(count) compressed bytes for \(size) bytes does not fit its index")
+        do {
+            return try FrameDecoder.decompress(scratch, count: count, size: size, needed: needed)
+        } catch {
+            throw .corrupt(error.description)
         }
-        let context = scratch.context
-        let begun = ZSTD_decompressBegin(context)
-        guard ZSTD_isError(begun) == 0 else { throw .corrupt("zstd: \(String(cString: ZSTD_getErrorName(begun)))") }
-        var consumed = 0, written = 0
-        while true {
-            let next = ZSTD_nextSrcSizeToDecompress(context)
-            if next == 0 {
-                // The frame ended, checked to its end (its checksum too, when it has one);
-                // the index gave its exact length.
-                guard consumed == count else { throw .corrupt("zstd frame ends \(count - consumed) bytes before its index says") }
-                break
-            }
-            if written >= needed, needed < size { break }  // a range that ends inside the frame
-            guard next <= count - consumed else {
-                throw .corrupt("zstd frame is truncated: \(count) bytes hold less than its \(size) bytes")
-            }
-            let status = ZSTD_decompressContinue(context, output + written, size - written, input + consumed, next)
-            guard ZSTD_isError(status) == 0 else {
-                throw .corrupt("zstd frame: \(String(cString: ZSTD_getErrorName(status)))")
-            }
-            consumed += next
-            written += status
-        }
-        guard written >= needed, needed < size || written == size else {
-            throw .corrupt("zstd frame decompressed to \(written) bytes, expected \(size)")
-        }
-        return UnsafeRawBufferPointer(start: output, count: written)
     }
 
     /// Scratch kept for reuse: a fresh context and fresh buffers per frame cost

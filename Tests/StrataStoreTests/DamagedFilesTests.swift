@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import NIOCore
 import StrataCore
+import StrataFrames
 import StrataStore
 import StrataTesting
 import Testing
@@ -85,6 +86,20 @@ import Testing
         #expect(try await readAll(store, digest) == bytes)
         let healed = try FileManager.default.attributesOfItem(atPath: dataPath)[.size] as? Int
         #expect(healed.map(Int64.init) == Int64(size))
+    }
+
+    /// The decoder the fuzz target drives reads the store's own files as the store does.
+    @Test func theFrameDecoderReadsWhatTheStoreWrote() async throws {
+        let store = try store()
+        let (digest, bytes) = try await compressedBlob(in: store)
+        let data = try Array(Data(contentsOf: URL(fileURLWithPath: path(store, digest, StoreLayout.compressedFile))))
+        let index = try FrameIndex(parsing: Array(Data(contentsOf: URL(fileURLWithPath: path(store, digest, StoreLayout.frameIndexFile)))))
+        #expect(index.frameCount > 1)
+        #expect(try FrameDecoder.read(0, Int64(bytes.count), of: data, index: index) == bytes)
+        #expect(try FrameDecoder.read(70_000, 140_000, of: data, index: index) == Array(bytes[70_000..<140_000]))
+        var cut = data
+        cut.removeLast(10)
+        #expect(throws: FrameDecoder.Failure.self) { try FrameDecoder.read(0, Int64(bytes.count), of: cut, index: index) }
     }
 
     @Test func frameIndexOffsetsMustRise() throws {
