@@ -179,7 +179,7 @@ extension Integration {
                     #expect(answer.status >= 500, "\(range): \(answer.status) with \(answer.body.count) bytes")
                 } catch {
                     // Cut off: what the client must see (the connection, not another failure).
-                    #expect(error is HTTPClientError, "\(range): \(error)")
+                    #expect(isCutOff(error), "\(range): \(error)")
                 }
             }
             #expect(strata.server.disk.blobs.lookup(digest) == nil)

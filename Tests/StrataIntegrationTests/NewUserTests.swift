@@ -8,15 +8,21 @@ import Testing
 extension Integration {
     /// What a new user met (issue "what a new user trips on"): each case failed before.
     @Suite struct NewUser {
+        /// A registry of its own (these tests delete and count requests) holding `library/small:1`.
+        static func registryWithSmall() async throws -> (DistributionRegistry, TestImages) {
+            let registry = DistributionRegistry()
+            try await registry.start()
+            let images = try TestImages.make(bigLayer: 1 << 20)
+            try await images.push(to: registry.url, only: ["library/small"])
+            return (registry, images)
+        }
+
         /// The docs' own check, `curl -I` with an index-only `Accept`, after `tag_ttl`:
         /// distribution answers such a request 404 for an OCI manifest, and that must not
         /// cost the cache its tag.
         @Test func theDocsIndexOnlyCheckKeepsTheCachedTag() async throws {
-            let registry = DistributionRegistry()
-            try await registry.start()
+            let (registry, images) = try await Self.registryWithSmall()
             defer { registry.stop() }
-            let images = try TestImages.make(bigLayer: 1 << 20)
-            try await images.push(to: registry.url, only: ["library/small"])
             let clock = TestClock()
             let cache = makeTempDirectory("accept-cache")
             let strata = try await StrataInstance.start(canonical: registry.url, cacheDirectory: cache, tagTTL: 60, now: clock.closure)
@@ -46,11 +52,8 @@ extension Integration {
         /// `strata ls --deleted` shows its digest, `strata restore-tag` puts it back.
         @Test func aDeletedTagIsListedAndRestoredFromTheCommandLine() async throws {
             let binary = try #require(Integration.CommandLine.binary)
-            let registry = DistributionRegistry()
-            try await registry.start()
+            let (registry, images) = try await Self.registryWithSmall()
             defer { registry.stop() }
-            let images = try TestImages.make(bigLayer: 1 << 20)
-            try await images.push(to: registry.url, only: ["library/small"])
             let clock = TestClock()
             let strata = try await StrataInstance.start(canonical: registry.url, tagTTL: 60, now: clock.closure)
             defer { Task { await strata.stop() } }

@@ -99,6 +99,12 @@ enum Skopeo {
     }
 }
 
+/// Whether `error` is what a client sees when a response is cut off: the connection
+/// closed (AsyncHTTPClient's error) or the body ended before its length (NIO's parser's).
+func isCutOff(_ error: any Error) -> Bool {
+    error is HTTPClientError || error is HTTPParserError
+}
+
 /// A client that hands back redirects instead of following them.
 let redirectsShown = HTTPClient(eventLoopGroupProvider: .singleton, configuration: .init(redirectConfiguration: .disallow))
 

@@ -22,6 +22,15 @@ import Testing
         repo = try RepositoryName("library/x")
     }
 
+    /// A registry answering by `Accept` as distribution does, with an image manifest tagged `1`.
+    static func registryWithImage(answerByAccept: Bool = true) throws -> (ImageFixture, MemoryRegistry) {
+        let image = try ImageFixture.image(layers: [.gzipRandom(1024)])
+        let upstream = MemoryRegistry()
+        upstream.answerByAccept(answerByAccept)
+        upstream.addManifest(image.manifest, mediaType: image.mediaType, tag: "1")
+        return (image, upstream)
+    }
+
     func engine(_ upstream: MemoryRegistry, cacheOnly: Bool = false) -> MirrorEngine {
         var logger = Logger(label: "accept-test")
         logger.logLevel = .critical
@@ -39,10 +48,7 @@ import Testing
     }
 
     @Test func aNarrowAcceptAfterTagTTLNeitherDeletesNorRepointsTheTag() async throws {
-        let image = try ImageFixture.image(layers: [.gzipRandom(1024)])
-        let upstream = MemoryRegistry()
-        upstream.answerByAccept()
-        upstream.addManifest(image.manifest, mediaType: image.mediaType, tag: "1")
+        let (image, upstream) = try Self.registryWithImage()
         let engine = engine(upstream)
         _ = try await pull(engine, "1", Self.everything)
         clock.advance(by: 120)
@@ -64,10 +70,7 @@ import Testing
     }
 
     @Test func aNarrowAcceptOnAMissLearnsTheTagForEveryone() async throws {
-        let image = try ImageFixture.image(layers: [.gzipRandom(1024)])
-        let upstream = MemoryRegistry()
-        upstream.answerByAccept()
-        upstream.addManifest(image.manifest, mediaType: image.mediaType, tag: "1")
+        let (image, upstream) = try Self.registryWithImage()
         let engine = engine(upstream)
         await #expect(throws: MirrorError.manifestNotFound) { _ = try await pull(engine, "1", Self.indexOnly) }
         // Strata learnt the tag with its own Accept; the next client is served from the cache.
@@ -78,9 +81,7 @@ import Testing
     }
 
     @Test func aTagMissShowsEachTierOnce() async throws {
-        let image = try ImageFixture.image(layers: [.gzipRandom(1024)])
-        let upstream = MemoryRegistry()
-        upstream.addManifest(image.manifest, mediaType: image.mediaType, tag: "1")
+        let (image, upstream) = try Self.registryWithImage(answerByAccept: false)
         let served = try await pull(engine(upstream), "1", Self.everything)
         // A HEAD for the digest, then a GET of the manifest: one tier, one attempt.
         #expect(upstream.requests == ["HEAD manifest 1", "GET manifest \(image.digest)"])
@@ -106,9 +107,7 @@ import Testing
     }
 
     @Test func inCacheOnlyModeANarrowAcceptChangesNothing() async throws {
-        let image = try ImageFixture.image(layers: [.gzipRandom(1024)])
-        let upstream = MemoryRegistry()
-        upstream.addManifest(image.manifest, mediaType: image.mediaType, tag: "1")
+        let (image, upstream) = try Self.registryWithImage(answerByAccept: false)
         _ = try await pull(engine(upstream), "1", Self.everything)
         let offline = engine(upstream, cacheOnly: true)
         clock.advance(by: 3600)
@@ -120,10 +119,7 @@ import Testing
     }
 
     @Test func aTagDeletedUpstreamIsKeptForTheOperatorAndCanBeRestored() async throws {
-        let image = try ImageFixture.image(layers: [.gzipRandom(1024)])
-        let upstream = MemoryRegistry()
-        upstream.answerByAccept()
-        upstream.addManifest(image.manifest, mediaType: image.mediaType, tag: "1")
+        let (image, upstream) = try Self.registryWithImage()
         let engine = engine(upstream)
         _ = try await pull(engine, "1", Self.everything)
         upstream.removeTag("1")
