@@ -158,6 +158,11 @@ extension Integration {
             }
             #expect(bodies.count == 4 && bodies.allSatisfy { $0 == blob })
             #expect(upstream.requestCount - before == 1)
+            // A peer token signs the whole request target: one replayed with a query added fails.
+            let secret = try await ObjectStoreFixture.shared.endpoint().secretKey
+            let token = PeerToken(secret: secret).make(path: path, now: Date())
+            #expect(try await fetch(a.url + path, headers: [("X-Strata-Peer", token)]).status == 200)
+            #expect(try await fetch(a.url + path + "?ns=docker.io", headers: [("X-Strata-Peer", token)]).status == 401)
         }
 
         /// A replica that dies while it holds a blob's lease does not hold the others up:
