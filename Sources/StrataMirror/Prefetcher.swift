@@ -13,6 +13,9 @@ public struct Prefetcher: Sendable {
     let ledger: Ledger?
     let now: @Sendable () -> Date
 
+    /// A manifest or blob a prefetch brought into the cache, for the image it belongs to.
+    typealias Fetched = (image: ImageReference, digest: Digest, size: Int64)
+
     /// Waits until the eviction the prefetch's fills set off has run (the server's
     /// eviction service), so that what the cache bound took again is known.
     let settle: @Sendable () async -> Void
@@ -45,7 +48,7 @@ public struct Prefetcher: Sendable {
     public func run(_ images: [ImageReference], platforms: [String]?, withReferrers: Bool = false,
                     progress: (Event) async -> Void) async -> Summary {
         var summary = Summary()
-        var fetched: [(image: ImageReference, digest: Digest, size: Int64)] = []
+        var fetched: [Fetched] = []
         for image in images {
             do {
                 let manifests = try await prefetch(image, platforms: platforms, as: image.description, summary: &summary,
@@ -69,10 +72,10 @@ public struct Prefetcher: Sendable {
 
     /// What the cache bound took again before the prefetch ended: a prefetch larger than
     /// `cache.max_size` (or one beside a busy cache) warms nothing, and says so per image.
-    private func reportEvicted(_ fetched: [(image: ImageReference, digest: Digest, size: Int64)], summary: inout Summary,
+    private func reportEvicted(_ fetched: [Fetched], summary: inout Summary,
                                progress: (Event) async -> Void) async {
         await settle()
-        var gone: [(image: ImageReference, digest: Digest, size: Int64)] = []
+        var gone: [Fetched] = []
         for item in fetched where await !engine.holds(item.digest) { gone.append(item) }
         guard !gone.isEmpty else { return }
         summary.evicted = gone.count
@@ -94,7 +97,7 @@ public struct Prefetcher: Sendable {
     /// One image's manifests and blobs; returns the digests of its manifests.
     private func prefetch(
         _ image: ImageReference, platforms: [String]?, as name: String, summary: inout Summary,
-        fetched: inout [(image: ImageReference, digest: Digest, size: Int64)], progress: (Event) async -> Void
+        fetched: inout [Fetched], progress: (Event) async -> Void
     ) async throws -> [Digest] {
         let all = ManifestAccept(headers: [])
         let rootStarted = now()
@@ -213,7 +216,7 @@ public struct Prefetcher: Sendable {
     /// the referrers API (or nothing attached) is not a failure.
     private func prefetchReferrers(
         of subject: Digest, in image: ImageReference, depth: Int, summary: inout Summary,
-        fetched: inout [(image: ImageReference, digest: Digest, size: Int64)], progress: (Event) async -> Void
+        fetched: inout [Fetched], progress: (Event) async -> Void
     ) async throws {
         guard depth < 2, let listed = try await referrers(of: subject, in: image) else { return }
         for entry in listed.manifests {

@@ -59,18 +59,10 @@ struct SharedStoreWiring {
         let client = S3Client(.init(endpoint: settings.endpoint, bucket: settings.bucket, region: settings.region,
                                     accessKey: accessKey, secretKey: secretKey, pathStyle: settings.pathStyle), http: http, now: now)
         store = S3ContentStore(client: client, prefix: settings.prefix, scratch: disk.blobs)
-        var peerConfiguration = HTTPClient.Configuration(
-            redirectConfiguration: .disallow,
-            timeout: .init(connect: .milliseconds(Int64(configuration.connectTimeout * 1000)), read: .milliseconds(Int64(configuration.firstByteTimeout * 1000))))
-        peerConfiguration.decompression = .disabled
-        peerConfiguration.connectionPool.retryConnectionEstablishment = false
-        peerHTTP = HTTPClient(eventLoopGroup: MultiThreadedEventLoopGroup.singleton, configuration: peerConfiguration)
-        let limits = configuration.limits
+        // A lease holder is asked as a tier is: its timeouts and its rate watchdog.
+        peerHTTP = UpstreamWiring.client(connectTimeout: configuration.connectTimeout, firstByteTimeout: configuration.firstByteTimeout)
         peers = PeerFillSource(store: store, http: peerHTTP, instanceID: instanceID, logger: logger,
-                               minimumRate: limits.minUpstreamRate > 0
-                                   ? StreamedReply.MinimumRate(bytesPerSecond: limits.minUpstreamRate, window: .milliseconds(Int64(limits.upstreamRateWindow * 1000)))
-                                   : nil,
-                               now: now)
+                               minimumRate: UpstreamWiring.minimumRate(configuration.limits), now: now)
         janitor = SharedJanitor(store: store, replica: instanceID, maxSize: settings.maxSize, maxIdle: settings.maxIdle)
         let peerHealth = TierHealth(breaker: CircuitBreaker(failureThreshold: configuration.breakerFailures, coolOff: configuration.breakerCoolOff), now: now,
                                     observer: UpstreamWiring.breakerLog(tier: "mirror/peer", registries: "all", logger: logger))

@@ -88,9 +88,7 @@ struct UpstreamWiring {
             self.logger = logger
             self.now = now
             limits = configuration.limits
-            minimumRate = limits.minUpstreamRate > 0
-                ? StreamedReply.MinimumRate(bytesPerSecond: limits.minUpstreamRate, window: .milliseconds(Int64(limits.upstreamRateWindow * 1000)))
-                : nil
+            minimumRate = UpstreamWiring.minimumRate(limits)
         }
 
         func client(_ url: String, credentials: Credentials?, namespace: String?, http: HTTPClient, health: TierHealth) -> RegistryClient {
@@ -101,7 +99,16 @@ struct UpstreamWiring {
         }
     }
 
-    private static func client(connectTimeout: TimeInterval, firstByteTimeout: TimeInterval) -> HTTPClient {
+    /// The rate watchdog every upstream body gets (`limits.min_upstream_rate`); nil when it is off.
+    static func minimumRate(_ limits: StrataConfiguration.Limits) -> StreamedReply.MinimumRate? {
+        limits.minUpstreamRate > 0
+            ? StreamedReply.MinimumRate(bytesPerSecond: limits.minUpstreamRate, window: .milliseconds(Int64(limits.upstreamRateWindow * 1000)))
+            : nil
+    }
+
+    /// An HTTP client for upstream tiers: no redirects followed by itself (the redirect
+    /// policy does), bodies as sent, a refused connection failing at once.
+    static func client(connectTimeout: TimeInterval, firstByteTimeout: TimeInterval) -> HTTPClient {
         var config = HTTPClient.Configuration(
             redirectConfiguration: .disallow,
             timeout: .init(connect: .milliseconds(Int64(connectTimeout * 1000)), read: .milliseconds(Int64(firstByteTimeout * 1000))))

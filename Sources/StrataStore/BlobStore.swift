@@ -211,13 +211,13 @@ public final class BlobStore: Sendable {
         return index
     }
 
-    /// The stored blob for a digest, if it is in the store. Reads only file metadata
-    /// (and the small frame index for compressed blobs).
     /// Whether anything of `digest` is on disk (its directory), whole or not.
     public func hasEntry(_ digest: Digest) -> Bool {
         FileManager.default.fileExists(atPath: layout.blobDirectory(digest))
     }
 
+    /// The stored blob for a digest, if it is in the store. Reads only file metadata
+    /// (and the small frame index for compressed blobs).
     public func lookup(_ digest: Digest) -> StoredBlob? {
         let directory = layout.blobDirectory(digest)
         if let size = FS.fileSize("\(directory)/\(StoreLayout.rawFile)") {
